@@ -1,0 +1,6 @@
+"""``python -m gameball_batch``: the command-line interface."""
+
+from gameball_batch.cli import main
+
+if __name__ == "__main__":
+    main()

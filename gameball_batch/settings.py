@@ -1,0 +1,145 @@
+"""One place that turns the environment and ``.streamlit/secrets.toml`` into a frozen Settings.
+
+Precedence: explicit overrides > environment variables > secrets.toml > defaults. With no
+API key anywhere, ``use_sandbox`` is true and the console and CLI talk to the embedded
+sandbox. Keys are wrapped in :class:`Secret` so that no repr, log line, f-string or
+exception text can show them by accident.
+
+This module must not import streamlit: the CLI and the runner read settings too.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BASE_URL = "https://api.gameball.co"
+DEFAULT_SECRETS_PATH = Path(".streamlit/secrets.toml")
+
+
+class Secret:
+    """A credential that never shows itself. Call :meth:`reveal` only where it is sent."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def masked(self) -> str:
+        """What the console may show: that a key is set, never any of its characters."""
+        return f"set ({len(self._value)} characters)"
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> Any:  # pickling would be a way to leak it
+        raise TypeError("Secret values are not picklable")
+
+
+def _default_db_path() -> Path:
+    return Path.home() / ".gameball-batch" / "ledger.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, resolved once."""
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: Secret | None = None
+    secret_key: Secret | None = None
+    db_path: Path = field(default_factory=_default_db_path)
+    concurrency: int = 4  # chunks in flight per job
+    rate_per_second: float = 30.0  # Gameball "Others": 30 requests/s (reference §6)
+    rate_per_30s: int = 360  # and 360 per 30 s
+    max_upload_mb: int = 200
+    max_rows: int = 2_000_000
+    sandbox_rate: float = 200.0  # items per second the embedded sandbox processes
+    sandbox_seed_customers: int = 200
+    allow_anonymous: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)  # other secrets.toml sections
+
+    @property
+    def use_sandbox(self) -> bool:
+        """No credentials configured: talk to the embedded sandbox."""
+        return self.api_key is None
+
+    @property
+    def environment(self) -> str:
+        return "sandbox" if self.use_sandbox else "production"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _read_secrets(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _secret(value: object) -> Secret | None:
+    text = str(value).strip() if value is not None else ""
+    return Secret(text) if text else None
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    secrets_path: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Resolve settings from the environment and secrets.toml; ``overrides`` win."""
+    env = os.environ if env is None else env
+    secrets = _read_secrets(
+        secrets_path or Path(env.get("GAMEBALL_SECRETS_PATH", DEFAULT_SECRETS_PATH))
+    )
+    gb = secrets.get("gameball", {}) if isinstance(secrets.get("gameball"), dict) else {}
+    limits = secrets.get("limits", {}) if isinstance(secrets.get("limits"), dict) else {}
+
+    def pick(env_name: str, key: str, section: Mapping[str, Any] = gb) -> Any:
+        return env.get(env_name) or section.get(key)
+
+    values: dict[str, Any] = {
+        "api_key": _secret(pick("GAMEBALL_API_KEY", "api_key")),
+        "secret_key": _secret(pick("GAMEBALL_SECRET_KEY", "secret_key")),
+        "base_url": (pick("GAMEBALL_BASE_URL", "base_url") or DEFAULT_BASE_URL).rstrip("/"),
+        "extra": {k: v for k, v in secrets.items() if k != "gameball"},
+    }
+    db = env.get("GAMEBALL_BATCH_DB") or gb.get("db_path")
+    if db:
+        values["db_path"] = Path(db).expanduser()
+    numeric = {
+        "concurrency": int,
+        "rate_per_second": float,
+        "rate_per_30s": int,
+        "max_upload_mb": int,
+        "max_rows": int,
+    }
+    for key, cast in numeric.items():
+        raw = env.get(f"GAMEBALL_{key.upper()}") or limits.get(key)
+        if raw is not None:
+            values[key] = cast(raw)
+    anon = env.get("GAMEBALL_ALLOW_ANONYMOUS") or secrets.get("auth_policy", {}).get(
+        "allow_anonymous"
+    )
+    values["allow_anonymous"] = str(anon).lower() in {"1", "true", "yes"}
+    values.update(overrides)
+    return Settings(**values)
