@@ -1,0 +1,50 @@
+"""Settings resolution and the rule that keys never show themselves."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from gameball_batch.settings import Secret, load_settings
+
+
+def test_no_credentials_means_sandbox(tmp_path: Path) -> None:
+    settings = load_settings(env={}, secrets_path=tmp_path / "missing.toml")
+    assert settings.use_sandbox
+    assert settings.environment == "sandbox"
+
+
+def test_environment_wins_over_secrets_file(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        '[gameball]\napi_key = "file-key"\nsecret_key = "file-secret"\n'
+        'base_url = "https://file.example/"\n[limits]\nconcurrency = 2\n'
+    )
+    env = {"GAMEBALL_API_KEY": "env-key", "GAMEBALL_CONCURRENCY": "8"}
+    settings = load_settings(env=env, secrets_path=secrets)
+    assert settings.api_key == Secret("env-key")
+    assert settings.secret_key == Secret("file-secret")
+    assert settings.base_url == "https://file.example"
+    assert settings.concurrency == 8
+    assert settings.environment == "production"
+
+
+def test_secret_never_appears_in_repr_str_or_format() -> None:
+    secret = Secret("sk_live_very_secret_value")
+    settings = load_settings(env={"GAMEBALL_API_KEY": "sk_live_very_secret_value"})
+    for text in (repr(secret), str(secret), f"{secret}", repr(settings), secret.masked()):
+        assert "very_secret" not in text
+
+
+def test_secret_refuses_to_be_pickled() -> None:
+    with pytest.raises(TypeError):
+        pickle.dumps(Secret("x"))
+
+
+def test_broken_secrets_file_gives_a_clear_message(tmp_path: Path) -> None:
+    bad = tmp_path / "secrets.toml"
+    bad.write_text("[gameball\napi_key=")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_settings(env={}, secrets_path=bad)
