@@ -1,0 +1,169 @@
+"""Plotly figures for the jobs page: progress over time, the chunk grid, failures by message.
+
+Pure functions from small, already-aggregated inputs (a few thousand points at most, even
+for a million-row job) to ``plotly.graph_objects.Figure``. They are tested without
+Streamlit. This module must not import streamlit, read the ledger or touch the network:
+the page fetches aggregates through ``gameball_batch.jobs`` and hands them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import plotly.graph_objects as go
+
+# One colour per chunk state, chosen so the two states that need an operator (failed,
+# unknown) stand out against the calm ones, and colour-blind readers still get the legend.
+STATE_COLOURS: dict[str, str] = {
+    "pending": "#C9CED6",
+    "sending": "#8DB8E8",
+    "accepted": "#3C78C4",
+    "done": "#2E9E5B",
+    "failed": "#D64545",
+    "unknown": "#E8A33C",
+}
+STATE_LABELS: dict[str, str] = {
+    "pending": "waiting",
+    "sending": "sending",
+    "accepted": "processing at Gameball",
+    "done": "done",
+    "failed": "failed",
+    "unknown": "in doubt",
+}
+OTHER_COLOUR = "#7F7F7F"
+GRID_COLUMNS = 40
+TOP_MESSAGES = 12
+MESSAGE_WIDTH = 70
+
+
+def _layout(fig: go.Figure, title: str, *, height: int = 320) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left"},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
+    )
+    return fig
+
+
+def _empty(title: str, message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height=200)
+
+
+def progress_figure(
+    times: Sequence[datetime],
+    applied: Sequence[int],
+    failed: Sequence[int],
+    *,
+    total: int,
+) -> go.Figure:
+    """Cumulative applied and failed rows over time, with the job's total as a ceiling.
+
+    ``times``, ``applied`` and ``failed`` are parallel series of cumulative counts (one
+    point per finished chunk is plenty); an empty series draws a "nothing yet" figure.
+    """
+    title = "Progress over time"
+    if not times:
+        return _empty(title, "No rows have finished yet.")
+    fig = go.Figure()
+    series = (("applied", applied, STATE_COLOURS["done"]), ("failed", failed, "#D64545"))
+    for name, values, colour in series:
+        fig.add_trace(
+            go.Scatter(
+                x=list(times),
+                y=list(values),
+                name=name,
+                mode="lines",
+                line={"color": colour, "width": 2, "shape": "hv"},
+                hovertemplate=f"%{{x|%H:%M:%S}}<br>{name}: %{{y:,}}<extra></extra>",
+            )
+        )
+    fig.add_hline(
+        y=total,
+        line={"dash": "dot", "color": "#888888"},
+        annotation_text=f"{total:,} rows",
+        annotation_position="top left",
+    )
+    fig.update_yaxes(title="rows", rangemode="tozero", tickformat=",d")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title)
+
+
+def chunk_grid_figure(states: Sequence[str], *, columns: int = GRID_COLUMNS) -> go.Figure:
+    """One square per chunk, left to right and top to bottom, coloured by its state.
+
+    Hovering a square names the chunk (1-based, as the operator counts) and its state.
+    """
+    title = "Chunks"
+    if not states:
+        return _empty(title, "This job has no chunks.")
+    columns = max(1, min(columns, len(states)))
+    rows = (len(states) + columns - 1) // columns
+    fig = go.Figure()
+    order = [s for s in STATE_COLOURS if s in set(states)]
+    order += sorted(set(states) - set(STATE_COLOURS))
+    for state in order:
+        idx = [i for i, s in enumerate(states) if s == state]
+        fig.add_trace(
+            go.Scatter(
+                x=[i % columns for i in idx],
+                y=[i // columns for i in idx],
+                mode="markers",
+                name=f"{STATE_LABELS.get(state, state)} ({len(idx):,})",
+                marker={
+                    "symbol": "square",
+                    "size": _square_size(columns),
+                    "color": STATE_COLOURS.get(state, OTHER_COLOUR),
+                },
+                customdata=[i + 1 for i in idx],
+                hovertemplate=f"chunk %{{customdata}}: {STATE_LABELS.get(state, state)}"
+                "<extra></extra>",
+            )
+        )
+    fig.update_xaxes(visible=False, range=[-1, columns])
+    fig.update_yaxes(visible=False, range=[rows, -1])  # reversed: chunk 1 on top
+    height = min(520, 90 + rows * (_square_size(columns) + 4))
+    return _layout(fig, title, height=max(160, height))
+
+
+def _square_size(columns: int) -> int:
+    # Wide grids get smaller squares so the figure keeps to the page's width.
+    return 14 if columns <= 40 else 9
+
+
+def _shorten(message: str, width: int = MESSAGE_WIDTH) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= width else message[: width - 1] + "…"
+
+
+def failures_figure(counts: Mapping[str, int], *, top: int = TOP_MESSAGES) -> go.Figure:
+    """Failed rows by message, the most frequent on top; the rest folded into "other"."""
+    title = "Failures by message"
+    ranked = sorted(((n, m) for m, n in counts.items() if n > 0), key=lambda t: (-t[0], t[1]))
+    if not ranked:
+        return _empty(title, "No failed rows.")
+    shown = ranked[:top]
+    rest = sum(n for n, _ in ranked[top:])
+    labels = [_shorten(m or "(no message)") for _, m in shown]
+    values = [n for n, _ in shown]
+    if rest:
+        labels.append(f"{len(ranked) - top} other messages")
+        values.append(rest)
+    fig = go.Figure(
+        go.Bar(
+            x=values[::-1],
+            y=labels[::-1],
+            orientation="h",
+            marker={"color": STATE_COLOURS["failed"]},
+            text=[f"{v:,}" for v in values[::-1]],
+            textposition="auto",
+            hovertemplate="%{y}<br>%{x:,} rows<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="rows", tickformat=",d")
+    return _layout(fig, title, height=max(200, 60 + 32 * len(labels)))
