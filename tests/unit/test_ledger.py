@@ -1,0 +1,188 @@
+"""The ledger keeps jobs, exact chunk payloads, rows and an append-only audit log."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gameball_batch import ledger as lg
+from gameball_batch.ledger import ItemOutcome, Ledger, NewChunk, NewJob, NewRow
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _job(job_id: str = "job-1", rows: int = 4, per_chunk: int = 2) -> tuple:
+    job = NewJob(
+        id=job_id, batch_type="cashback", file_name="drop.csv", fingerprint="f" * 64,
+        sheet=None, mapping={"customerId": "Customer"}, columns=("Customer", "Amount"),
+        row_count=rows, item_count=rows, totals={"amount.total": 10.0}, actor="amira",
+    )
+    chunks = [
+        NewChunk(i, b'{"body":[%d]}' % i, min(per_chunk, rows - i * per_chunk))
+        for i in range((rows + per_chunk - 1) // per_chunk)
+    ]
+    new_rows = [NewRow(r + 2, r // per_chunk, f"T{r}", (f"cus-{r}", "1.5")) for r in range(rows)]
+    return job, chunks, new_rows
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path, clock: FakeClock) -> Ledger:
+    led = Ledger(tmp_path / "ledger.db", clock=clock)
+    led.create_job(*_job())
+    yield led
+    led.close()
+
+
+def test_new_file_is_at_current_schema_in_wal_mode(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as led:
+        assert led.schema_version() == lg.SCHEMA_VERSION
+    conn = sqlite3.connect(tmp_path / "l.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_file_from_a_newer_version_is_refused_with_a_message(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "l.db")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(lg.LedgerError, match="newer gameball-batch"):
+        Ledger(tmp_path / "l.db")
+
+
+def test_payload_bytes_are_stored_exactly(ledger: Ledger) -> None:
+    assert ledger.payload("job-1", 1) == b'{"body":[1]}'
+    assert [c.state for c in ledger.chunks("job-1")] == ["pending", "pending"]
+    assert ledger.row_counts("job-1")["pending"] == 4
+
+
+def test_rows_keep_source_numbers_and_original_cells(ledger: Ledger) -> None:
+    rows = ledger.rows("job-1")
+    assert [r.row for r in rows] == [2, 3, 4, 5]
+    assert rows[0].cells == ("cus-0", "1.5")
+    assert ledger.job("job-1").columns == ("Customer", "Amount")  # type: ignore[union-attr]
+
+
+def test_only_the_lease_holder_may_mark_a_chunk_sending(ledger: Ledger) -> None:
+    assert not ledger.mark_sending("job-1", 0, "runner-a")  # no lease yet
+    assert ledger.acquire_lease("job-1", "runner-a", 30)
+    assert not ledger.acquire_lease("job-1", "runner-b", 30)
+    assert not ledger.mark_sending("job-1", 0, "runner-b")
+    assert ledger.mark_sending("job-1", 0, "runner-a")
+    assert not ledger.mark_sending("job-1", 0, "runner-a")  # already sending
+
+
+def test_an_expired_lease_can_be_taken_over(ledger: Ledger, clock: FakeClock) -> None:
+    assert ledger.acquire_lease("job-1", "runner-a", 30)
+    clock.now += 31
+    assert ledger.acquire_lease("job-1", "runner-b", 30)
+    assert not ledger.renew_lease("job-1", "runner-a", 30)
+    assert not ledger.mark_sending("job-1", 0, "runner-a")
+
+
+def test_a_lease_of_a_dead_process_can_be_broken(ledger: Ledger) -> None:
+    assert ledger.acquire_lease("job-1", "runner-a", 30)
+    assert ledger.acquire_lease("job-1", "runner-b", 30, break_if=lambda owner: owner == "runner-a")
+
+
+def test_a_paused_job_sends_nothing(ledger: Ledger) -> None:
+    ledger.acquire_lease("job-1", "r", 30)
+    assert ledger.set_job_state("job-1", lg.JOB_PAUSED, actor="amira")
+    assert not ledger.mark_sending("job-1", 0, "r")
+
+
+def test_in_doubt_chunk_rows_become_unknown_and_a_resend_makes_them_pending(
+    ledger: Ledger,
+) -> None:
+    ledger.acquire_lease("job-1", "r", 30)
+    ledger.mark_sending("job-1", 0, "r")
+    assert ledger.mark_unknown("job-1", 0, error="connection dropped")
+    assert ledger.row_counts("job-1")["unknown"] == 2
+    assert ledger.chunk("job-1", 0).doubts == 1  # type: ignore[union-attr]
+    assert ledger.mark_pending("job-1", 0, error=None, expect=("unknown",), actor="amira")
+    assert ledger.row_counts("job-1")["pending"] == 4
+
+
+def test_results_reach_the_rows_of_their_key(ledger: Ledger) -> None:
+    ledger.acquire_lease("job-1", "r", 30)
+    ledger.mark_sending("job-1", 0, "r")
+    ledger.mark_accepted("job-1", 0, "77")
+    outcomes = [ItemOutcome("T0", "applied", "ok", {"points": 3})]
+    assert ledger.finish_chunk("job-1", 0, state="done", outcomes=outcomes,
+                               unlisted=("unknown", "no result"))
+    by_row = {r.row: r for r in ledger.rows("job-1", chunk_idx=0)}
+    assert by_row[2].status == "applied"
+    assert by_row[2].result == {"points": 3}
+    assert by_row[3].status == "unknown"
+    # a second, racing finish changes nothing
+    assert not ledger.finish_chunk("job-1", 0, state="done", outcomes=[], unlisted=None)
+
+
+def test_sending_chunks_left_by_a_dead_owner_become_unknown(ledger: Ledger) -> None:
+    ledger.acquire_lease("job-1", "r", 30)
+    ledger.mark_sending("job-1", 1, "r")
+    assert ledger.recover_sending("job-1", "r2") == [1]
+    assert ledger.chunk("job-1", 1).state == "unknown"  # type: ignore[union-attr]
+
+
+def test_audit_log_is_append_only(ledger: Ledger) -> None:
+    ledger.audit("amira", "note", "job-1", {"why": "test"})
+    actions = [e.action for e in ledger.audit_entries("job-1")]
+    assert actions == ["job.created", "note"]
+    conn = sqlite3.connect(ledger.path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM audit")
+
+
+def test_two_processes_writing_one_file_both_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    Ledger(path).close()
+    script = textwrap.dedent(
+        f"""
+        from gameball_batch.ledger import Ledger
+        led = Ledger({str(path)!r})
+        for i in range(200):
+            led.audit("proc", "tick", None, {{"i": i}})
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
+    with Ledger(path) as led:
+        for i in range(200):
+            led.audit("main", "tick", None, {"i": i})
+        assert all(p.wait(timeout=60) == 0 for p in procs)
+        assert len(led.audit_entries(limit=10_000)) == 600
+
+
+def test_only_one_of_two_processes_wins_a_lease(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    with Ledger(path) as led:
+        led.create_job(*_job())
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from gameball_batch.ledger import Ledger
+        led = Ledger({str(path)!r})
+        print(int(led.acquire_lease("job-1", sys.argv[1], 300)))
+        """
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, f"owner-{i}"], stdout=subprocess.PIPE,
+                         text=True)
+        for i in range(4)
+    ]
+    wins = [int(p.communicate(timeout=60)[0].strip()) for p in procs]
+    assert sum(wins) == 1
