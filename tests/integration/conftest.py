@@ -1,0 +1,30 @@
+"""Fixtures for integration tests: the real sandbox, served over HTTP on 127.0.0.1.
+
+``sandbox`` is a running :class:`SandboxServer` in instant mode (a job is applied before
+its creation request is answered) with rate limits off, reset before every test to five
+demo customers cus-1001 … cus-1005 holding 1000 points each and no faults. One server
+serves the whole session, so a test costs a reset, not a start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from gameball_batch.sandbox import SandboxServer
+
+DEMO_CUSTOMERS = 5
+
+
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[SandboxServer]:
+    with SandboxServer(instant=True, rate_limit=False, seed_customers=DEMO_CUSTOMERS) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(_sandbox_server: SandboxServer) -> SandboxServer:
+    """A running sandbox with fresh state: demo customers seeded, no jobs, no faults."""
+    _sandbox_server.state.restore()
+    return _sandbox_server
