@@ -1,0 +1,199 @@
+"""Process-level resources of the console, each created once per process.
+
+Settings, the embedded sandbox (started only when no credentials are configured), the
+factory of API clients, the ledger and the runner all live in ``st.cache_resource``: every
+session and every script run shares them, and none is created inside a page. Each cached
+resource is keyed by what it depends on (the environment, the ledger path, the base URL),
+so a changed configuration gets a fresh resource instead of a stale one, and releasing a
+cache entry stops its threads (``on_release``).
+
+Pages only *read* the ledger; submission happens in the runner's thread, never in a script
+run. This module must not render anything (no ``st.write``): it is plumbing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from gameball_batch.ledger import Ledger
+from gameball_batch.sandbox import SandboxServer
+from gameball_batch.settings import Secret, Settings, load_settings
+
+ClientFactory = Callable[[], Any]  # () -> gameball_batch.client.GameballClient
+
+# Settings an operator may change for this process from the Settings page (never written
+# back to disk): chunks in flight and the client's request rate.
+TUNABLE = ("concurrency", "rate_per_second")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where requests go: the embedded sandbox or Gameball, and the keys to use."""
+
+    environment: str  # "sandbox" | "production"
+    base_url: str
+    api_key: Secret
+    secret_key: Secret | None
+    sandbox: SandboxServer | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+def _env_key() -> tuple[tuple[str, str], ...]:
+    # Everything load_settings reads from the environment; HOME decides default paths.
+    names = [*sorted(k for k in os.environ if k.startswith("GAMEBALL_")), "HOME"]
+    return tuple((k, os.environ.get(k, "")) for k in names)
+
+
+@st.cache_resource(show_spinner=False)
+def _settings_for(env_key: tuple[tuple[str, str], ...]) -> Settings:
+    del env_key  # only the cache key: load_settings reads the environment itself
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _overrides() -> dict[str, Any]:
+    """Process-wide overrides made on the Settings page (a shared, mutable dict)."""
+    return {}
+
+
+def get_settings() -> Settings:
+    """The settings of this process (raises ValueError with a message for bad secrets)."""
+    base = _settings_for(_env_key())
+    changes = _overrides()
+    return base.with_overrides(**changes) if changes else base
+
+
+def set_tunable(**changes: Any) -> None:
+    """Change concurrency / rate for this process; the runner picks them up on restart."""
+    unknown = set(changes) - set(TUNABLE)
+    if unknown:
+        raise ValueError(f"Only {', '.join(TUNABLE)} can be changed here.")
+    _overrides().update(changes)
+
+
+def _stop_sandbox(server: SandboxServer) -> None:
+    server.stop()
+
+
+@st.cache_resource(show_spinner=False, on_release=_stop_sandbox)
+def _sandbox_for(item_rate: float, seed_customers: int) -> SandboxServer:
+    server = SandboxServer(item_rate=item_rate, seed_customers=seed_customers)
+    server.start()
+    return server
+
+
+def get_sandbox() -> SandboxServer | None:
+    """The embedded sandbox, started on first use; ``None`` when credentials are set."""
+    settings = get_settings()
+    if not settings.use_sandbox:
+        return None
+    return _sandbox_for(float(settings.sandbox_rate), int(settings.sandbox_seed_customers))
+
+
+def get_connection() -> Connection:
+    """The effective target: the embedded sandbox or the configured Gameball account."""
+    settings = get_settings()
+    sandbox = get_sandbox()
+    if sandbox is not None:
+        return Connection(
+            environment="sandbox",
+            base_url=sandbox.url,
+            api_key=Secret(sandbox.api_key),
+            secret_key=Secret(sandbox.secret_key),
+            sandbox=sandbox,
+        )
+    assert settings.api_key is not None  # use_sandbox is false only with a key
+    return Connection(
+        environment="production",
+        base_url=settings.base_url,
+        api_key=settings.api_key,
+        secret_key=settings.secret_key,
+    )
+
+
+def get_client_factory() -> ClientFactory:
+    """A callable that opens a new ``GameballClient`` for the effective connection."""
+    connection = get_connection()
+    settings = get_settings()
+
+    def make_client() -> Any:
+        from gameball_batch.client import GameballClient
+
+        return _new_client(GameballClient, connection, settings)
+
+    return make_client
+
+
+def _new_client(cls: Any, connection: Connection, settings: Settings) -> Any:
+    try:
+        from gameball_batch.client import RateLimit
+    except ImportError:  # an older client without a rate-limit object: its defaults apply
+        return cls(connection.base_url, connection.api_key, connection.secret_key or "")
+    limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s)
+    return cls(
+        connection.base_url, connection.api_key, connection.secret_key or "", rate_limit=limit
+    )
+
+
+def _close_ledger(ledger: Ledger) -> None:
+    ledger.close()
+
+
+@st.cache_resource(show_spinner=False, on_release=_close_ledger)
+def _ledger_for(path: str) -> Ledger:
+    return Ledger(path)
+
+
+def get_ledger() -> Ledger:
+    """The ledger of this process (one object, a connection per thread)."""
+    return _ledger_for(str(get_settings().db_path))
+
+
+def _stop_runner(runner: Any) -> None:
+    stop = getattr(runner, "stop", None)
+    if callable(stop):
+        stop()
+
+
+@st.cache_resource(show_spinner=False, on_release=_stop_runner)
+def _runner_for(db_path: str, base_url: str, concurrency: int, rate: float) -> Any:
+    del concurrency, rate  # part of the key: a change of limits gets a fresh runner
+    from gameball_batch import runner as runner_module
+
+    runner = runner_module.Runner(
+        ledger=_ledger_for(db_path),
+        client_factory=get_client_factory(),
+        concurrency=get_settings().concurrency,
+    )
+    runner.start()
+    return runner
+
+
+def get_runner() -> Any | None:
+    """The background runner, started once per process; ``None`` until runner.py exists."""
+    settings = get_settings()
+    connection = get_connection()
+    try:
+        return _runner_for(
+            str(settings.db_path), connection.base_url, settings.concurrency,
+            settings.rate_per_second,
+        )
+    except ImportError:
+        return None
+
+
+def shutdown() -> None:
+    """Stop the runner and the sandbox and forget every resource (tests, restarts)."""
+    _runner_for.clear()
+    _sandbox_for.clear()
+    _ledger_for.clear()
+    _settings_for.clear()
+    _overrides().clear()
