@@ -1,0 +1,122 @@
+"""Plotly figures for the new-batch flow: issues by rule, and the spread of amounts/points.
+
+Pure functions from an issue table or a numeric column to ``plotly.graph_objects.Figure``.
+The histogram is binned here (numpy), not in the browser, so a 100,000-row file sends a few
+dozen bars instead of every value. This module must not import streamlit, read the ledger
+or touch the network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+ISSUE_COLOUR = "#D64545"
+VALUE_COLOUR = "#3C78C4"
+NEGATIVE_COLOUR = "#E8A33C"
+TOP_RULES = 15
+HISTOGRAM_BINS = 40
+
+
+def _layout(fig: go.Figure, title: str, *, height: int = 320) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left"},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        showlegend=False,
+        bargap=0.05,
+    )
+    return fig
+
+
+def _empty(title: str, message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height=180)
+
+
+def issue_counts(issues: pd.DataFrame) -> pd.DataFrame:
+    """Issues per rule (``code``): ``code | rows | fields | example``, most frequent first.
+
+    ``rows`` counts distinct source rows, so one row with the same problem in two cells
+    is one row to fix; ``fields`` lists the fields the rule hit.
+    """
+    columns = ["code", "rows", "fields", "example"]
+    if issues.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = issues.groupby("code", sort=False)
+    out = pd.DataFrame(
+        {
+            "rows": grouped["row"].nunique(),
+            "fields": grouped["field"].agg(lambda s: ", ".join(sorted(set(map(str, s))))),
+            "example": grouped["message"].first(),
+        }
+    )
+    out = out.reset_index().sort_values(["rows", "code"], ascending=[False, True])
+    return out[columns].reset_index(drop=True)
+
+
+def issues_by_rule_figure(issues: pd.DataFrame, *, top: int = TOP_RULES) -> go.Figure:
+    """Rows failing each rule, the most frequent on top; hover shows fields and an example."""
+    title = "Issues by rule"
+    counts = issue_counts(issues)
+    if counts.empty:
+        return _empty(title, "No issues: every row passed validation.")
+    shown = counts.head(top).iloc[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=shown["rows"].tolist(),
+            y=shown["code"].astype(str).tolist(),
+            orientation="h",
+            marker={"color": ISSUE_COLOUR},
+            text=[f"{n:,}" for n in shown["rows"]],
+            textposition="auto",
+            customdata=np.stack([shown["fields"], shown["example"]], axis=-1).tolist(),
+            hovertemplate="%{y}: %{x:,} rows<br>fields: %{customdata[0]}"
+            "<br>e.g. %{customdata[1]}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="rows", tickformat=",d", rangemode="tozero")
+    return _layout(fig, title, height=max(200, 70 + 30 * len(shown)))
+
+
+def histogram_bins(values: pd.Series, *, bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
+    """``left | right | count`` of the numeric values (text and blanks are ignored)."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna().astype(float).to_numpy()
+    if numbers.size == 0:
+        return pd.DataFrame(columns=["left", "right", "count"])
+    low, high = float(numbers.min()), float(numbers.max())
+    if low == high:  # one value: a single bar around it
+        low, high = low - 0.5, high + 0.5
+    counts, edges = np.histogram(numbers, bins=max(1, bins), range=(low, high))
+    return pd.DataFrame({"left": edges[:-1], "right": edges[1:], "count": counts})
+
+
+def value_histogram_figure(
+    values: pd.Series, *, label: str, unit: str = "amount", bins: int = HISTOGRAM_BINS
+) -> go.Figure:
+    """Distribution of one money or points column; bars below zero stand out."""
+    title = f"Distribution of {label}"
+    table = histogram_bins(values, bins=bins)
+    if table.empty:
+        return _empty(title, f"No {label} values to show.")
+    mids = (table["left"] + table["right"]) / 2
+    widths = table["right"] - table["left"]
+    number = ",.0f" if unit == "points" else ",.2f"
+    fig = go.Figure(
+        go.Bar(
+            x=mids.tolist(),
+            y=table["count"].tolist(),
+            width=widths.tolist(),
+            marker={"color": [NEGATIVE_COLOUR if m < 0 else VALUE_COLOUR for m in mids]},
+            customdata=np.stack([table["left"], table["right"]], axis=-1).tolist(),
+            hovertemplate=f"%{{customdata[0]:{number}}} to %{{customdata[1]:{number}}}"
+            "<br>%{y:,} rows<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title=label, tickformat=number)
+    fig.update_yaxes(title="rows", tickformat=",d", rangemode="tozero")
+    return _layout(fig, title)
