@@ -271,21 +271,22 @@ class FrozenClock:
 
 def test_rate_limit_answers_429_with_the_envelope_and_retry_after() -> None:
     clock = FrozenClock()
-    with SandboxServer(instant=True, seed_customers=1, monotonic=clock) as sandbox:
-        url = sandbox.url + "/api/v4.0/integrations/batch/424242"
-        answers = [httpx.get(url, headers=keys(sandbox)).status_code for _ in range(31)]
+    with SandboxServer(instant=True, seed_customers=1, monotonic=clock) as sandbox, \
+            httpx.Client(base_url=sandbox.url, headers=keys(sandbox)) as http:
+        path = "/api/v4.0/integrations/batch/424242"
+        answers = [http.get(path).status_code for _ in range(31)]
         assert answers == [404] * 30 + [429]
-        refused = httpx.get(url, headers=keys(sandbox))
+        refused = http.get(path)
         assert_envelope(refused, 429, 4000)
         assert int(refused.headers["Retry-After"]) >= 1
         clock.now += 1.5
-        assert httpx.get(url, headers=keys(sandbox)).status_code == 404
+        assert http.get(path).status_code == 404
         for step in range(11):  # fill the 360-per-30-seconds quota
             clock.now += 1.5
             for _ in range(30 if step < 10 else 29):
-                httpx.get(url, headers=keys(sandbox))
+                http.get(path)
         clock.now += 1.5
-        assert httpx.get(url, headers=keys(sandbox)).status_code == 429
+        assert http.get(path).status_code == 429
 
 
 # --- faults --------------------------------------------------------------------------------
