@@ -16,13 +16,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from gameball_batch.ledger import Ledger
 from gameball_batch.sandbox import SandboxServer
 from gameball_batch.settings import Secret, Settings, load_settings
+
+if TYPE_CHECKING:  # imported lazily: the runner pulls in the HTTP client
+    from gameball_batch.runner import Runner
 
 ClientFactory = Callable[[], Any]  # () -> gameball_batch.client.GameballClient
 
@@ -157,37 +160,32 @@ def get_ledger() -> Ledger:
     return _ledger_for(str(get_settings().db_path))
 
 
-def _stop_runner(runner: Any) -> None:
-    stop = getattr(runner, "stop", None)
-    if callable(stop):
-        stop()
+def _stop_runner(runner: Runner) -> None:
+    runner.stop()
 
 
 @st.cache_resource(show_spinner=False, on_release=_stop_runner)
-def _runner_for(db_path: str, base_url: str, concurrency: int, rate: float) -> Any:
-    del concurrency, rate  # part of the key: a change of limits gets a fresh runner
-    from gameball_batch import runner as runner_module
+def _runner_for(db_path: str, base_url: str, concurrency: int, rate: float) -> Runner:
+    del base_url, rate  # part of the key: a new target or rate gets a fresh runner
+    from gameball_batch.runner import Runner
 
-    runner = runner_module.Runner(
-        ledger=_ledger_for(db_path),
-        client_factory=get_client_factory(),
-        concurrency=get_settings().concurrency,
-    )
+    runner = Runner(_ledger_for(db_path), get_client_factory(), concurrency=concurrency)
     runner.start()
     return runner
 
 
-def get_runner() -> Any | None:
-    """The background runner, started once per process; ``None`` until runner.py exists."""
+def get_runner() -> Runner:
+    """The background runner, started once per process.
+
+    It scans the ledger every fraction of a second, so a job created as ``queued`` is picked
+    up without being handed over explicitly; it also resumes jobs left by a restart.
+    """
     settings = get_settings()
     connection = get_connection()
-    try:
-        return _runner_for(
-            str(settings.db_path), connection.base_url, settings.concurrency,
-            settings.rate_per_second,
-        )
-    except ImportError:
-        return None
+    return _runner_for(
+        str(settings.db_path), connection.base_url, settings.concurrency,
+        settings.rate_per_second,
+    )
 
 
 def shutdown() -> None:
