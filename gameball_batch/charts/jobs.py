@@ -55,24 +55,32 @@ def _empty(title: str, message: str) -> go.Figure:
     return _layout(fig, title, height=200)
 
 
+SERIES_COLOURS: dict[str, str] = {
+    "applied": STATE_COLOURS["done"],
+    "finished": STATE_COLOURS["done"],
+    "failed": STATE_COLOURS["failed"],
+    "in doubt": STATE_COLOURS["unknown"],
+}
+
+
 def progress_figure(
     times: Sequence[datetime],
-    applied: Sequence[int],
-    failed: Sequence[int],
+    series: Mapping[str, Sequence[int]],
     *,
     total: int,
+    unit: str = "rows",
 ) -> go.Figure:
-    """Cumulative applied and failed rows over time, with the job's total as a ceiling.
+    """Cumulative counts over time (one line per series), with the job's total as a ceiling.
 
-    ``times``, ``applied`` and ``failed`` are parallel series of cumulative counts (one
-    point per finished chunk is plenty); an empty series draws a "nothing yet" figure.
+    ``times`` and each series are parallel: cumulative counts at each moment (one point per
+    finished chunk is plenty). An empty ``times`` draws a "nothing yet" figure.
     """
     title = "Progress over time"
     if not times:
-        return _empty(title, "No rows have finished yet.")
+        return _empty(title, f"No {unit} have finished yet.")
     fig = go.Figure()
-    series = (("applied", applied, STATE_COLOURS["done"]), ("failed", failed, "#D64545"))
-    for name, values, colour in series:
+    for name, values in series.items():
+        colour = SERIES_COLOURS.get(name, OTHER_COLOUR)
         fig.add_trace(
             go.Scatter(
                 x=list(times),
@@ -80,16 +88,16 @@ def progress_figure(
                 name=name,
                 mode="lines",
                 line={"color": colour, "width": 2, "shape": "hv"},
-                hovertemplate=f"%{{x|%H:%M:%S}}<br>{name}: %{{y:,}}<extra></extra>",
+                hovertemplate=f"%{{x|%H:%M:%S}}<br>{name}: %{{y:,}} {unit}<extra></extra>",
             )
         )
     fig.add_hline(
         y=total,
         line={"dash": "dot", "color": "#888888"},
-        annotation_text=f"{total:,} rows",
+        annotation_text=f"{total:,} {unit}",
         annotation_position="top left",
     )
-    fig.update_yaxes(title="rows", rangemode="tozero", tickformat=",d")
+    fig.update_yaxes(title=unit, rangemode="tozero", tickformat=",d")
     fig.update_xaxes(title=None)
     return _layout(fig, title)
 

@@ -16,7 +16,9 @@ T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 def test_progress_draws_applied_and_failed_up_to_the_total() -> None:
     times = [T0 + timedelta(seconds=s) for s in (0, 5, 10)]
-    fig = progress_figure(times, [1000, 1990, 2980], [0, 10, 20], total=5000)
+    fig = progress_figure(
+        times, {"applied": [1000, 1990, 2980], "failed": [0, 10, 20]}, total=5000
+    )
     names = [t.name for t in fig.data]
     assert names == ["applied", "failed"]
     assert list(fig.data[0].y) == [1000, 1990, 2980]
@@ -28,9 +30,15 @@ def test_progress_draws_applied_and_failed_up_to_the_total() -> None:
 
 
 def test_progress_with_nothing_finished_says_so() -> None:
-    fig = progress_figure([], [], [], total=10)
+    fig = progress_figure([], {"applied": []}, total=10)
     assert not fig.data
     assert "No rows have finished yet" in fig.layout.annotations[0].text
+
+
+def test_progress_counts_in_the_unit_it_is_given() -> None:
+    fig = progress_figure([T0], {"finished": [1000]}, total=3000, unit="items")
+    assert fig.layout.yaxis.title.text == "items"
+    assert "3,000 items" in fig.layout.annotations[0].text
 
 
 def test_chunk_grid_has_one_square_per_chunk_coloured_by_state() -> None:
