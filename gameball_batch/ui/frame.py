@@ -1,0 +1,187 @@
+"""The console's frame: the environment banner, the sign-in gate and the shared sidebar.
+
+``app.py`` calls these around ``st.navigation`` so every page carries the same banner
+(sandbox or production, and where requests go) and the same sidebar (connection state and
+running jobs). The sidebar's job list refreshes itself in a fragment only while something
+runs. This module must not create jobs or send anything; it only reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import streamlit as st
+
+from gameball_batch import access
+from gameball_batch import ledger as lg
+from gameball_batch.batch_types import BATCH_TYPES
+from gameball_batch.settings import Settings
+from gameball_batch.ui import services
+from gameball_batch.ui import state as keys
+
+log = logging.getLogger(__name__)
+
+SIDEBAR_REFRESH_SECONDS = 2.0
+SIDEBAR_JOBS = 8
+JOBS_PAGE = "pages/jobs.py"
+
+
+def load_settings_or_stop() -> Settings:
+    """Settings, or a clear message (and nothing else) when the configuration is broken."""
+    try:
+        return services.get_settings()
+    except (ValueError, OSError) as exc:
+        st.error(
+            f"The console's configuration cannot be read: {exc}\n\n"
+            "Fix `.streamlit/secrets.toml` (see `secrets.example.toml`) or the GAMEBALL_* "
+            "environment variables, then reload this page."
+        )
+        st.stop()
+
+
+def connection_or_stop() -> services.Connection:
+    """The effective connection; starting the embedded sandbox on first use."""
+    try:
+        return services.get_connection()
+    except Exception as exc:  # a sandbox that cannot start must not become a traceback
+        log.exception("connection setup failed")
+        st.error(
+            f"The embedded sandbox could not start: {exc}. Restart the console; if it "
+            "keeps failing, check that 127.0.0.1 accepts local connections."
+        )
+        st.stop()
+
+
+def start_runner() -> str | None:
+    """Start the background runner once per process; an operator message when it cannot."""
+    try:
+        services.get_runner()
+    except Exception as exc:
+        log.exception("runner start failed")
+        return (
+            f"The background runner is not running ({type(exc).__name__}: {exc}). Jobs can "
+            "be created but will wait until the console is restarted."
+        )
+    return None
+
+
+def banner(connection: services.Connection) -> None:
+    """The environment banner nobody can miss: production in a warning colour."""
+    if connection.is_production:
+        st.warning(
+            f"**PRODUCTION** — requests go to **{connection.base_url}**. "
+            "Every job changes real customers' points and balances.",
+            icon="⚠️",
+        )
+    else:
+        st.info(
+            f"**SANDBOX** — requests go to the embedded Gameball sandbox at "
+            f"**{connection.base_url}**. Nothing here touches real customers.",
+            icon="🧪",
+        )
+
+
+def identity() -> access.Identity:
+    """Who is at the console: the signed-in user, or the local operator."""
+    try:
+        user = st.user
+        if user.get("is_logged_in"):
+            email = user.get("email")
+            name = user.get("name")
+            return access.Identity(
+                email=str(email) if email else None, name=str(name) if name else None
+            )
+    except Exception:  # st.user is unavailable in some hosts; the local operator applies
+        log.debug("st.user unavailable", exc_info=True)
+    return access.Identity()
+
+
+def _auth_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def sign_in_gate(settings: Settings) -> None:
+    """Refuse to show anything when production needs sign-in and nobody is signed in."""
+    mode = access.sign_in_mode(settings, auth_configured=_auth_configured())
+    if mode is access.SignIn.MISCONFIGURED:
+        st.error(
+            "This console talks to production but no sign-in is configured. Add an [auth] "
+            "section to `.streamlit/secrets.toml`, or set [auth_policy] allow_anonymous = "
+            "true if this console runs only on a trusted machine."
+        )
+        st.stop()
+    if mode is access.SignIn.REQUIRED and not identity().signed_in:
+        st.header("Sign in to continue")
+        st.write("This console changes real customers' balances, so you need to sign in.")
+        if st.button("Sign in", key="frame.login", type="primary"):
+            st.login()
+        st.stop()
+
+
+def sidebar(connection: services.Connection, runner_problem: str | None) -> None:
+    """Connection state and the running jobs, on every page."""
+    with st.sidebar:
+        _connection_panel(connection)
+        if runner_problem:
+            st.error(runner_problem)
+        _running_jobs()
+
+
+def _connection_panel(connection: services.Connection) -> None:
+    if connection.is_production:
+        st.badge("production", icon="⚠️", color="orange")
+    else:
+        st.badge("sandbox", icon="🧪", color="blue")
+    st.caption(f"API: {connection.base_url}")
+    st.caption(f"API key: {connection.api_key.masked()}")
+    result = st.session_state.get(keys.ST_CONNECTION_RESULT)
+    if result is not None:
+        ok, message = result
+        (st.success if ok else st.error)(message, icon="✅" if ok else "❌")
+    elif connection.sandbox is not None:
+        st.caption("Embedded sandbox running in this process.")
+    else:
+        st.caption("Connection not tested yet — Settings → Test connection.")
+
+
+def _active_jobs() -> list[lg.Job]:
+    try:
+        return services.get_ledger().jobs(states=lg.ACTIVE_JOB_STATES, limit=SIDEBAR_JOBS)
+    except Exception:  # the sidebar must never take a page down
+        log.exception("reading running jobs failed")
+        return []
+
+
+def _running_jobs() -> None:
+    active = bool(_active_jobs())
+    # A fragment that reruns on its own only while something runs; once the last job
+    # settles, one full rerun drops the timer.
+    refresh = SIDEBAR_REFRESH_SECONDS if active else None
+    st.fragment(run_every=refresh)(_running_jobs_body)(active)
+
+
+def _running_jobs_body(was_active: bool) -> None:
+    jobs = _active_jobs()
+    if was_active and not jobs:
+        st.rerun(scope="app")  # the last job settled: a full run turns the timer off
+    st.subheader("Running jobs")
+    if not jobs:
+        st.caption("Nothing running.")
+        return
+    ledger = services.get_ledger()
+    for job in jobs:
+        counts = ledger.chunk_counts(job.id)
+        finished = counts[lg.CHUNK_DONE] + counts[lg.CHUNK_FAILED]
+        total = max(job.chunk_count, 1)
+        title = BATCH_TYPES[job.batch_type].title if job.batch_type in BATCH_TYPES else ""
+        when = datetime.fromtimestamp(job.created_at).strftime("%H:%M")
+        st.page_link(
+            JOBS_PAGE,
+            label=f"{title} · {job.file_name or job.id[:8]} · {job.state}",
+            query_params={keys.JOB_QUERY_PARAM: job.id},
+        )
+        st.progress(finished / total, text=f"{job.row_count:,} rows · started {when}")
