@@ -1,0 +1,493 @@
+"""CLI commands for jobs: submit, status, jobs, resume, stop, retry-failed, export-failed.
+
+Credentials come from ``GAMEBALL_API_KEY`` / ``GAMEBALL_SECRET_KEY`` (base URL from
+``GAMEBALL_BASE_URL``) through :func:`gameball_batch.settings.load_settings`; with none, the
+commands that send start the embedded sandbox and say so on stderr. The ledger is ``--db`` or
+``GAMEBALL_BATCH_DB``. Exit codes: 0 every row applied, 1 invalid input, 2 usage or
+configuration error, 3 finished with failed or in-doubt rows.
+
+This module must not hold submission logic (runner.py, jobs.py do), print a traceback, or
+print a key: keys stay inside :class:`Secret` and the client.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from gameball_batch import jobs
+from gameball_batch import ledger as lg
+from gameball_batch.batch_types import BATCH_TYPES, BatchType, UnknownBatchType
+from gameball_batch.cli import EXIT_INVALID, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from gameball_batch.ledger import Ledger, LedgerError
+from gameball_batch.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_ISSUES_SHOWN = 30
+
+
+class Failure(Exception):
+    """End the command with a message on stderr and an exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    raise Failure(message, code)
+
+
+def _guarded(func: F) -> F:
+    """Operator messages and exit codes instead of tracebacks."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Failure as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.code)
+        except (LedgerError, UnknownBatchType) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except jobs.JobError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo("Interrupted. The job is safe in the ledger; continue it with "
+                       "`resume JOB --wait`.", err=True)
+            sys.exit(130)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as exc:  # never a traceback for an operator
+            click.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(EXIT_INVALID if isinstance(exc, ValueError) else EXIT_USAGE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --- shared plumbing -------------------------------------------------------------------------
+
+
+def _settings(db: str | None) -> Settings:
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    return settings.with_overrides(db_path=Path(db).expanduser()) if db else settings
+
+
+@contextmanager
+def _ledger(settings: Settings) -> Iterator[Ledger]:
+    ledger = Ledger(settings.db_path)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in some containers
+        return "cli"
+
+
+@dataclass
+class _Target:
+    factory: Callable[[], Any]
+    sandbox: Any | None  # the embedded SandboxServer when no credentials are set
+    url: str
+
+
+@contextmanager
+def _target(settings: Settings) -> Iterator[_Target]:
+    """The Gameball account from the settings, or an embedded sandbox for this process."""
+    from gameball_batch.client import GameballClient, RateLimit
+
+    limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s)
+    if not settings.use_sandbox:
+        api_key, secret_key = settings.api_key, settings.secret_key
+        if secret_key is None:
+            _fail("GAMEBALL_SECRET_KEY is not set: batch endpoints need both keys.", EXIT_USAGE)
+        assert api_key is not None
+
+        def real() -> Any:
+            return GameballClient(settings.base_url, api_key, secret_key, rate_limit=limit)
+
+        yield _Target(real, None, settings.base_url)
+        return
+    from gameball_batch.sandbox import SandboxServer
+
+    server = SandboxServer(item_rate=settings.sandbox_rate,
+                           seed_customers=settings.sandbox_seed_customers)
+    url = server.start()
+    click.echo(f"No Gameball credentials set (GAMEBALL_API_KEY): using the embedded sandbox at "
+               f"{url}. Nothing reaches Gameball, and the sandbox ends with this command.",
+               err=True)
+
+    def sandboxed() -> Any:
+        return GameballClient(url, server.api_key, server.secret_key, rate_limit=limit)
+
+    try:
+        yield _Target(sandboxed, server, url)
+    finally:
+        server.stop()
+
+
+def _runner(ledger: Ledger, target: _Target, settings: Settings) -> Any:
+    from gameball_batch.runner import Runner
+
+    return Runner(ledger, target.factory, concurrency=settings.concurrency, poll_initial=0.2,
+                  poll_max=5.0)
+
+
+def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool) -> None:
+    """Drive the job in a worker thread; show a progress bar on a terminal meanwhile."""
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            runner.run_until_idle(job_id)
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=work, name="gameball-cli-drive", daemon=True)
+    worker.start()
+    try:
+        if show_progress:
+            _progress(ledger, job_id, worker)
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        runner.halt()
+        worker.join(30)
+        raise
+    finally:
+        runner.stop()
+    if errors:
+        raise errors[0]
+
+
+def _progress(ledger: Ledger, job_id: str, worker: threading.Thread) -> None:
+    total = jobs.summary(ledger, job_id).row_count
+    with click.progressbar(length=total, label="Sending", file=sys.stderr,
+                           show_pos=True) as bar:
+        shown = 0
+        while worker.is_alive():
+            worker.join(0.5)
+            done = jobs.summary(ledger, job_id).done_rows
+            bar.update(done - shown)
+            shown = done
+
+
+def _outcome_code(summary: jobs.JobSummary) -> int:
+    if summary.all_applied:
+        return EXIT_OK
+    if summary.settled:
+        return EXIT_PARTIAL
+    return EXIT_OK  # still queued or running elsewhere: nothing went wrong yet
+
+
+def _print_summary(summary: jobs.JobSummary, *, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
+        return
+    click.echo(f"Job {summary.id} — {summary.title}, {summary.file_name}: {summary.state}")
+    counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in summary.rows.items() if v)
+    click.echo(f"  rows ({summary.row_count:,}): {counts or 'none'}")
+    if summary.error:
+        click.echo(f"  note: {summary.error}")
+    if summary.parent_job_id:
+        click.echo(f"  retry of job {summary.parent_job_id}")
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return bool(click.get_text_stream("stdin").isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _db_option(func: F) -> F:
+    return click.option("--db", "db", type=click.Path(dir_okay=False),
+                        help="Ledger file (default: GAMEBALL_BATCH_DB or "
+                             "~/.gameball-batch/ledger.db).")(func)
+
+
+# --- submit ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    bt: BatchType
+    table: Any
+    mapping: dict[str, str]
+    result: Any
+    plan: Any
+    impact: Any
+
+
+def _prepare(path: Path, slug: str, sheet: str | None, maps: Sequence[str]) -> _Prepared:
+    """Read, map, validate and plan the file; invalid input ends the command with exit 1."""
+    from gameball_batch import impact as impact_mod
+    from gameball_batch import mapping as mapping_mod
+    from gameball_batch import payloads, validate
+    from gameball_batch.ingest import IngestError, read_table
+
+    if slug not in BATCH_TYPES:
+        _fail(f"Unknown batch type '{slug}'. Choose one of: {', '.join(BATCH_TYPES)}.",
+              EXIT_USAGE)
+    bt = BATCH_TYPES[slug]
+    try:
+        explicit = mapping_mod.parse_map_options(list(maps))
+    except ValueError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    try:
+        table = read_table(path.read_bytes(), path.name, sheet=sheet)
+    except IngestError as exc:
+        _fail(str(exc), EXIT_INVALID)
+    headers = [str(c) for c in table.frame.columns]
+    chosen = {**mapping_mod.suggest_mapping(bt, headers).mapping, **explicit}
+    problems = mapping_mod.mapping_problems(bt, chosen, headers)
+    if problems:
+        _fail("The columns cannot be mapped:\n  " + "\n  ".join(problems)
+              + "\nUse --map FIELD=COLUMN to say which column holds a field.", EXIT_INVALID)
+    mapped = mapping_mod.apply_mapping(table.frame, chosen)
+    result = validate.validate(bt, mapped, columns=chosen, id_seed=table.fingerprint)
+    plan = payloads.plan_chunks(result) if not len(result.issues) else None
+    return _Prepared(bt, table, chosen, result, plan, impact_mod.assess(result))
+
+
+def _report_issues(result: Any, *, as_json: bool) -> NoReturn:
+    issues = result.issues
+    if as_json:
+        records = issues.astype(object).where(issues.notna(), None).to_dict("records")
+        click.echo(json.dumps({"ok": False, "invalid_rows": len(result.invalid_rows),
+                               "issues": records}, indent=2, default=str))
+    else:
+        click.echo(f"{len(result.invalid_rows):,} of {result.total_rows:,} rows cannot be sent:",
+                   err=True)
+        for rec in issues.head(MAX_ISSUES_SHOWN).itertuples(index=False):
+            where = f"row {rec.row}" + (f", column '{rec.column}'" if rec.column else "")
+            click.echo(f"  {where}: {rec.message}", err=True)
+        if len(issues) > MAX_ISSUES_SHOWN:
+            click.echo(f"  … and {len(issues) - MAX_ISSUES_SHOWN:,} more.", err=True)
+        click.echo("Fix the file and submit it again; nothing was sent.", err=True)
+    sys.exit(EXIT_INVALID)
+
+
+def _impact_lines(prep: _Prepared, target_url: str | None) -> list[str]:
+    impact, plan = prep.impact, prep.plan
+    lines = [
+        f"{prep.bt.title}: {impact.rows:,} rows as {plan.item_count:,} items in "
+        f"{len(plan.chunks):,} request(s), {impact.customers:,} customers.",
+    ]
+    for value in impact.values:
+        spec = prep.bt.spec_for(value.field)
+        label = spec.label if spec else value.field
+        lines.append(f"  total {label.lower()}: {value.total:,.2f} ({value.unit})")
+    lines += [f"  warning: {w}" for w in impact.warnings]
+    if target_url:
+        lines.append(f"  sending to {target_url}")
+    return lines
+
+
+def _confirm(prep: _Prepared, settings: Settings) -> None:
+    where = "the embedded sandbox" if settings.use_sandbox else settings.base_url
+    for line in _impact_lines(prep, where):
+        click.echo(line, err=True)
+    if not _stdin_is_terminal():
+        _fail("No terminal to ask for confirmation: pass --yes to submit.", EXIT_USAGE)
+    if not click.confirm("Send these rows?", default=False, err=True):
+        _fail("Nothing was sent.", EXIT_USAGE)
+
+
+@click.command("submit")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--type", "slug", required=True, metavar="SLUG",
+              help=f"Batch type: {', '.join(BATCH_TYPES)}.")
+@click.option("--sheet", help="Sheet of a workbook (default: the first).")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="Say which column holds a field; repeatable.")
+@click.option("--wait", is_flag=True, help="Send now and wait for every result.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option("--resend", is_flag=True,
+              help="Send even though this exact file was already sent as this type.")
+@_db_option
+@_guarded
+def submit(file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], wait: bool,
+           yes: bool, as_json: bool, resend: bool, db: str | None) -> None:
+    """Validate FILE and send its rows to Gameball as one job."""
+    settings = _settings(db)
+    prep = _prepare(file, slug, sheet, maps)
+    if prep.plan is None:
+        _report_issues(prep.result, as_json=as_json)
+    with _ledger(settings) as ledger:
+        earlier = jobs.earlier_jobs(ledger, prep.table.fingerprint, prep.bt.slug)
+        if earlier and not resend:
+            _fail(f"This exact file was already sent as {prep.bt.title} (job {earlier[0].id}, "
+                  f"{earlier[0].state}). Pass --resend to send it again.", EXIT_USAGE)
+        if not yes:
+            _confirm(prep, settings)
+        job_id = jobs.create_job(
+            ledger, prep.plan, frame=prep.table.frame, file_name=file.name,
+            fingerprint=prep.table.fingerprint, sheet=prep.table.sheet, mapping=prep.mapping,
+            actor=_actor(), totals=prep.impact.totals(),
+        )
+        if not as_json:
+            click.echo(f"Created job {job_id}.", err=True)
+        if wait or settings.use_sandbox:
+            with _target(settings) as target:
+                runner = _runner(ledger, target, settings)
+                _drive(ledger, runner, job_id, show_progress=_show_progress(as_json))
+        else:
+            click.echo("Queued. Run `resume JOB --wait` here, or let the console's runner send "
+                       "it.", err=True)
+        outcome = jobs.summary(ledger, job_id)
+        _print_summary(outcome, as_json=as_json)
+    sys.exit(_outcome_code(outcome) if outcome.settled or wait else EXIT_OK)
+
+
+def _show_progress(as_json: bool) -> bool:
+    return not as_json and sys.stderr.isatty()
+
+
+# --- status, jobs ----------------------------------------------------------------------------
+
+
+@click.command("status")
+@click.argument("job_id", metavar="JOB")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_option
+@_guarded
+def status(job_id: str, as_json: bool, db: str | None) -> None:
+    """The state of JOB and how many of its rows are in each state."""
+    with _ledger(_settings(db)) as ledger:
+        summary = jobs.summary(ledger, job_id)
+        _print_summary(summary, as_json=as_json)
+        if not as_json:
+            for chunk in jobs.in_doubt(ledger, job_id):
+                click.echo(f"  in doubt: chunk {chunk.index + 1}, {len(chunk.rows)} row(s) "
+                           f"— {chunk.error or 'no result reported'}")
+
+
+@click.command("jobs")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", default=50, show_default=True, help="How many recent jobs.")
+@_db_option
+@_guarded
+def list_jobs(as_json: bool, limit: int, db: str | None) -> None:
+    """Recent jobs, newest first."""
+    with _ledger(_settings(db)) as ledger:
+        summaries = jobs.list_jobs(ledger, limit=limit)
+    if as_json:
+        click.echo(json.dumps([s.as_dict() for s in summaries], indent=2, default=str))
+        return
+    if not summaries:
+        click.echo("No jobs yet.")
+    for s in summaries:
+        click.echo(f"{s.id}  {s.batch_type:<17} {s.state:<14} "
+                   f"{s.rows.get('applied', 0):>9,}/{s.row_count:<9,} {s.file_name}")
+
+
+# --- resume, stop, retry, export -------------------------------------------------------------
+
+
+@click.command("resume")
+@click.argument("job_id", metavar="JOB")
+@click.option("--wait", is_flag=True, help="Drive the job here until it settles.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@_db_option
+@_guarded
+def resume(job_id: str, wait: bool, as_json: bool, db: str | None) -> None:
+    """Continue JOB: a paused job is queued again; with --wait, drive it here."""
+    settings = _settings(db)
+    with _ledger(settings) as ledger:
+        before = jobs.summary(ledger, job_id)
+        if before.state == lg.JOB_PAUSED:
+            jobs.resume(ledger, job_id, _actor())
+        if wait or settings.use_sandbox:
+            with _target(settings) as target:
+                _drive(ledger, _runner(ledger, target, settings), job_id,
+                       show_progress=_show_progress(as_json))
+        outcome = jobs.summary(ledger, job_id)
+        _print_summary(outcome, as_json=as_json)
+    sys.exit(_outcome_code(outcome) if wait else EXIT_OK)
+
+
+@click.command("stop")
+@click.argument("job_id", metavar="JOB")
+@_db_option
+@_guarded
+def stop(job_id: str, db: str | None) -> None:
+    """Stop JOB: send nothing more and stop its remote jobs in flight."""
+    settings = _settings(db)
+    with _ledger(settings) as ledger:
+        if not jobs.request_stop(ledger, job_id, _actor()):
+            click.echo(f"Job {job_id} is already {jobs.summary(ledger, job_id).state}.")
+            return
+        job = ledger.job(job_id)
+        if job is not None and _held_by_live_runner(job, ledger.now()):
+            click.echo("Stop requested; the runner sending this job stops it now.")
+            return
+        with _target(settings) as target:
+            _drive(ledger, _runner(ledger, target, settings), job_id, show_progress=False)
+        _print_summary(jobs.summary(ledger, job_id), as_json=False)
+
+
+def _held_by_live_runner(job: lg.Job, now: float) -> bool:
+    from gameball_batch.runner import owner_is_dead
+
+    owner = job.lease_owner
+    return owner is not None and (job.lease_expires or 0) > now and not owner_is_dead(owner)
+
+
+@click.command("retry-failed")
+@click.argument("job_id", metavar="JOB")
+@click.option("--json", "as_json", is_flag=True, help="Print the new job as JSON.")
+@_db_option
+@_guarded
+def retry_failed(job_id: str, as_json: bool, db: str | None) -> None:
+    """Make a new job from the failed and not-applied rows of JOB (same ids, linked)."""
+    with _ledger(_settings(db)) as ledger:
+        child = jobs.retry_failed(ledger, job_id, _actor())
+        summary = jobs.summary(ledger, child)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
+        return
+    click.echo(f"Created job {child} with {summary.row_count:,} rows from job {job_id}.")
+    click.echo(f"Send it with: python -m gameball_batch resume {child} --wait")
+
+
+@click.command("export-failed")
+@click.argument("job_id", metavar="JOB")
+@click.option("-o", "--output", "output", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write, .csv or .xlsx.")
+@_db_option
+@_guarded
+def export_failed(job_id: str, output: Path, db: str | None) -> None:
+    """Write the failed rows of JOB, as sent plus an error column, to fix and re-import."""
+    with _ledger(_settings(db)) as ledger:
+        count = jobs.export_failed(ledger, job_id, output)
+    click.echo(f"Wrote {count:,} row(s) to {output}.")
+
+
+def register(group: click.Group) -> None:
+    for command in (submit, status, list_jobs, resume, stop, retry_failed, export_failed):
+        group.add_command(command)
