@@ -11,6 +11,7 @@ This module must not hold API behaviour (app.py) or rules (core.py).
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from types import TracebackType
@@ -27,6 +28,32 @@ START_TIMEOUT = 10.0
 
 class SandboxServerError(RuntimeError):
     """The sandbox could not start (port taken, bad host) or stop in time."""
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A bound socket for uvicorn; port 0 lets the system pick a free one."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise SandboxServerError(
+            f"The sandbox could not start on {host}:{port} ({exc.strerror or exc}); "
+            "is the port already in use? Use --port 0 for a free one."
+        ) from None
+    return sock
+
+
+def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Thread body: uvicorn reports a failed start with SystemExit, which must stay here."""
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:
+        pass
+    finally:
+        sock.close()
 
 
 class SandboxServer:
@@ -58,24 +85,24 @@ class SandboxServer:
         """Start serving in a daemon thread; returns the base URL once requests are accepted."""
         if self._thread is not None:
             return self.url
+        sock = _bind(self.host, self.port)  # here, so a taken port is a clear error
         config = uvicorn.Config(
             self.app, host=self.host, port=self.port, http="h11", lifespan="on",
             log_level="warning", access_log=False, timeout_graceful_shutdown=2,
         )
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="gameball-sandbox", daemon=True)
+        thread = threading.Thread(target=_serve, args=(server, sock), name="gameball-sandbox",
+                                  daemon=True)
         thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 server.should_exit = True
-                raise SandboxServerError(
-                    f"The sandbox could not start on {self.host}:{self.port} "
-                    "(is the port already in use?)"
-                )
+                sock.close()
+                raise SandboxServerError(f"The sandbox could not start on {self.host}:{self.port}")
             time.sleep(0.01)
         self._server, self._thread = server, thread
-        port = server.servers[0].sockets[0].getsockname()[1]
+        port = sock.getsockname()[1]
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{shown}:{port}"
         return self.url
