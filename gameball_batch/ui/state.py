@@ -32,6 +32,7 @@ NB_MAPPING_APPLY = "nb.mapping_apply"  # button
 NB_MAPPING_NAME = "nb.mapping_name"  # text input: name to save the mapping under
 NB_MAPPING_SAVE = "nb.mapping_save"  # button
 NB_DATE_ORDER = "nb.date_order"  # selectbox: auto / day-first / month-first
+NB_MAP_CONTEXT = "nb.map_context"  # (slug, fingerprint, sheet) the selectboxes were filled for
 
 # --- new batch: validate & fix -----------------------------------------------------------
 NB_ISSUE_FIELDS = "nb.issue_fields"  # multiselect filter on the issue table
@@ -42,6 +43,7 @@ NB_EDITOR_GEN = "nb.editor_gen"  # int, bumped after fixes are applied (fresh ed
 NB_APPLY_FIXES = "nb.apply_fixes"  # button: apply the editor's edits and re-validate
 NB_CLEAR_FIXES = "nb.clear_fixes"  # button: forget every inline fix
 NB_FIXES = "nb.fixes"  # dict[row, dict[header, text]]: inline fixes, applied before mapping
+NB_EDITOR_PAGE_FRAME = "nb.editor_page_frame"  # the page of failing rows the editor shows
 NB_DROP_INVALID = "nb.drop_invalid"  # checkbox: send only the valid rows
 
 # --- new batch: review & submit ----------------------------------------------------------

@@ -1,0 +1,717 @@
+"""The new-batch flow's screens: choose → upload → map → validate & fix → review → submit.
+
+``pages/new_batch.py`` calls :func:`render`; each step is a small function that draws its
+widgets (keys from :mod:`gameball_batch.ui.state`) and calls the package for the work.
+Expensive results (the read table, the validation, the chunk plan, the impact) live in an
+:class:`~gameball_batch.ui.intake_model.IntakeCache` in session state, keyed by the file's
+fingerprint and everything else they depend on, so a rerun never re-reads the file.
+
+Every package call goes through :func:`_attempt`: an operator error shows its message and
+a way forward, an unexpected one a short apology (the details go to the server log), never
+a traceback. This module must not send anything: it creates a queued job in the ledger and
+the runner (a process-level thread) does the sending.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from gameball_batch import approvals
+from gameball_batch import impact as impact_mod
+from gameball_batch.batch_types import BATCH_TYPES, BatchType
+from gameball_batch.charts import intake as charts
+from gameball_batch.ui import frame, services
+from gameball_batch.ui import intake_model as model
+from gameball_batch.ui import state as keys
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xls", "ods", "json", "jsonl"]
+ISSUE_TABLE_LIMIT = 10_000  # rows of the issue table drawn; the download holds them all
+CHUNK_SIZE = 1000
+JOBS_PAGE = "pages/jobs.py"
+ENGINE_MODULES = ("ingest", "mapping", "validate", "payloads")
+
+
+class StepFailed(Exception):
+    """A step could not finish; its message is already on the page."""
+
+
+# --- the package modules this flow drives ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Engine:
+    ingest: Any
+    mapping: Any
+    validate: Any
+    payloads: Any
+    templates: Any | None
+    jobs: Any | None
+
+
+def _optional(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"gameball_batch.{name}")
+    except ImportError:
+        log.warning("gameball_batch.%s is not available", name)
+        return None
+
+
+def _engine() -> Engine | None:
+    loaded = {name: _optional(name) for name in ENGINE_MODULES}
+    missing = [name for name, module in loaded.items() if module is None]
+    if missing:
+        st.warning(
+            "The intake engine is not installed in this build yet "
+            f"(missing: {', '.join(missing)}), so files cannot be read here. "
+            "Use a build that includes them."
+        )
+        return None
+    return Engine(**loaded, templates=_optional("templates"), jobs=_optional("jobs"))
+
+
+# --- error handling -------------------------------------------------------------------------
+
+
+def _attempt(what: str, call: Callable[[], T], *, hint: str = "") -> T:
+    """Run a package call; on failure show an operator message and raise StepFailed."""
+    try:
+        return call()
+    except StepFailed:
+        raise
+    except (ValueError, KeyError, OSError, UnicodeError) as exc:
+        message = str(exc).strip().strip("'\"") or type(exc).__name__
+        st.error(f"Could not {what}: {message}" + (f"\n\n{hint}" if hint else ""))
+        raise StepFailed(what) from exc
+    except Exception as exc:
+        log.exception("could not %s", what)
+        st.error(
+            f"Could not {what} because of an unexpected problem ({type(exc).__name__}). "
+            "Try again; if it keeps happening, start over with **Start over** above and "
+            "tell the team (details are in the console's log)."
+        )
+        raise StepFailed(what) from exc
+
+
+def _cached(kind: str, key: Any, compute: Callable[[], T]) -> T:
+    cache: model.IntakeCache = st.session_state.setdefault(keys.NB_CACHE, model.IntakeCache())
+    return cache.get(kind, key, compute)
+
+
+# --- session helpers ----------------------------------------------------------------------
+
+FLOW_KEYS = (
+    keys.NB_FILE, keys.NB_SHEET, keys.NB_MAP_CONTEXT, keys.NB_FIXES, keys.NB_EDITOR_GEN,
+    keys.NB_EDITOR_PAGE_FRAME, keys.NB_DROP_INVALID, keys.NB_OVERRIDE_SENT, keys.NB_CONFIRM,
+    keys.NB_CONFIRM_TEXT, keys.NB_FIX_PAGE, keys.NB_ISSUE_FIELDS, keys.NB_ISSUE_RULES,
+    keys.NB_SUBMIT_ERROR,
+)
+
+
+def _forget_file_state() -> None:
+    """Everything derived from the held file goes; the file itself is the caller's call."""
+    for key in list(st.session_state.keys()):
+        name = str(key)
+        if name.startswith((keys.NB_MAP_PREFIX, keys.NB_EDITOR_PREFIX)) or (
+            name in FLOW_KEYS and name != keys.NB_FILE
+        ):
+            del st.session_state[name]
+
+
+def _on_upload() -> None:
+    uploaded = st.session_state.get(keys.NB_UPLOAD)
+    _forget_file_state()
+    if uploaded is None:
+        st.session_state.pop(keys.NB_FILE, None)
+        return
+    st.session_state[keys.NB_FILE] = model.HeldFile(uploaded.name, uploaded.getvalue())
+
+
+def _on_type_change() -> None:
+    for key in list(st.session_state.keys()):
+        name = str(key)
+        if name.startswith(keys.NB_MAP_PREFIX) or name in (
+            keys.NB_MAP_CONTEXT, keys.NB_FIXES, keys.NB_DROP_INVALID, keys.NB_CONFIRM,
+            keys.NB_CONFIRM_TEXT, keys.NB_OVERRIDE_SENT,
+        ):
+            del st.session_state[name]
+
+
+def _start_over() -> None:
+    _forget_file_state()
+    st.session_state.pop(keys.NB_FILE, None)
+    st.session_state.pop(keys.NB_CACHE, None)
+    st.session_state.pop(keys.NB_UPLOAD, None)
+
+
+# --- the flow -------------------------------------------------------------------------------
+
+
+def render() -> None:
+    """Draw the whole guided flow, as far as the operator has got."""
+    st.title("New batch")
+    _last_job_notice()
+    engine = _engine()
+    bt = _choose_type(engine)
+    if engine is None:
+        return
+    try:
+        _flow(engine, bt)
+    except StepFailed:
+        return
+
+
+def _flow(engine: Engine, bt: BatchType) -> None:
+    held = _upload()
+    if held is None:
+        return
+    table = _read(engine, held)
+    mapping = _map_columns(engine, bt, table)
+    if mapping is None:
+        return
+    fixed, result = _validate(engine, bt, table, held, mapping)
+    if not _validation_view(bt, table, fixed, result, mapping):
+        return
+    _review_and_submit(engine, bt, table, held, fixed, result, mapping)
+
+
+def _last_job_notice() -> None:
+    job_id = st.session_state.get(keys.NB_LAST_JOB)
+    if job_id:
+        st.success(f"Job {job_id} was submitted.", icon="✅")
+        st.page_link(JOBS_PAGE, label="Open it on the Jobs page",
+                     query_params={keys.JOB_QUERY_PARAM: job_id})
+
+
+# --- 1. choose ------------------------------------------------------------------------------
+
+
+def _choose_type(engine: Engine | None) -> BatchType:
+    st.header("1. Choose the batch type")
+    slug = st.selectbox(
+        "Batch type",
+        options=list(BATCH_TYPES),
+        format_func=lambda s: BATCH_TYPES[s].title,
+        key=keys.NB_TYPE,
+        on_change=_on_type_change,
+    )
+    bt = BATCH_TYPES[str(slug)]
+    st.write(bt.description)
+    required = ", ".join(f"**{f.label}** (`{f.path}`)" for f in bt.required)
+    st.markdown(f"Required fields: {required}")
+    if bt.one_of:
+        groups = "; ".join(" or ".join(g) for g in bt.one_of)
+        st.markdown(f"Exactly one of: {groups}")
+    if engine is not None:
+        _template_buttons(engine, bt)
+    return bt
+
+
+def _template_buttons(engine: Engine, bt: BatchType) -> None:
+    if engine.templates is None:
+        st.caption("Templates are not available in this build.")
+        return
+    left, right = st.columns(2)
+    for column, fmt, key, mime in (
+        (left, "csv", keys.NB_TEMPLATE_CSV, "text/csv"),
+        (right, "xlsx", keys.NB_TEMPLATE_XLSX,
+         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ):
+        try:
+            data = _template_bytes(engine.templates, bt, fmt)
+        except Exception:
+            log.exception("template %s for %s failed", fmt, bt.slug)
+            column.caption(f"The {fmt.upper()} template could not be built.")
+            continue
+        column.download_button(
+            f"Download {fmt.upper()} template", data=data, file_name=f"{bt.slug}-template.{fmt}",
+            mime=mime, key=key,
+        )
+
+
+def _template_bytes(templates: Any, bt: BatchType, fmt: str) -> bytes:
+    for name in (f"{fmt}_template", f"template_{fmt}", "template_bytes", "build_template"):
+        builder = getattr(templates, name, None)
+        if builder is None:
+            continue
+        data = builder(bt) if name.startswith((fmt, "template_" + fmt)) else builder(bt, fmt)
+        return bytes(data)
+    raise LookupError(f"templates has no builder for {fmt}")
+
+
+# --- 2. upload ------------------------------------------------------------------------------
+
+
+def _upload() -> model.HeldFile | None:
+    st.header("2. Upload the file")
+    settings = services.get_settings()
+    st.file_uploader(
+        "Spreadsheet (CSV, TSV, TXT, XLSX, XLS, ODS, JSON or JSONL)",
+        type=UPLOAD_TYPES,
+        key=keys.NB_UPLOAD,
+        on_change=_on_upload,
+        max_upload_size=settings.max_upload_mb,
+        help=f"Up to {settings.max_upload_mb} MB and {settings.max_rows:,} rows. "
+        "Row numbers below are the ones you see in Excel: the header is row 1.",
+    )
+    held: model.HeldFile | None = st.session_state.get(keys.NB_FILE)
+    if held is None:
+        st.info("Upload a file to continue. Not sure of the columns? Download a template above.")
+        return None
+    st.button("Start over", key=keys.NB_RESET, on_click=_start_over)
+    return held
+
+
+def _read(engine: Engine, held: model.HeldFile) -> Any:
+    settings = services.get_settings()
+    sheet = st.session_state.get(keys.NB_SHEET)
+
+    def read() -> Any:
+        return engine.ingest.read_table(
+            held.data, held.name, sheet=sheet,
+            max_bytes=settings.max_upload_mb * 1024 * 1024, max_rows=settings.max_rows,
+        )
+
+    table = _attempt(
+        f"read {held.name}",
+        lambda: _cached("table", (held.fingerprint, held.name, sheet), read),
+        hint="Check that the file is the spreadsheet you meant, saved as one of the listed "
+        "formats, then upload it again.",
+    )
+    if len(table.sheets) > 1:
+        st.selectbox(
+            "Worksheet", options=list(table.sheets),
+            index=list(table.sheets).index(table.sheet) if table.sheet in table.sheets else 0,
+            key=keys.NB_SHEET,
+        )
+    st.caption(_detected(held, table))
+    if table.frame.empty:
+        st.error(f"{held.name} has a header but no data rows. Add rows and upload it again.")
+        raise StepFailed("empty file")
+    return table
+
+
+def _detected(held: model.HeldFile, table: Any) -> str:
+    parts = [f"**{held.name}** ({held.size_text})", f"format {table.format.upper()}"]
+    if table.encoding:
+        parts.append(f"encoding {table.encoding}")
+    if table.delimiter:
+        shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
+            table.delimiter, repr(table.delimiter)
+        )
+        parts.append(f"delimiter {shown}")
+    if table.sheet:
+        parts.append(f"sheet “{table.sheet}”")
+    rows, cols = table.frame.shape
+    parts.append(f"{rows:,} rows × {cols} columns")
+    return "Detected: " + " · ".join(parts)
+
+
+# --- 3. map ---------------------------------------------------------------------------------
+
+
+def _store(engine: Engine) -> Any:
+    return engine.mapping.MappingStore(Path.home() / ".gameball-batch" / "mappings.json")
+
+
+def _init_mapping(engine: Engine, bt: BatchType, table: Any, headers: list[str]) -> None:
+    context = (bt.slug, table.fingerprint, table.sheet)
+    if st.session_state.get(keys.NB_MAP_CONTEXT) == context:
+        return
+    suggestion = engine.mapping.suggest_mapping(bt, headers)
+    for path in model.ordered_fields(bt):
+        st.session_state[keys.map_key(path)] = suggestion.mapping.get(path, keys.NO_COLUMN)
+    st.session_state[keys.NB_MAP_CONTEXT] = context
+
+
+def _apply_saved(engine: Engine, bt: BatchType, headers: list[str]) -> None:
+    name = st.session_state.get(keys.NB_MAPPING_LOAD)
+    if not name:
+        return
+    try:
+        saved = _store(engine).load(bt.slug, name)
+    except Exception as exc:
+        st.session_state[keys.ST_FLASH] = ("error", f"Could not load mapping '{name}': {exc}")
+        return
+    for path in model.ordered_fields(bt):
+        column = saved.get(path)
+        st.session_state[keys.map_key(path)] = column if column in headers else keys.NO_COLUMN
+
+
+def _save_current(engine: Engine, bt: BatchType, mapping: dict[str, str]) -> None:
+    name = str(st.session_state.get(keys.NB_MAPPING_NAME, "")).strip()
+    if not name:
+        st.session_state[keys.ST_FLASH] = ("error", "Give the mapping a name to save it.")
+        return
+    try:
+        _store(engine).save(bt.slug, name, mapping)
+    except Exception as exc:
+        st.session_state[keys.ST_FLASH] = ("error", f"Could not save mapping '{name}': {exc}")
+        return
+    st.session_state[keys.ST_FLASH] = ("success", f"Mapping '{name}' saved for {bt.title}.")
+
+
+def _flash() -> None:
+    flash = st.session_state.pop(keys.ST_FLASH, None)
+    if flash:
+        kind, message = flash
+        (st.success if kind == "success" else st.error)(message)
+
+
+def _map_columns(engine: Engine, bt: BatchType, table: Any) -> dict[str, str] | None:
+    st.header("3. Map columns to fields")
+    headers = [str(c) for c in table.frame.columns]
+    _attempt("suggest a mapping", lambda: _init_mapping(engine, bt, table, headers))
+    _flash()
+    options = [keys.NO_COLUMN, *headers]
+    for path in model.ordered_fields(bt):  # a header that vanished (sheet change) resets
+        if st.session_state.get(keys.map_key(path)) not in options:
+            st.session_state[keys.map_key(path)] = keys.NO_COLUMN
+
+    required = [f for f in bt.fields if f.required]
+    optional = [f for f in bt.fields if not f.required]
+    st.markdown("**Required fields** (marked \\*)")
+    grid = st.columns(3)
+    for i, spec in enumerate(required):
+        grid[i % 3].selectbox(f"{spec.label} *", options, key=keys.map_key(spec.path),
+                              help=spec.help or None)
+    mapped_optional = sum(
+        st.session_state.get(keys.map_key(f.path)) != keys.NO_COLUMN for f in optional
+    )
+    if optional:
+        with st.expander(f"Optional fields ({mapped_optional} of {len(optional)} mapped)"):
+            grid = st.columns(3)
+            for i, spec in enumerate(optional):
+                grid[i % 3].selectbox(spec.label, options, key=keys.map_key(spec.path),
+                                      help=spec.help or None)
+
+    mapping = {
+        path: str(st.session_state[keys.map_key(path)])
+        for path in model.ordered_fields(bt)
+        if st.session_state.get(keys.map_key(path)) not in (None, keys.NO_COLUMN)
+    }
+    suggestion = _attempt("suggest a mapping", lambda: engine.mapping.suggest_mapping(bt, headers))
+    extra = model.open_prefix_mapping(bt, suggestion.mapping)
+    if extra:
+        st.caption("Also sent: " + ", ".join(f"`{c}` → {p}" for p, c in extra.items()))
+        mapping.update(extra)
+    _saved_mappings(engine, bt, headers, mapping)
+
+    problems = _attempt("check the mapping",
+                        lambda: engine.mapping.mapping_problems(bt, mapping, headers))
+    if problems:
+        st.error("Fix the mapping to continue:\n\n" + "\n".join(f"- {p}" for p in problems))
+        return None
+    unused = [h for h in headers if h not in set(mapping.values())]
+    if unused:
+        st.caption("Not sent (no field chosen): " + ", ".join(f"`{h}`" for h in unused))
+    return mapping
+
+
+def _saved_mappings(
+    engine: Engine, bt: BatchType, headers: list[str], mapping: dict[str, str]
+) -> None:
+    with st.expander("Saved mappings"):
+        try:
+            names = list(_store(engine).names(bt.slug))
+        except Exception:
+            log.exception("listing saved mappings failed")
+            names = []
+        left, right = st.columns(2)
+        if names:
+            left.selectbox("Saved mapping", names, key=keys.NB_MAPPING_LOAD)
+            left.button("Apply saved mapping", key=keys.NB_MAPPING_APPLY,
+                        on_click=_apply_saved, args=(engine, bt, headers))
+        else:
+            left.caption(f"No saved mappings for {bt.title} yet.")
+        right.text_input("Save this mapping as", key=keys.NB_MAPPING_NAME,
+                         placeholder="e.g. Shopify export")
+        right.button("Save mapping", key=keys.NB_MAPPING_SAVE, on_click=_save_current,
+                     args=(engine, bt, mapping))
+
+
+# --- 4. validate & fix ----------------------------------------------------------------------
+
+
+def _validate(
+    engine: Engine, bt: BatchType, table: Any, held: model.HeldFile, mapping: dict[str, str]
+) -> tuple[pd.DataFrame, Any]:
+    fixes: model.Fixes = st.session_state.get(keys.NB_FIXES, {})
+    key = (held.fingerprint, table.sheet, bt.slug, model.mapping_key(mapping),
+           model.fixes_key(fixes))
+
+    def run() -> tuple[pd.DataFrame, Any]:
+        fixed = model.apply_fixes(table.frame, fixes)
+        mapped = engine.mapping.apply_mapping(fixed, mapping)
+        result = engine.validate.validate(bt, mapped, columns=mapping, id_seed=held.fingerprint)
+        return fixed, result
+
+    value: tuple[pd.DataFrame, Any] = _attempt(
+        "validate the rows", lambda: _cached("validation", key, run)
+    )
+    return value
+
+
+def _validation_view(
+    bt: BatchType, table: Any, fixed: pd.DataFrame, result: Any, mapping: dict[str, str]
+) -> bool:
+    """Counts, issues and the fixer; True when the flow may go on to the review."""
+    st.header("4. Validate and fix")
+    total, invalid = int(result.total_rows), int(result.invalid_count)
+    a, b, c, d = st.columns(4)
+    a.metric("Rows", f"{total:,}")
+    b.metric("Valid", f"{int(result.valid_count):,}")
+    c.metric("Invalid", f"{invalid:,}")
+    d.metric("Warnings", f"{len(result.warnings):,}")
+    for note in result.notes:
+        st.caption(f"ℹ️ {note}")
+    if invalid == 0:
+        st.success(f"All {total:,} rows are valid.")
+    else:
+        _issues_view(result.issues)
+        _fixer(fixed, result, mapping)
+    with st.expander("The whole file (read-only, with your fixes)"):
+        st.dataframe(fixed, lazy=True, key="nb.whole_file")
+    if invalid and result.valid_count == 0:
+        st.error("No row is valid yet. Fix the rows above, or upload a corrected file.")
+        return False
+    if invalid:
+        drop = st.checkbox(
+            f"Send only the {int(result.valid_count):,} valid rows and leave out the "
+            f"{invalid:,} invalid ones",
+            key=keys.NB_DROP_INVALID,
+        )
+        if not drop:
+            st.info("Fix the failing rows above, or tick the box to leave them out, to continue.")
+            return False
+    return True
+
+
+def _issues_view(issues: pd.DataFrame) -> None:
+    st.plotly_chart(charts.issues_by_rule_figure(issues), key="nb.issues_chart")
+    left, right = st.columns(2)
+    fields = left.multiselect("Filter by field", sorted(issues["field"].astype(str).unique()),
+                              key=keys.NB_ISSUE_FIELDS)
+    codes = right.multiselect("Filter by rule", sorted(issues["code"].astype(str).unique()),
+                              key=keys.NB_ISSUE_RULES)
+    shown = model.filter_issues(issues, fields=fields, codes=codes)
+    if len(shown) > ISSUE_TABLE_LIMIT:
+        st.caption(f"Showing the first {ISSUE_TABLE_LIMIT:,} of {len(shown):,} issues; "
+                   "download them all below.")
+    st.dataframe(shown.head(ISSUE_TABLE_LIMIT), hide_index=True, key="nb.issue_table")
+    st.download_button("Download all issues (CSV)", data=shown.to_csv(index=False).encode(),
+                       file_name="issues.csv", mime="text/csv", key="nb.issues_download")
+
+
+def _fixer(fixed: pd.DataFrame, result: Any, mapping: dict[str, str]) -> None:
+    st.subheader("Fix failing rows")
+    failing = model.failing_rows(fixed, result.invalid_rows, list(dict.fromkeys(mapping.values())))
+    pages = model.page_count(len(failing))
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(
+            f"Page of failing rows (1–{pages}, {model.PAGE_SIZE} rows each)",
+            min_value=1, max_value=pages, step=1, key=keys.NB_FIX_PAGE,
+        ))
+    part = model.editor_page(failing, model.problems_by_row(result.issues), page)
+    st.session_state[keys.NB_EDITOR_PAGE_FRAME] = part
+    generation = int(st.session_state.get(keys.NB_EDITOR_GEN, 0))
+    st.caption("Edit the original cells, then apply: the whole file is validated again. "
+               "The row number is the one you see in Excel.")
+    st.data_editor(
+        part, key=keys.editor_key(generation), disabled=[model.PROBLEMS_COLUMN],
+        num_rows="fixed",
+        column_config={model.PROBLEMS_COLUMN: st.column_config.TextColumn(width="large")},
+    )
+    left, right = st.columns(2)
+    left.button("Apply fixes and validate again", key=keys.NB_APPLY_FIXES, type="primary",
+                on_click=_apply_fixes)
+    if st.session_state.get(keys.NB_FIXES):
+        count = len(st.session_state[keys.NB_FIXES])
+        right.button(f"Undo all fixes ({count} rows)", key=keys.NB_CLEAR_FIXES,
+                     on_click=_clear_fixes)
+
+
+def _apply_fixes() -> None:
+    generation = int(st.session_state.get(keys.NB_EDITOR_GEN, 0))
+    edits = st.session_state.get(keys.editor_key(generation)) or {}
+    page = st.session_state.get(keys.NB_EDITOR_PAGE_FRAME)
+    if page is None or not edits.get("edited_rows"):
+        return
+    st.session_state[keys.NB_FIXES] = model.edits_to_fixes(
+        page, edits["edited_rows"], st.session_state.get(keys.NB_FIXES, {})
+    )
+    st.session_state[keys.NB_EDITOR_GEN] = generation + 1  # a fresh editor on the new data
+    st.session_state.pop(keys.editor_key(generation), None)
+
+
+def _clear_fixes() -> None:
+    st.session_state.pop(keys.NB_FIXES, None)
+    st.session_state[keys.NB_EDITOR_GEN] = int(st.session_state.get(keys.NB_EDITOR_GEN, 0)) + 1
+
+
+# --- 5. review & 6. submit ------------------------------------------------------------------
+
+
+def _review_and_submit(
+    engine: Engine, bt: BatchType, table: Any, held: model.HeldFile, fixed: pd.DataFrame,
+    result: Any, mapping: dict[str, str],
+) -> None:
+    st.header("5. Review the impact")
+    key = (held.fingerprint, table.sheet, bt.slug, model.mapping_key(mapping),
+           model.fixes_key(st.session_state.get(keys.NB_FIXES, {})))
+    impact = _attempt("work out the impact",
+                      lambda: _cached("impact", key, lambda: impact_mod.assess(result)))
+    plan = _attempt("plan the chunks", lambda: _cached(
+        "plan", key, lambda: engine.payloads.plan_chunks(result, size=CHUNK_SIZE)))
+    _impact_view(bt, impact, result)
+    earlier = _earlier_jobs(engine, held, bt)
+    _plan_view(plan)
+    st.header("6. Submit")
+    _submit(engine, bt, table, held, fixed, mapping, impact, plan, earlier)
+
+
+def _impact_view(bt: BatchType, impact: Any, result: Any) -> None:
+    a, b, *rest = st.columns(2 + max(1, len(impact.values)))
+    a.metric("Rows to send", f"{impact.rows:,}")
+    b.metric("Distinct customers", f"{impact.customers:,}")
+    for column, value in zip(rest, impact.values, strict=False):
+        spec = bt.spec_for(value.field)
+        label = spec.label if spec else value.field
+        number = f"{value.total:,.0f}" if value.unit == "points" else f"{value.total:,.2f}"
+        column.metric(f"Total {label.lower()}", number)
+    clean = result.clean
+    for value in impact.values:
+        spec = bt.spec_for(value.field)
+        label = spec.label.lower() if spec else value.field
+        st.plotly_chart(
+            charts.value_histogram_figure(clean[value.field], label=label, unit=value.unit),
+            key=f"nb.hist.{value.field}",
+        )
+    if impact.values and not impact.largest_rows.empty:
+        st.markdown("**Largest rows**")
+        st.dataframe(impact.largest_rows, key="nb.largest_rows")
+    for warning in impact.warnings:
+        st.warning(warning)
+    if len(result.warnings):
+        st.warning(f"{len(result.warnings):,} non-blocking warnings; they do not stop sending.")
+        with st.expander("Warnings"):
+            st.dataframe(result.warnings.head(ISSUE_TABLE_LIMIT), hide_index=True,
+                         key="nb.warnings_table")
+    reasons = approvals.approval_reasons(impact, _approval_rules())
+    if reasons:
+        st.warning("Above this console's approval thresholds: " + "; ".join(reasons) +
+                   ". Make sure a second person has looked at it before you submit.")
+
+
+def _approval_rules() -> approvals.ApprovalRules:
+    raw = services.get_settings().extra.get("approval")
+    try:
+        return approvals.ApprovalRules.from_mapping(raw if isinstance(raw, dict) else None)
+    except ValueError as exc:
+        st.warning(f"The [approval] settings are ignored: {exc}")
+        return approvals.ApprovalRules()
+
+
+def _earlier_jobs(engine: Engine, held: model.HeldFile, bt: BatchType) -> list[Any]:
+    jobs_mod = engine.jobs
+    if jobs_mod is None:
+        st.caption("This build cannot check whether the file was sent before.")
+        return []
+    earlier: list[Any] = _attempt("look up earlier jobs", lambda: jobs_mod.earlier_jobs(
+        services.get_ledger(), held.fingerprint, bt.slug))
+    if earlier:
+        st.warning(
+            f"This exact file was already sent as {bt.title} in {len(earlier)} earlier "
+            "job(s). Sending it again needs your explicit confirmation below."
+        )
+        for job in earlier[:5]:
+            st.page_link(JOBS_PAGE, label=f"Job {job.id[:8]} · {job.state} · "
+                         f"{job.row_count:,} rows · by {job.actor}",
+                         query_params={keys.JOB_QUERY_PARAM: job.id})
+    return earlier
+
+
+def _plan_view(plan: Any) -> None:
+    chunks = list(plan.chunks)
+    sizes = [len(c.keys) for c in chunks]
+    st.markdown(
+        f"**Chunk plan:** {plan.item_count:,} items from {plan.row_count:,} rows in "
+        f"{len(chunks):,} request(s) of up to {max(sizes, default=0):,} items each."
+    )
+    if chunks:
+        st.markdown("**The first item, exactly as it will be sent:**")
+        st.code(json.dumps(plan.first_item(), indent=2, ensure_ascii=False), language="json")
+
+
+def _submit(
+    engine: Engine, bt: BatchType, table: Any, held: model.HeldFile, fixed: pd.DataFrame,
+    mapping: dict[str, str], impact: Any, plan: Any, earlier: Sequence[Any],
+) -> None:
+    connection = services.get_connection()
+    error = st.session_state.pop(keys.NB_SUBMIT_ERROR, None)
+    if error:
+        st.error(error)
+    if engine.jobs is None:
+        st.warning("Submitting is not available in this build (the job service is missing).")
+        return
+    ready = True
+    if earlier:
+        ready &= st.checkbox("Send this file again anyway (I checked the earlier jobs)",
+                             key=keys.NB_OVERRIDE_SENT)
+    where = "PRODUCTION" if connection.is_production else "the sandbox"
+    ready &= st.checkbox(
+        f"I have reviewed the {plan.row_count:,} rows, the totals and the first item, and "
+        f"want to send them to {where} as {bt.title}.",
+        key=keys.NB_CONFIRM,
+    )
+    if connection.is_production:
+        word = model.confirmation_word(plan.row_count)
+        typed = st.text_input(f"Type the number of rows ({word}) to confirm",
+                              key=keys.NB_CONFIRM_TEXT)
+        ready &= model.confirmation_matches(typed, plan.row_count)
+    clicked = st.button(f"Submit {plan.row_count:,} rows to {where}", key=keys.NB_SUBMIT,
+                        type="primary", disabled=not ready)
+    if not clicked or not ready:
+        return
+    job_id = _create_job(engine, table, held, fixed, mapping, impact, plan)
+    if job_id is None:
+        st.rerun()
+    _start_over()
+    st.session_state[keys.NB_LAST_JOB] = job_id
+    st.switch_page(JOBS_PAGE, query_params={keys.JOB_QUERY_PARAM: job_id})
+
+
+def _create_job(
+    engine: Engine, table: Any, held: model.HeldFile, fixed: pd.DataFrame,
+    mapping: dict[str, str], impact: Any, plan: Any,
+) -> str | None:
+    jobs_mod = engine.jobs
+    assert jobs_mod is not None  # _submit returns early without it
+    try:
+        job_id = jobs_mod.create_job(
+            services.get_ledger(), plan, frame=fixed, file_name=held.name,
+            fingerprint=held.fingerprint, mapping=mapping, actor=frame.identity().actor,
+            sheet=table.sheet, totals=impact.totals(),
+        )
+    except Exception as exc:
+        log.exception("creating the job failed")
+        st.session_state[keys.NB_SUBMIT_ERROR] = (
+            f"The job could not be created ({exc}). Nothing was sent. Try again; if it keeps "
+            "failing, check the ledger file's disk space and permissions."
+        )
+        return None
+    return str(job_id)
