@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 
 RESEND_LIMIT = 5  # automatic resends of one in-doubt chunk before an operator must decide
 ALREADY_EXISTS_CODE = 9004
+POLL_FLOOR = 0.05  # seconds between polls of a job still running, at the least
 FINAL_REMOTE_STATES = ("completed", "failed", "stopped")
 DRIVE_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING, lg.JOB_STOPPING)
 SEND_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING)
@@ -427,8 +428,9 @@ class Runner:
         try:
             remote = self.client().create_batch(bt.slug, payload)
         except (NotSent, RateLimited) as exc:
-            wait_for = getattr(exc, "retry_after", None) or self._backoff(self._attempts(job_id,
-                                                                                          index))
+            hinted = getattr(exc, "retry_after", None)
+            wait_for = min(hinted, self._retry[1]) if hinted else self._backoff(
+                self._attempts(job_id, index))
             self.ledger.mark_pending(job_id, index, error=describe(exc),
                                      not_before=self._clock() + wait_for)
             return None
@@ -485,12 +487,12 @@ class Runner:
                 return
             except GameballError as exc:  # the client already retried; keep following
                 log.warning("status of remote job %s: %s", remote, describe(exc))
-                delay = min(max(delay, self._poll[0]) * factor, ceiling)
+                delay = min(max(delay * factor, POLL_FLOOR), ceiling)
                 continue
             if status.state in FINAL_REMOTE_STATES:
                 self._record(job_id, bt, index, status)
                 return
-            delay = min(max(delay, self._poll[0]) * factor, ceiling)
+            delay = min(max(delay * factor, POLL_FLOOR), ceiling)
 
     def _stop_remote(self, remote: str) -> bool:
         try:

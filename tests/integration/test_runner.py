@@ -1,0 +1,340 @@
+"""The runner against the real sandbox over HTTP: every row applied exactly once, or told why.
+
+Jobs here are built straight from API items (one source row per item) so each test controls
+its chunks; tests/integration/test_cli_jobs.py covers the path from a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gameball_batch import jobs
+from gameball_batch.batch_types import BATCH_TYPES
+from gameball_batch.client import GameballClient
+from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
+from gameball_batch.runner import Runner
+from gameball_batch.sandbox import SandboxServer
+
+PAST = "2026-01-02T03:04:05Z"
+SAFE = [s for s, bt in BATCH_TYPES.items() if bt.resend_safe]
+UNSAFE = [s for s, bt in BATCH_TYPES.items() if not bt.resend_safe]
+DEDUPED = [s for s, bt in BATCH_TYPES.items() if not bt.idempotent]  # applied counts must stay 1
+
+
+SEEDED = 300  # customers cus-1001 … cus-1300, so every item below has its own customer
+
+
+def item_for(slug: str, i: int, customer: str | None = None) -> dict[str, Any]:
+    """A valid item of each type for the seeded sandbox; every item its own customer."""
+    cid = customer or f"cus-{1001 + i}"
+    return {
+        "customers": {"customerId": f"new-{i}", "customerAttributes": {"displayName": f"C{i}"}},
+        "orders": {"customerId": cid, "orderId": f"SO-{i}", "orderDate": PAST, "totalPaid": 10},
+        "balance-inquiries": {"customerId": cid},
+        "adjustments": {"customerId": cid, "amount": 1},
+        "cashback": {"customerId": cid, "transactionId": f"CB-{i}", "transactionTime": PAST,
+                     "amount": 10},
+        "redemptions": {"customerId": cid, "transactionId": f"RD-{i}", "transactionTime": PAST,
+                        "points": 1},
+        "events": {"customerId": cid, "events": {"write_review": {}}},
+    }[slug]
+
+
+def add_job(ledger: Ledger, slug: str, items: list[dict[str, Any]], per_chunk: int = 5) -> str:
+    """A queued job with one source row per item (rows 2, 3, …), keys unique per chunk."""
+    bt = BATCH_TYPES[slug]
+    job_id = f"job-{slug}-{time.monotonic_ns()}"
+    chunks, rows = [], []
+    for start in range(0, len(items), per_chunk):
+        body = items[start:start + per_chunk]
+        index = start // per_chunk
+        chunks.append(NewChunk(index, json.dumps({"body": body}).encode(), len(body)))
+        rows += [NewRow(start + k + 2, index, str(item[bt.result_key]), (json.dumps(item),))
+                 for k, item in enumerate(body)]
+    ledger.create_job(
+        NewJob(id=job_id, batch_type=slug, file_name=f"{slug}.csv", fingerprint=job_id,
+               sheet=None, mapping={}, columns=("item",), row_count=len(rows),
+               item_count=len(items), totals={}, actor="test"),
+        chunks, rows,
+    )
+    return job_id
+
+
+def applied_counts(sandbox: SandboxServer, slug: str) -> dict[str, int]:
+    with sandbox.state.lock:
+        return dict(sandbox.core.counts(slug))
+
+
+def inject(sandbox: SandboxServer, **faults: Any) -> None:
+    sandbox.state.faults = sandbox.state.faults.updated(faults)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def _customers(sandbox: SandboxServer) -> None:
+    with sandbox.state.lock:
+        sandbox.core.seed(SEEDED)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    led = Ledger(tmp_path / "ledger.db")
+    yield led
+    led.close()
+
+
+@pytest.fixture
+def factory(sandbox: SandboxServer) -> Callable[[], GameballClient]:
+    def make() -> GameballClient:
+        return GameballClient(sandbox.url, sandbox.api_key, sandbox.secret_key,
+                              rate_limit=None, sleep=lambda _s: None)
+
+    return make
+
+
+@pytest.fixture
+def make_runner(ledger: Ledger, factory: Callable[[], GameballClient]) -> Iterator[
+        Callable[..., Runner]]:
+    made: list[Runner] = []
+
+    def make(led: Ledger | None = None, **options: Any) -> Runner:
+        settings: dict[str, Any] = dict(poll_initial=0.0, poll_max=0.1, retry_initial=0.01,
+                                        retry_max=0.05, tick=0.02)
+        settings.update(options)
+        runner = Runner(led or ledger, factory, **settings)
+        made.append(runner)
+        return runner
+
+    yield make
+    for runner in made:
+        runner.stop()
+
+
+@pytest.mark.parametrize("slug", list(BATCH_TYPES))
+def test_every_type_is_applied_exactly_once(
+    slug: str, sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    job_id = add_job(ledger, slug, [item_for(slug, i) for i in range(12)])
+    make_runner().run_until_idle(job_id, timeout=30)
+    outcome = jobs.summary(ledger, job_id)
+    assert outcome.state == "finished"
+    assert outcome.rows["applied"] == 12
+    counts = applied_counts(sandbox, BATCH_TYPES[slug].slug)
+    assert sorted(set(counts.values())) == [1]
+
+
+def test_item_failures_reach_the_rows_that_caused_them(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    items = [item_for("cashback", i, customer="cus-9999" if i in (3, 7) else None)
+             for i in range(10)]
+    job_id = add_job(ledger, "cashback", items, per_chunk=4)
+    make_runner().run_until_idle(job_id, timeout=30)
+    failed = ledger.rows(job_id, statuses=("failed",))
+    assert [r.row for r in failed] == [5, 9]  # items 3 and 7 sit on rows 5 and 9
+    assert all("Customer Not Found" in (r.message or "") for r in failed)
+    assert jobs.summary(ledger, job_id).state == "finished"
+
+
+def test_a_key_sent_by_another_job_is_a_failure_not_applied(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    runner = make_runner()
+    first = add_job(ledger, "cashback", [item_for("cashback", 1)])
+    runner.run_until_idle(first, timeout=30)
+    second = add_job(ledger, "cashback", [item_for("cashback", 1)])
+    runner.run_until_idle(second, timeout=30)
+    (row,) = ledger.rows(second)
+    assert row.status == "failed"
+    assert "already exists" in (row.message or "").lower()
+
+
+def test_a_429_storm_delays_but_applies_every_row_once(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    inject(sandbox, rate_limit_next=25)
+    job_id = add_job(ledger, "redemptions", [item_for("redemptions", i) for i in range(20)],
+                     per_chunk=2)
+    make_runner().run_until_idle(job_id, timeout=60)
+    assert jobs.summary(ledger, job_id).rows["applied"] == 20
+    assert set(applied_counts(sandbox, "redemptions").values()) == {1}
+
+
+@pytest.mark.parametrize("slug", SAFE)
+def test_a_500_before_applying_is_resent_for_safe_types(
+    slug: str, sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    inject(sandbox, error_before_next=2)
+    job_id = add_job(ledger, slug, [item_for(slug, i) for i in range(10)])
+    make_runner().run_until_idle(job_id, timeout=30)
+    assert jobs.summary(ledger, job_id).all_applied
+    assert set(applied_counts(sandbox, slug).values()) == {1}
+
+
+@pytest.mark.parametrize("fault", ["error_after_next", "drop_after_next"])
+@pytest.mark.parametrize("slug", SAFE)
+def test_in_doubt_chunks_of_safe_types_are_resent_without_applying_twice(
+    slug: str, fault: str, sandbox: SandboxServer, ledger: Ledger,
+    make_runner: Callable[..., Runner],
+) -> None:
+    inject(sandbox, **{fault: 1})
+    job_id = add_job(ledger, slug, [item_for(slug, i) for i in range(10)])
+    make_runner().run_until_idle(job_id, timeout=30)
+    outcome = jobs.summary(ledger, job_id)
+    assert outcome.all_applied
+    counts = applied_counts(sandbox, slug)
+    if slug in DEDUPED:
+        assert set(counts.values()) == {1}
+    else:  # idempotent: the resend repeats an upsert or a read, which changes nothing
+        assert len(counts) == 10
+
+
+@pytest.mark.parametrize("fault", ["error_before_next", "error_after_next", "drop_after_next"])
+@pytest.mark.parametrize("slug", UNSAFE)
+def test_in_doubt_chunks_of_unsafe_types_wait_for_an_operator(
+    slug: str, fault: str, sandbox: SandboxServer, ledger: Ledger,
+    make_runner: Callable[..., Runner],
+) -> None:
+    inject(sandbox, **{fault: 1})
+    job_id = add_job(ledger, slug, [item_for(slug, i) for i in range(10)])
+    runner = make_runner()
+    runner.run_until_idle(job_id, timeout=30)
+    assert jobs.summary(ledger, job_id).state == "needs_operator"
+    (doubt,) = jobs.in_doubt(ledger, job_id)
+    assert doubt.decisions == ("resend", "applied", "not_applied")
+    assert set(applied_counts(sandbox, slug).values()) == {1}  # nothing was sent twice
+    applied_already = fault != "error_before_next"
+    decision = "applied" if applied_already else "resend"
+    jobs.resolve_chunk(ledger, job_id, doubt.index, decision, actor="lead",
+                       reason="checked the sandbox")
+    runner.run_until_idle(job_id, timeout=30)
+    assert jobs.summary(ledger, job_id).all_applied
+    assert set(applied_counts(sandbox, slug).values()) == {1}
+    assert len(applied_counts(sandbox, slug)) == 10
+    assert any(e.actor == "lead" and e.detail.get("decision") == decision
+               for e in ledger.audit_entries(job_id))
+
+
+def test_marking_in_doubt_rows_not_applied_lets_them_be_retried(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    inject(sandbox, error_before_next=1)
+    job_id = add_job(ledger, "adjustments", [item_for("adjustments", i) for i in range(4)],
+                     per_chunk=2)
+    runner = make_runner(concurrency=1)
+    runner.run_until_idle(job_id, timeout=30)
+    (doubt,) = jobs.in_doubt(ledger, job_id)
+    jobs.resolve_chunk(ledger, job_id, doubt.index, "not_applied", actor="lead",
+                       reason="sandbox shows nothing")
+    assert jobs.summary(ledger, job_id).state == "finished"
+    child = jobs.retry_failed(ledger, job_id, "lead")
+    runner.run_until_idle(child, timeout=30)
+    assert jobs.summary(ledger, child).all_applied
+    assert [r.row for r in ledger.rows(child)] == list(doubt.rows)
+    assert set(applied_counts(sandbox, "adjustments").values()) == {1}
+
+
+def test_a_second_runner_never_drives_a_job_whose_lease_is_live(
+    sandbox: SandboxServer, ledger: Ledger, tmp_path: Path, make_runner: Callable[..., Runner]
+) -> None:
+    job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(10)])
+    assert ledger.acquire_lease(job_id, "elsewhere:1:a", 300)
+    other = Ledger(tmp_path / "ledger.db")
+    try:
+        assert not make_runner(other).drive(job_id)
+        assert applied_counts(sandbox, "cashback") == {}
+    finally:
+        other.close()
+
+
+def test_two_running_runners_share_jobs_but_never_a_job(
+    sandbox: SandboxServer, ledger: Ledger, tmp_path: Path, make_runner: Callable[..., Runner]
+) -> None:
+    inject(sandbox, latency=0.01)
+    ids = [add_job(ledger, "cashback", [item_for("cashback", 20 * j + i) for i in range(20)],
+                   per_chunk=2) for j in range(3)]
+    other = Ledger(tmp_path / "ledger.db")
+    try:
+        first, second = make_runner(), make_runner(other)
+        first.start()
+        second.start()
+        for job_id in ids:
+            first.wait(job_id, timeout=60)
+        for job_id in ids:
+            owners = {c.owner for c in ledger.chunks(job_id)}
+            assert len(owners) == 1
+            assert jobs.summary(ledger, job_id).all_applied
+        assert set(applied_counts(sandbox, "cashback").values()) == {1}
+    finally:
+        other.close()
+
+
+def test_stop_mid_job_leaves_every_row_applied_or_not_applied(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    sandbox.state.instant = False
+    sandbox.state.item_rate = 40
+    job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(60)],
+                     per_chunk=5)
+    runner = make_runner(concurrency=2)
+    runner.start()
+    wait_until(lambda: jobs.summary(ledger, job_id).rows["applied"] >= 5)
+    assert jobs.request_stop(ledger, job_id, "lead")
+    final = runner.wait(job_id, timeout=30)
+    assert final.state == "stopped"
+    rows = ledger.rows(job_id)
+    applied = {r.key for r in rows if r.status == "applied"}
+    assert {r.status for r in rows} <= {"applied", "not_applied"}
+    assert "not_applied" in {r.status for r in rows}
+    assert applied == set(applied_counts(sandbox, "cashback"))
+
+
+def test_pause_sends_nothing_more_and_resume_finishes(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(20)],
+                     per_chunk=2)
+    assert jobs.pause(ledger, job_id, "lead")
+    runner = make_runner()
+    runner.run_until_idle(job_id, timeout=30)
+    assert applied_counts(sandbox, "cashback") == {}
+    assert jobs.resume(ledger, job_id, "lead")
+    runner.run_until_idle(job_id, timeout=30)
+    assert jobs.summary(ledger, job_id).all_applied
+
+
+def test_a_started_runner_resumes_unfinished_jobs(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    ids = [add_job(ledger, "orders", [item_for("orders", 10 * j + i) for i in range(6)])
+           for j in range(2)]
+    runner = make_runner()
+    runner.start()
+    for job_id in ids:
+        assert runner.wait(job_id, timeout=30).state == "finished"
+
+
+def test_failed_rows_export_with_original_cells_and_the_error(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    items = [item_for("cashback", i, customer="cus-9999" if i == 2 else None) for i in range(4)]
+    job_id = add_job(ledger, "cashback", items)
+    make_runner().run_until_idle(job_id, timeout=30)
+    frame = jobs.failed_rows_frame(ledger, job_id)
+    assert list(frame.columns) == ["source row", "item", "error"]
+    assert frame["source row"].tolist() == [4]
+    assert json.loads(frame["item"].iloc[0])["transactionId"] == "CB-2"
+    assert "Customer Not Found" in frame["error"].iloc[0]
