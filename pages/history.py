@@ -1,5 +1,8 @@
-"""History page (placeholder: the jobs helper owns this file)."""
+"""History: the append-only audit trail of every job and decision, filterable and exportable.
 
-import streamlit as st
+A thin screen: everything is in ``gameball_batch.ui.jobs_view``. It only reads the ledger.
+"""
 
-st.info("The history page is being built.")
+from gameball_batch.ui.jobs_view import render_history_page
+
+render_history_page()

@@ -1,0 +1,268 @@
+"""The jobs page as an operator sees it: list, live detail, errors, downloads and decisions.
+
+Jobs are written into the real ledger the page reads (the file ``GAMEBALL_BATCH_DB``
+points at) and moved through its real guarded transitions, so each test sees the states a
+runner would leave behind: running, finished with failures, in doubt, stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gameball_batch import ledger as lg
+from gameball_batch.ledger import ItemOutcome, Ledger, NewChunk, NewJob, NewRow
+from gameball_batch.ui import jobs_view as jv
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "jobs.py")
+COLUMNS = ("Customer", "Amount", "Invoice")
+OWNER = "test-runner"
+
+
+@pytest.fixture
+def ledger() -> Iterator[Ledger]:
+    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as book:
+        yield book
+
+
+def make_job(
+    book: Ledger, job_id: str, *, rows: int = 6, per_chunk: int = 2, file_name: str = "drop.csv"
+) -> str:
+    """A queued cashback job: ``rows`` rows in chunks of ``per_chunk``; row n has key INV-n."""
+    body = [
+        {"customerId": f"cus-{1000 + r}", "transactionId": f"INV-{r}", "amount": r}
+        for r in range(2, rows + 2)
+    ]
+    chunks = [
+        NewChunk(i, json.dumps({"body": body[s : s + per_chunk]}).encode(),
+                 len(body[s : s + per_chunk]))
+        for i, s in enumerate(range(0, rows, per_chunk))
+    ]
+    new_rows = [
+        NewRow(r, (r - 2) // per_chunk, f"INV-{r}", (f"cus-{1000 + r}", str(r), f"INV-{r}"))
+        for r in range(2, rows + 2)
+    ]
+    book.create_job(
+        NewJob(id=job_id, batch_type="cashback", file_name=file_name, fingerprint="f" * 64,
+               sheet=None, mapping={"customerId": "Customer"}, columns=COLUMNS, row_count=rows,
+               item_count=rows, totals={"amount.total": 20.0}, actor="amira@example.com"),
+        chunks, new_rows,
+    )
+    return job_id
+
+
+def start(book: Ledger, job_id: str) -> None:
+    book.acquire_lease(job_id, OWNER, 300)
+    book.set_job_state(job_id, lg.JOB_RUNNING, actor=OWNER)
+
+
+def finish(book: Ledger, job_id: str, index: int, failed: dict[str, str] | None = None) -> None:
+    """Send, accept and close one chunk; keys in ``failed`` fail with their message."""
+    failed = failed or {}
+    assert book.mark_sending(job_id, index, OWNER)
+    assert book.mark_accepted(job_id, index, f"remote-{index}")
+    keys = book.chunk_keys(job_id, index)
+    outcomes = [
+        ItemOutcome(k, lg.ROW_FAILED if k in failed else lg.ROW_APPLIED, failed.get(k))
+        for k in sorted(keys)
+    ]
+    assert book.finish_chunk(job_id, index, state=lg.CHUNK_DONE, outcomes=outcomes,
+                             unlisted=None)
+
+
+def in_doubt(book: Ledger, job_id: str, index: int) -> None:
+    assert book.mark_sending(job_id, index, OWNER)
+    assert book.mark_unknown(job_id, index, error="the connection dropped after sending")
+
+
+def app(job_id: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    if job_id:
+        at.query_params["job"] = job_id
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(str(m.value) for m in at.metric if m.label == label)
+
+
+def no_traceback(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# --- the list --------------------------------------------------------------------------------
+
+
+def test_an_empty_ledger_points_the_operator_to_new_batch(ledger: Ledger) -> None:
+    at = app()
+    no_traceback(at)
+    assert any("No jobs yet" in i.value for i in at.info)
+
+
+def test_the_list_shows_each_job_and_opens_the_chosen_one(ledger: Ledger) -> None:
+    make_job(ledger, "job-one", file_name="october.csv")
+    make_job(ledger, "job-two", file_name="november.csv")
+    at = app()
+    no_traceback(at)
+    table = at.dataframe[0].value
+    assert set(table["file"]) == {"october.csv", "november.csv"}
+    assert set(table["who"]) == {"amira@example.com"}
+    at.selectbox(key=jv.JB_OPEN).select("job-one")
+    at.button(key=jv.JB_OPEN_GO).click().run()
+    no_traceback(at)
+    assert at.query_params["job"] == "job-one"
+    assert any("october.csv" in s.value for s in at.subheader)
+
+
+# --- the detail -----------------------------------------------------------------------------
+
+
+def test_a_running_job_shows_live_totals_and_its_charts(ledger: Ledger) -> None:
+    make_job(ledger, "live", rows=6, per_chunk=2)
+    start(ledger, "live")
+    finish(ledger, "live", 0, failed={"INV-3": "customer not found"})
+    at = app("live")
+    no_traceback(at)
+    assert metric(at, "Rows") == "6"
+    assert metric(at, "Applied") == "1"
+    assert metric(at, "Failed") == "1"
+    assert metric(at, "Pending") == "4"
+    assert "2 of 6 rows finished" in at.get("progress")[0].proto.text
+    assert len(at.get("plotly_chart")) == 3  # progress, chunk grid, failures by message
+    assert not at.button(key=jv.JB_STOP).disabled
+
+
+def test_a_shared_link_to_an_unknown_job_says_so_without_a_traceback(ledger: Ledger) -> None:
+    at = app("no-such-job")
+    no_traceback(at)
+    assert any("There is no job `no-such-job`" in e.value for e in at.error)
+
+
+def test_the_error_table_shows_source_rows_and_original_cells(ledger: Ledger) -> None:
+    make_job(ledger, "errs", rows=4, per_chunk=2)
+    start(ledger, "errs")
+    finish(ledger, "errs", 0, failed={"INV-2": "customer not found"})
+    finish(ledger, "errs", 1, failed={"INV-5": "amount too large"})
+    ledger.set_job_state("errs", lg.JOB_FINISHED)
+    at = app("errs")
+    no_traceback(at)
+    table = at.dataframe[0].value
+    assert list(table.index) == [2, 5]
+    assert list(table["message"]) == ["customer not found", "amount too large"]
+    assert list(table["Customer"]) == ["cus-1002", "cus-1005"]
+
+
+def test_a_clean_job_has_nothing_to_download_as_failed(ledger: Ledger) -> None:
+    make_job(ledger, "clean", rows=2, per_chunk=2)
+    start(ledger, "clean")
+    finish(ledger, "clean", 0)
+    ledger.set_job_state("clean", lg.JOB_FINISHED)
+    at = app("clean")
+    no_traceback(at)
+    buttons = {d.key: d for d in at.download_button}
+    assert buttons[jv.JB_DL_FAILED_CSV].proto.disabled
+    assert metric(at, "Applied") == "2"
+    assert any("No failed, in-doubt or not-applied rows" in c.value for c in at.caption)
+
+
+def test_a_finished_job_offers_its_failed_rows_for_download(ledger: Ledger) -> None:
+    make_job(ledger, "done", rows=4, per_chunk=2)
+    start(ledger, "done")
+    finish(ledger, "done", 0, failed={"INV-3": "customer not found"})
+    finish(ledger, "done", 1)
+    ledger.set_job_state("done", lg.JOB_FINISHED)
+    at = app("done")
+    no_traceback(at)
+    buttons = {d.key: d for d in at.download_button}
+    assert buttons[jv.JB_DL_FAILED_CSV].label == "Failed rows, CSV (1)"
+    assert buttons[jv.JB_DL_FAILED_XLSX].label == "Failed rows, XLSX (1)"
+    assert not buttons[jv.JB_DL_FAILED_CSV].proto.disabled
+    assert not buttons[jv.JB_DL_RESULTS].proto.disabled
+    assert at.button(key=jv.JB_STOP).disabled
+
+
+def test_retrying_failed_rows_opens_a_child_job_with_exactly_those_rows(ledger: Ledger) -> None:
+    make_job(ledger, "parent", rows=4, per_chunk=2)
+    start(ledger, "parent")
+    finish(ledger, "parent", 0, failed={"INV-3": "customer not found"})
+    finish(ledger, "parent", 1, failed={"INV-4": "customer not found"})
+    ledger.set_job_state("parent", lg.JOB_FINISHED)
+    at = app("parent")
+    at.button(key=jv.JB_RETRY).click().run()
+    no_traceback(at)
+    child_id = str(at.query_params["job"])
+    assert child_id != "parent"
+    child = ledger.job(child_id)
+    assert child is not None
+    assert child.parent_job_id == "parent"
+    assert [r.row for r in ledger.rows(child_id)] == [3, 4]
+    assert any("Retry job" in s.value for s in at.success)
+
+
+def test_stop_asks_the_runner_to_send_nothing_more(ledger: Ledger) -> None:
+    make_job(ledger, "stopme")
+    start(ledger, "stopme")
+    at = app("stopme")
+    at.button(key=jv.JB_STOP).click().run()
+    no_traceback(at)
+    job = ledger.job("stopme")
+    assert job is not None
+    assert job.state == lg.JOB_STOPPING
+    assert any("Stop requested" in s.value for s in at.success)
+    assert any(e.action == "job.stopping" for e in ledger.audit_entries("stopme"))
+
+
+def test_pause_then_resume_puts_the_job_back_in_the_queue(ledger: Ledger) -> None:
+    make_job(ledger, "pausable")
+    start(ledger, "pausable")
+    at = app("pausable")
+    at.button(key=jv.JB_PAUSE).click().run()
+    assert ledger.job("pausable").state == lg.JOB_PAUSED  # type: ignore[union-attr]
+    at.button(key=jv.JB_RESUME).click().run()
+    no_traceback(at)
+    assert ledger.job("pausable").state == lg.JOB_QUEUED  # type: ignore[union-attr]
+
+
+def test_an_in_doubt_chunk_waits_for_a_confirmed_decision_with_a_reason(ledger: Ledger) -> None:
+    make_job(ledger, "doubt", rows=4, per_chunk=2)
+    start(ledger, "doubt")
+    finish(ledger, "doubt", 0)
+    in_doubt(ledger, "doubt", 1)
+    ledger.set_job_state("doubt", lg.JOB_NEEDS_OPERATOR)
+    at = app("doubt")
+    no_traceback(at)
+    assert metric(at, "In doubt") == "2"
+    assert at.button(key=jv.JB_RESOLVE_GO).disabled  # no reason, no confirmation yet
+    at.radio(key=jv.JB_RESOLVE_DECISION).set_value("applied")
+    at.text_input(key=jv.JB_RESOLVE_REASON).input("dashboard shows INV-4 and INV-5")
+    at.checkbox(key=jv.JB_RESOLVE_CONFIRM).check()
+    at.run()
+    assert not at.button(key=jv.JB_RESOLVE_GO).disabled
+    at.button(key=jv.JB_RESOLVE_GO).click().run()
+    no_traceback(at)
+    assert ledger.row_counts("doubt")[lg.ROW_APPLIED] == 4
+    assert ledger.job("doubt").state == lg.JOB_FINISHED  # type: ignore[union-attr]
+    resolved = [e for e in ledger.audit_entries("doubt") if e.action == "chunk.done"]
+    assert resolved[-1].detail["reason"] == "dashboard shows INV-4 and INV-5"
+
+
+def test_the_page_refreshes_row_counts_only_when_the_job_changed(ledger: Ledger) -> None:
+    make_job(ledger, "cached", rows=4, per_chunk=2)
+    start(ledger, "cached")
+    cache = jv.ViewCache()
+    first = jv.load_snapshot(ledger, "cached", cache=cache)
+    again = jv.load_snapshot(ledger, "cached", cache=cache)
+    assert cache.computed == 1
+    finish(ledger, "cached", 0, failed={"INV-2": "customer not found"})
+    after = jv.load_snapshot(ledger, "cached", cache=cache)
+    assert cache.computed == 2
+    assert first is not None
+    assert again is not None
+    assert after is not None
+    assert first.rows == again.rows
+    assert after.rows[lg.ROW_FAILED] == 1
