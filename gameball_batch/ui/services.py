@@ -75,11 +75,19 @@ def get_settings() -> Settings:
 
 
 def set_tunable(**changes: Any) -> None:
-    """Change concurrency / rate for this process; the runner picks them up on restart."""
+    """Change concurrency / rate for this process and restart the runner with them.
+
+    Stopping the old runner lets its in-flight requests finish and releases its leases;
+    the new one resumes every unfinished job, so nothing is sent twice.
+    """
     unknown = set(changes) - set(TUNABLE)
     if unknown:
         raise ValueError(f"Only {', '.join(TUNABLE)} can be changed here.")
+    if int(changes.get("concurrency", 1)) < 1 or float(changes.get("rate_per_second", 1)) <= 0:
+        raise ValueError("Concurrency must be at least 1 and the rate more than 0.")
     _overrides().update(changes)
+    _runner_for.clear()  # on_release stops the old runner
+    get_runner()
 
 
 def _stop_sandbox(server: SandboxServer) -> None:
@@ -186,6 +194,37 @@ def get_runner() -> Runner:
         str(settings.db_path), connection.base_url, settings.concurrency,
         settings.rate_per_second,
     )
+
+
+PROBE_JOB_ID = "0"  # no batch job has this id: a 404 proves the URL and keys both work
+
+
+def test_connection() -> tuple[bool, str]:
+    """Ask the API (or the sandbox) for a job that does not exist; (ok, operator message)."""
+    connection = get_connection()
+    where = f"{connection.environment} at {connection.base_url}"
+    try:
+        from gameball_batch.client.errors import AuthError, GameballError, NotFound, TransportError
+    except ImportError:
+        return False, "The API client is not part of this build, so nothing can be tested."
+    try:
+        client = get_client_factory()()
+    except (GameballError, ValueError) as exc:
+        return False, f"The API client could not be set up for {where}: {exc}"
+    try:
+        client.get_status(PROBE_JOB_ID)
+    except NotFound:
+        return True, f"Connected to {where}: the API keys were accepted."
+    except AuthError:
+        return False, (f"{where} refused the API keys. Check GAMEBALL_API_KEY and "
+                       "GAMEBALL_SECRET_KEY (or secrets.toml) and restart the console.")
+    except TransportError as exc:
+        return False, f"Could not reach {where} ({exc}). Check the base URL and the network."
+    except GameballError as exc:
+        return False, f"{where} answered with an error: {exc}"
+    finally:
+        client.close()
+    return True, f"Connected to {where}."
 
 
 def shutdown() -> None:
