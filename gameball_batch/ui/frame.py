@@ -117,7 +117,7 @@ def sign_in_gate(settings: Settings) -> None:
     if mode is access.SignIn.REQUIRED and not identity().signed_in:
         st.header("Sign in to continue")
         st.write("This console changes real customers' balances, so you need to sign in.")
-        if st.button("Sign in", key="frame.login", type="primary"):
+        if st.button("Sign in", key=keys.FRAME_LOGIN, type="primary"):
             st.login()
         st.stop()
 

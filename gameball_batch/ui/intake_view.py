@@ -131,13 +131,20 @@ def _forget_file_state() -> None:
             del st.session_state[name]
 
 
-def _on_upload() -> None:
-    uploaded = st.session_state.get(keys.NB_UPLOAD)
+def _on_upload(key: str) -> None:
+    uploaded = st.session_state.get(key)
     _forget_file_state()
     if uploaded is None:
         st.session_state.pop(keys.NB_FILE, None)
         return
     st.session_state[keys.NB_FILE] = model.HeldFile(uploaded.name, uploaded.getvalue())
+
+
+def _on_sheet_change() -> None:
+    # Fixes are keyed by row and column of one sheet: they do not carry to another.
+    st.session_state.pop(keys.NB_FIXES, None)
+    st.session_state.pop(keys.NB_DROP_INVALID, None)
+    st.session_state[keys.NB_EDITOR_GEN] = int(st.session_state.get(keys.NB_EDITOR_GEN, 0)) + 1
 
 
 def _on_type_change() -> None:
@@ -154,7 +161,7 @@ def _start_over() -> None:
     _forget_file_state()
     st.session_state.pop(keys.NB_FILE, None)
     st.session_state.pop(keys.NB_CACHE, None)
-    st.session_state.pop(keys.NB_UPLOAD, None)
+    st.session_state[keys.NB_UPLOAD_GEN] = int(st.session_state.get(keys.NB_UPLOAD_GEN, 0)) + 1
 
 
 # --- the flow -------------------------------------------------------------------------------
@@ -261,8 +268,9 @@ def _upload() -> model.HeldFile | None:
     st.file_uploader(
         "Spreadsheet (CSV, TSV, TXT, XLSX, XLS, ODS, JSON or JSONL)",
         type=UPLOAD_TYPES,
-        key=keys.NB_UPLOAD,
+        key=keys.upload_key(int(st.session_state.get(keys.NB_UPLOAD_GEN, 0))),
         on_change=_on_upload,
+        args=(keys.upload_key(int(st.session_state.get(keys.NB_UPLOAD_GEN, 0))),),
         max_upload_size=settings.max_upload_mb,
         help=f"Up to {settings.max_upload_mb} MB and {settings.max_rows:,} rows. "
         "Row numbers below are the ones you see in Excel: the header is row 1.",
@@ -295,7 +303,7 @@ def _read(engine: Engine, held: model.HeldFile) -> Any:
         st.selectbox(
             "Worksheet", options=list(table.sheets),
             index=list(table.sheets).index(table.sheet) if table.sheet in table.sheets else 0,
-            key=keys.NB_SHEET,
+            key=keys.NB_SHEET, on_change=_on_sheet_change,
         )
     st.caption(_detected(held, table))
     if table.frame.empty:
@@ -484,7 +492,7 @@ def _validation_view(
         _issues_view(result.issues)
         _fixer(fixed, result, mapping)
     with st.expander("The whole file (read-only, with your fixes)"):
-        st.dataframe(fixed, lazy=True, key="nb.whole_file")
+        st.dataframe(fixed, lazy=True, key=keys.NB_WHOLE_FILE)
     if invalid and result.valid_count == 0:
         st.error("No row is valid yet. Fix the rows above, or upload a corrected file.")
         return False
@@ -501,7 +509,7 @@ def _validation_view(
 
 
 def _issues_view(issues: pd.DataFrame) -> None:
-    st.plotly_chart(charts.issues_by_rule_figure(issues), key="nb.issues_chart")
+    st.plotly_chart(charts.issues_by_rule_figure(issues), key=keys.NB_ISSUES_CHART)
     left, right = st.columns(2)
     fields = left.multiselect("Filter by field", sorted(issues["field"].astype(str).unique()),
                               key=keys.NB_ISSUE_FIELDS)
@@ -511,9 +519,9 @@ def _issues_view(issues: pd.DataFrame) -> None:
     if len(shown) > ISSUE_TABLE_LIMIT:
         st.caption(f"Showing the first {ISSUE_TABLE_LIMIT:,} of {len(shown):,} issues; "
                    "download them all below.")
-    st.dataframe(shown.head(ISSUE_TABLE_LIMIT), hide_index=True, key="nb.issue_table")
+    st.dataframe(shown.head(ISSUE_TABLE_LIMIT), hide_index=True, key=keys.NB_ISSUE_TABLE)
     st.download_button("Download all issues (CSV)", data=shown.to_csv(index=False).encode(),
-                       file_name="issues.csv", mime="text/csv", key="nb.issues_download")
+                       file_name="issues.csv", mime="text/csv", key=keys.NB_ISSUES_DOWNLOAD)
 
 
 def _fixer(fixed: pd.DataFrame, result: Any, mapping: dict[str, str]) -> None:
@@ -599,18 +607,18 @@ def _impact_view(bt: BatchType, impact: Any, result: Any) -> None:
         label = spec.label.lower() if spec else value.field
         st.plotly_chart(
             charts.value_histogram_figure(clean[value.field], label=label, unit=value.unit),
-            key=f"nb.hist.{value.field}",
+            key=keys.NB_HIST_PREFIX + value.field,
         )
     if impact.values and not impact.largest_rows.empty:
         st.markdown("**Largest rows**")
-        st.dataframe(impact.largest_rows, key="nb.largest_rows")
+        st.dataframe(impact.largest_rows, key=keys.NB_LARGEST_ROWS)
     for warning in impact.warnings:
         st.warning(warning)
     if len(result.warnings):
         st.warning(f"{len(result.warnings):,} non-blocking warnings; they do not stop sending.")
         with st.expander("Warnings"):
             st.dataframe(result.warnings.head(ISSUE_TABLE_LIMIT), hide_index=True,
-                         key="nb.warnings_table")
+                         key=keys.NB_WARNINGS_TABLE)
     reasons = approvals.approval_reasons(impact, _approval_rules())
     if reasons:
         st.warning("Above this console's approval thresholds: " + "; ".join(reasons) +

@@ -12,13 +12,17 @@ from __future__ import annotations
 # --- URL --------------------------------------------------------------------------------
 JOB_QUERY_PARAM = "job"  # ?job=<id> on the jobs page: a refresh or shared link opens it
 
+# --- frame ------------------------------------------------------------------------------
+FRAME_LOGIN = "frame.login"  # button: sign in (production with [auth] configured)
+
 # --- new batch: choose ------------------------------------------------------------------
 NB_TYPE = "nb.type"  # selectbox: batch type slug
 NB_TEMPLATE_CSV = "nb.template_csv"  # download button
 NB_TEMPLATE_XLSX = "nb.template_xlsx"  # download button
 
 # --- new batch: upload ------------------------------------------------------------------
-NB_UPLOAD = "nb.upload"  # st.file_uploader
+NB_UPLOAD = "nb.upload"  # st.file_uploader key = NB_UPLOAD + "." + generation (upload_key)
+NB_UPLOAD_GEN = "nb.upload_gen"  # int, bumped by "Start over" so the uploader empties too
 # The held file, an ``intake_model.HeldFile`` (name + bytes). The uploader's on_change
 # fills it; tests and benchmarks may set it directly (the documented upload hook).
 NB_FILE = "nb.file"
@@ -55,6 +59,15 @@ NB_SUBMIT_ERROR = "nb.submit_error"  # str: the last submission failure, shown o
 NB_LAST_JOB = "nb.last_job"  # str: id of the job this session submitted last
 NB_RESET = "nb.reset"  # button: start over
 
+# Display elements with keys (tables, charts, downloads) of the validate and review steps.
+NB_WHOLE_FILE = "nb.whole_file"  # st.dataframe: the whole file, read-only
+NB_ISSUES_CHART = "nb.issues_chart"  # plotly: issues by rule
+NB_ISSUE_TABLE = "nb.issue_table"  # st.dataframe: the filtered issue table
+NB_ISSUES_DOWNLOAD = "nb.issues_download"  # download button: every issue as CSV
+NB_HIST_PREFIX = "nb.hist."  # plotly histogram per money/points field: prefix + field path
+NB_LARGEST_ROWS = "nb.largest_rows"  # st.dataframe
+NB_WARNINGS_TABLE = "nb.warnings_table"  # st.dataframe: non-blocking warnings
+
 # Working values the page derives and caches (never widgets).
 NB_CACHE = "nb.cache"  # intake_model.IntakeCache: table/validation by fingerprint+mapping
 
@@ -82,6 +95,11 @@ ST_FLASH = "st.flash"  # (kind, message) shown once after an action
 def editor_key(generation: int) -> str:
     """The data_editor's key for a generation: a new generation is a fresh editor."""
     return f"{NB_EDITOR_PREFIX}{generation}"
+
+
+def upload_key(generation: int) -> str:
+    """The file uploader's key for a generation: "Start over" moves to a fresh uploader."""
+    return f"{NB_UPLOAD}.{generation}"
 
 
 def map_key(path: str) -> str:
