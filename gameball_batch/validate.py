@@ -1,0 +1,782 @@
+"""Validation: mapped text cells → a clean typed frame plus one long table of issues.
+
+Every check is vectorised over whole columns (pyarrow compute and numpy); Python loops run
+only over the failing cells, to write their messages. One bad cell never hides another:
+each column is checked on its own and every failing cell gets its own issue row.
+
+What comes out (see :class:`ValidationResult`):
+
+- ``clean``: the valid rows only, typed. Text as ``str``; money and other decimals as
+  float; points and whole numbers as ``Int64``; booleans as ``boolean``; lists as
+  ``list[str]``; timestamps as UTC text in exactly the form ``YYYY-MM-DDTHH:MM:SS.mmmZ``
+  (``2026-11-20T09:15:00.000Z``, milliseconds, always ``Z``); dates as ``YYYY-MM-DD``.
+  A blank optional cell is missing (NA), never ``""``.
+- ``issues`` (blocking) and ``warnings`` (not blocking): columns :data:`ISSUE_COLUMNS`,
+  sorted by source row, ``value`` holding the original cell text.
+
+Generated ids: when the type has a ``generated_key`` (transactionId for cashback and
+redemptions) and the file does not provide it (column not mapped, or mapped but entirely
+blank), each row gets ``f"{slug}-{sha256(id_seed)[:10]}-{row}"``, e.g.
+``cashback-3f1a9c0b2e-17``. ``id_seed`` is the file fingerprint, so sending the same file
+again reuses the same ids and the server's duplicate check protects the customer.
+
+This module must not read files, talk to the network or the ledger, or import streamlit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gameball_batch.batch_types import BatchType, FieldSpec, Kind
+
+ISSUE_COLUMNS = ("row", "column", "field", "value", "code", "message")
+DATE_ORDERS = ("auto", "DMY", "MDY")
+CLOCK_SKEW_MS = 5 * 60 * 1000  # a time up to 5 minutes ahead of our clock is not "future"
+MAX_WHOLE_DIGITS = 15  # beyond this a float cannot hold the integer exactly
+
+_PLAIN_DECIMAL = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"
+_THOUSANDS = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$|^[+-]?\d{1,3}(?:\.\d{3})+,\d+$"
+_DECIMAL_COMMA = r"^[+-]?\d*,\d+$"
+_WHOLE = r"^[+-]?\d+(?:\.0*)?$"
+_SCIENTIFIC = r"^[+-]?\d(?:[.,]\d+)?[eE][+-]?\d{1,3}$"
+_EMAIL = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+_PHONE_NOISE = r"[\s\-().\[\]]"
+_E164 = r"^\+\d{8,15}$"
+_NO_PLUS = r"^(?:00)?\d{8,15}$"
+_ISO = (
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
+    r"(?:\s*(?:Z|z|[+-]\d{2}(?::?\d{2})?))?)?$"
+)
+_ZONED = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
+_SLASHED = (
+    r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-](?P<y>\d{4})"
+    r"(?:[ T](?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?)?$"
+)
+_TRUE = ("true", "yes", "y", "1")
+_FALSE = ("false", "no", "n", "0")
+
+
+@dataclass
+class ValidationResult:
+    """The outcome of validating one mapped file (see the module docstring for the shapes)."""
+
+    batch_type: BatchType
+    clean: pd.DataFrame
+    issues: pd.DataFrame
+    warnings: pd.DataFrame
+    notes: tuple[str, ...]
+    total_rows: int
+    invalid_rows: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def valid_count(self) -> int:
+        return self.total_rows - len(self.invalid_rows)
+
+    @property
+    def invalid_count(self) -> int:
+        return len(self.invalid_rows)
+
+
+# --- issue collection ----------------------------------------------------------------------
+
+
+class _Issues:
+    """Accumulates issue fragments column by column; knows which rows are invalid."""
+
+    def __init__(self, rows: np.ndarray, columns: Mapping[str, str]) -> None:
+        self.rows = rows
+        self.columns = columns
+        self.bad = np.zeros(len(rows), dtype=bool)
+        self._errors: list[pd.DataFrame] = []
+        self._warnings: list[pd.DataFrame] = []
+
+    def header(self, path: str) -> str:
+        return self.columns.get(path, "")
+
+    def add(
+        self,
+        path: str,
+        mask: np.ndarray,
+        values: list[str],
+        code: str,
+        message: Callable[[int, str], str],
+        *,
+        warning: bool = False,
+    ) -> None:
+        """Record one issue per True in ``mask``; ``values`` are those cells' original text."""
+        where = np.flatnonzero(mask)
+        if not len(where):
+            return
+        rows = self.rows[where]
+        part = pd.DataFrame(
+            {
+                "row": rows.astype("int64"),
+                "column": self.header(path),
+                "field": path,
+                "value": pd.Series(values, dtype=object).to_numpy(),
+                "code": code,
+                "message": [message(int(r), v) for r, v in zip(rows, values, strict=True)],
+            }
+        )
+        if warning:
+            self._warnings.append(part)
+        else:
+            self._errors.append(part)
+            self.bad[where] = True
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return _issue_frame(self._errors), _issue_frame(self._warnings)
+
+
+def _issue_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "str")
+                             for c in ISSUE_COLUMNS})
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.sort_values("row", kind="stable", ignore_index=True)
+    for column in ISSUE_COLUMNS[1:]:
+        frame[column] = frame[column].astype("str")
+    return frame
+
+
+# --- small arrow helpers -------------------------------------------------------------------
+
+
+def _text(series: pd.Series) -> tuple[pa.Array, pa.Array]:
+    """(original text, stripped text) as arrow string arrays; NA becomes ""."""
+    if not isinstance(series.dtype, pd.StringDtype):
+        series = series.astype("str")
+    original = pa.array(series.array)
+    if isinstance(original, pa.ChunkedArray):
+        original = original.combine_chunks()
+    original = pc.fill_null(original, "")
+    return original, pc.utf8_trim_whitespace(original)
+
+
+def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    values = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    out: np.ndarray = np.asarray(values, dtype=bool)
+    return out
+
+
+def _match(arr: pa.Array, pattern: str) -> np.ndarray:
+    return _np(pc.match_substring_regex(arr, pattern))
+
+
+def _cells(arr: pa.Array, mask: np.ndarray) -> list[str]:
+    return [str(v) for v in arr.filter(pa.array(mask)).to_pylist()]
+
+
+def _to_str_series(arr: pa.Array, missing: np.ndarray, index: pd.Index) -> pd.Series:
+    values = pc.if_else(pa.array(missing), pa.scalar(None, arr.type), arr)
+    return pd.Series(values.to_pandas().array, index=index).astype("str")
+
+
+@dataclass
+class _Column:
+    """One field's column while it is checked."""
+
+    spec: FieldSpec
+    subject: str  # how messages name the field: the operator's header, else the label
+    original: pa.Array
+    text: pa.Array
+    blank: np.ndarray
+
+
+# --- per-kind parsers: each returns the typed series (NA where blank or bad) -------------
+
+
+def _parse_text(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
+    spec, given = col.spec, ~col.blank
+    if ctx.is_id(spec):
+        sci = given & _match(col.text, _SCIENTIFIC)
+        issues.add(spec.path, sci, _cells(col.original, sci), "scientific_notation",
+                   lambda _r, v: f"{col.subject} looks like a number Excel shortened to "
+                   f"scientific notation, got '{v}'; format the column as Text in Excel and "
+                   "export again")
+        given &= ~sci
+    if spec.max_length is not None:
+        long = given & _np(pc.greater(pc.utf8_length(col.text), spec.max_length))
+        issues.add(spec.path, long, _cells(col.original, long), "too_long",
+                   lambda _r, v: f"{col.subject} is longer than {spec.max_length} characters "
+                   f"({len(v.strip())})")
+    return _to_str_series(col.text, col.blank | issues.bad, ctx.index)
+
+
+def _parse_email(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
+    wrong = ~col.blank & ~_match(col.text, _EMAIL)
+    issues.add(col.spec.path, wrong, _cells(col.original, wrong), "invalid_email",
+               lambda _r, v: f"{col.subject} must be an email address like "
+               f"name@example.com, got '{v}'")
+    return _to_str_series(col.text, col.blank | wrong, ctx.index)
+
+
+def _parse_phone(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
+    digits = pc.replace_substring_regex(col.text, _PHONE_NOISE, "")
+    ok = _match(digits, _E164)
+    no_plus = ~col.blank & ~ok & _match(digits, _NO_PLUS)
+    other = ~col.blank & ~ok & ~no_plus
+    issues.add(col.spec.path, no_plus, _cells(col.original, no_plus), "invalid_phone",
+               lambda _r, v: f"{col.subject} must start with + and the country code "
+               f"(e.g. +201000000001), got '{v}'")
+    issues.add(col.spec.path, other, _cells(col.original, other), "invalid_phone",
+               lambda _r, v: f"{col.subject} must be an international number: + then 8 to 15 "
+               f"digits, got '{v}'")
+    return _to_str_series(digits, ~ok, ctx.index)
+
+
+def _number_text_issues(col: _Column, issues: _Issues) -> np.ndarray:
+    """Report cells that are not plain decimals; the mask of plain-decimal cells."""
+    path, given = col.spec.path, ~col.blank
+    plain = given & _match(col.text, _PLAIN_DECIMAL)
+    thousands = given & ~plain & _match(col.text, _THOUSANDS)
+    comma = given & ~plain & ~thousands & _match(col.text, _DECIMAL_COMMA)
+    other = given & ~plain & ~thousands & ~comma
+    issues.add(path, thousands, _cells(col.original, thousands), "thousands_separator",
+               lambda _r, v: f"{col.subject} must be a plain number, got '{v}' (remove the "
+               "thousands separators; use a dot for decimals)")
+    issues.add(path, comma, _cells(col.original, comma), "decimal_comma",
+               lambda _r, v: f"{col.subject} must be a number, got '{v}' (use a dot for "
+               "decimals)")
+    issues.add(path, other, _cells(col.original, other), "not_a_number",
+               lambda _r, v: f"{col.subject} must be a number, got '{v}'")
+    result: np.ndarray = plain
+    return result
+
+
+def _parse_decimal(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
+    plain = _number_text_issues(col, issues)
+    safe = pc.if_else(pa.array(plain), pc.replace_substring_regex(col.text, r"^\+", ""), "0")
+    values = np.asarray(pc.cast(safe, pa.float64()).to_numpy(), dtype="float64").copy()
+    infinite = plain & ~np.isfinite(values)
+    issues.add(col.spec.path, infinite, _cells(col.original, infinite), "not_a_number",
+               lambda _r, v: f"{col.subject} is too large a number, got '{v}'")
+    ok = _range_checks(col, issues, values, plain & ~infinite)
+    values[~ok] = np.nan
+    return pd.Series(values, index=ctx.index, dtype="float64")
+
+
+def _parse_whole(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
+    plain = _number_text_issues(col, issues)
+    whole = plain & _match(col.text, _WHOLE)
+    fraction = plain & ~whole
+    issues.add(col.spec.path, fraction, _cells(col.original, fraction), "not_whole",
+               lambda _r, v: f"{col.subject} must be a whole number, got '{v}'")
+    bare = pc.replace_substring_regex(col.text, r"^\+|\.0*$", "")
+    huge = whole & _np(pc.greater(pc.utf8_length(pc.replace_substring_regex(bare, r"^-", "")),
+                                  MAX_WHOLE_DIGITS))
+    issues.add(col.spec.path, huge, _cells(col.original, huge), "too_large",
+               lambda _r, v: f"{col.subject} is too large, got '{v}'")
+    whole &= ~huge
+    safe = pc.if_else(pa.array(whole), bare, "0")
+    numbers = np.asarray(pc.cast(safe, pa.int64()).to_numpy(), dtype="int64")
+    ok = _range_checks(col, issues, numbers.astype("float64"), whole)
+    out = pd.Series(numbers, index=ctx.index, dtype="Int64")
+    return out.mask(pd.Series(~ok, index=ctx.index))
+
+
+def _range_checks(col: _Column, issues: _Issues, values: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Sign and maximum rules on parsed numbers; the mask of cells that pass everything."""
+    spec, path = col.spec, col.spec.path
+    rules: list[tuple[np.ndarray, str, str]] = []
+    if spec.sign == "positive":
+        rules.append((values <= 0, "must_be_positive", "must be more than 0"))
+    elif spec.sign == "nonnegative":
+        rules.append((values < 0, "must_not_be_negative", "must not be negative"))
+    elif spec.sign == "nonzero":
+        rules.append((values == 0, "must_not_be_zero", "must not be 0"))
+    if spec.maximum is not None:
+        rules.append((values > spec.maximum, "too_large", f"must be at most {spec.maximum:g}"))
+    for failing, code, text in rules:
+        mask = ok & failing
+        issues.add(path, mask, _cells(col.original, mask), code, _got(col.subject, text))
+        ok = ok & ~failing
+    return ok
+
+
+def _got(subject: str, text: str) -> Callable[[int, str], str]:
+    def message(_row: int, value: str) -> str:
+        return f"{subject} {text}, got '{value}'"
+
+    return message
+
+
+def _fixed(text: str) -> Callable[[int, str], str]:
+    def message(_row: int, _value: str) -> str:
+        return text
+
+    return message
+
+
+def _parse_boolean(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
+    lowered = pc.utf8_lower(col.text)
+    yes = _np(pc.is_in(lowered, value_set=pa.array(_TRUE)))
+    no = _np(pc.is_in(lowered, value_set=pa.array(_FALSE)))
+    wrong = ~col.blank & ~yes & ~no
+    issues.add(col.spec.path, wrong, _cells(col.original, wrong), "not_a_boolean",
+               lambda _r, v: f"{col.subject} must be true or false (yes/no, 1/0), got '{v}'")
+    out = pd.Series(yes, index=ctx.index, dtype="boolean")
+    return out.mask(pd.Series(~(yes | no), index=ctx.index))
+
+
+def _parse_enum(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
+    choices = col.spec.choices
+    positions = pc.index_in(pc.utf8_lower(col.text),
+                            value_set=pa.array([c.lower() for c in choices]))
+    wrong = ~col.blank & ~_np(pc.is_valid(positions))
+    allowed = ", ".join(choices)
+    issues.add(col.spec.path, wrong, _cells(col.original, wrong), "not_allowed",
+               lambda _r, v: f"{col.subject} must be one of {allowed}, got '{v}'")
+    canonical = pc.take(pa.array(choices), pc.fill_null(positions, 0))
+    return _to_str_series(canonical, col.blank | wrong, ctx.index)
+
+
+def _parse_list(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
+    del issues  # every text is a valid list
+    out = pd.Series(pd.NA, index=ctx.index, dtype=object)
+    given = np.flatnonzero(~col.blank)
+    if len(given):
+        cells = col.text.filter(pa.array(~col.blank)).to_pylist()
+        parts = [[p.strip() for p in str(c).split(",") if p.strip()] for c in cells]
+        out.iloc[given] = pd.Series(parts, dtype=object).to_numpy()
+    return out
+
+
+# --- timestamps and dates ------------------------------------------------------------------
+
+
+def _parse_time(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
+    is_date = col.spec.kind is Kind.DATE
+    text = pc.replace_substring_regex(col.text, r"[T ].*$", "") if is_date else col.text
+    millis = np.full(len(text), np.iinfo("int64").min, dtype="int64")
+    parsed = np.zeros(len(text), dtype=bool)
+    _parse_zoned(text, ~col.blank, millis, parsed)
+    naive = _parse_iso(text, ~col.blank & ~parsed, millis, parsed)
+    naive += _parse_slashed(col, text, millis, parsed, issues, ctx)
+    if naive and not is_date:
+        ctx.notes.append(f"{col.subject}: {naive:,} time(s) without a time zone were read as "
+                         "UTC.")
+    unparsed = ~col.blank & ~parsed & ~issues.bad  # ambiguous dates were reported already
+    example = "2026-11-20" if is_date else "2026-11-20T09:15:00Z"
+    issues.add(col.spec.path, unparsed, _cells(col.original, unparsed), "not_a_date",
+               lambda _r, v: f"{col.subject} must be a date{'' if is_date else ' and time'} "
+               f"like {example}, got '{v}'")
+    ok = parsed.copy()
+    if col.spec.past_only:
+        future = ok & (millis > ctx.now_ms + CLOCK_SKEW_MS)
+        issues.add(col.spec.path, future, _cells(col.original, future), "future_time",
+                   lambda _r, v: f"{col.subject} is in the future, got '{v}'; Gameball "
+                   "refuses future times")
+        ok &= ~future
+    formatted = _format_millis(np.where(ok, millis, 0), date_only=is_date)
+    return _to_str_series(formatted, ~ok, ctx.index)
+
+
+def _parse_zoned(text: pa.Array, todo: np.ndarray, millis: np.ndarray, done: np.ndarray) -> None:
+    """The common case, fast: 2026-11-20T09:15:00Z or with an offset (converted to UTC)."""
+    if not todo.any():
+        return
+    stamps = pc.strptime(text, format="%Y-%m-%dT%H:%M:%S%z", unit="ms", error_is_null=True)
+    hit = todo & _np(pc.is_valid(stamps))
+    values = pc.cast(pc.cast(stamps, pa.timestamp("ms")), pa.int64())
+    millis[hit] = np.asarray(pc.fill_null(values, 0).to_numpy(), dtype="int64")[hit]
+    done |= hit
+
+
+def _parse_iso(text: pa.Array, todo: np.ndarray, millis: np.ndarray, done: np.ndarray) -> int:
+    """Other ISO-8601 shapes (fractions, naive, space, date only); the count of naive ones."""
+    shaped = todo & _match(text, _ISO)
+    if not shaped.any():
+        return 0
+    subset = text.filter(pa.array(shaped))
+    stamps = pd.to_datetime(pd.Series(subset.to_pandas()), format="ISO8601", utc=True,
+                            errors="coerce")
+    good = stamps.notna().to_numpy()
+    where = np.flatnonzero(shaped)[good]
+    millis[where] = _epoch_millis(stamps[good])
+    done[where] = True
+    zoned = _np(pc.match_substring_regex(subset, r"\d{2}:\d{2}.*" + _ZONED))
+    return int((good & ~zoned & _np(pc.match_substring_regex(subset, r"[T ]\d"))).sum())
+
+
+def _parse_slashed(
+    col: _Column, text: pa.Array, millis: np.ndarray, done: np.ndarray,
+    issues: _Issues, ctx: _Context,
+) -> int:
+    """Spreadsheet forms like 20/11/2026 09:15 (day/month order decided per column).
+
+    Returns how many were read (all of them have no time zone).
+    """
+    todo = ~col.blank & ~done & _match(text, _SLASHED)
+    if not todo.any():
+        return 0
+    where = np.flatnonzero(todo)
+    parts = pc.extract_regex(text.filter(pa.array(todo)), _SLASHED)
+    num = {k: _ints(parts.field(k)) for k in ("a", "b", "y", "h", "mi", "s")}
+    first, second = num["a"], num["b"]
+    month_first = second > 12
+    order = _date_order(col, first, second, where, issues, ctx)
+    if order == "DMY":
+        day, month = first, second
+    elif order == "MDY":
+        day, month = second, first
+    else:  # mixed column: each row by its own evidence; ambiguous rows were reported
+        day = np.where(month_first, second, first)
+        month = np.where(month_first, first, second)
+    stamps = pd.to_datetime(
+        pd.DataFrame({"year": num["y"], "month": month, "day": day, "hour": num["h"],
+                      "minute": num["mi"], "second": num["s"]}),
+        errors="coerce", utc=True,
+    )
+    good = stamps.notna().to_numpy() & ~issues.bad[where]
+    millis[where[good]] = _epoch_millis(stamps[good])
+    done[where[good]] = True
+    return int(good.sum())
+
+
+def _epoch_millis(stamps: pd.Series) -> np.ndarray:
+    naive = stamps.dt.tz_localize(None).to_numpy()
+    out: np.ndarray = naive.astype("datetime64[ms]").astype("int64")
+    return out
+
+
+def _ints(arr: pa.Array) -> np.ndarray:
+    return np.asarray(pc.cast(pc.if_else(pc.equal(arr, ""), "0", arr), pa.int64()).to_numpy(),
+                      dtype="int64")
+
+
+def _date_order(
+    col: _Column, first: np.ndarray, second: np.ndarray, where: np.ndarray,
+    issues: _Issues, ctx: _Context,
+) -> str | None:
+    """"DMY", "MDY" or None (mixed); reports ambiguous rows when the column cannot decide."""
+    if ctx.date_order in ("DMY", "MDY"):
+        word = "day/month/year" if ctx.date_order == "DMY" else "month/day/year"
+        ctx.notes.append(f"{col.subject}: dates with slashes read as {word}, as chosen.")
+        return ctx.date_order
+    proves_dmy, proves_mdy = bool((first > 12).any()), bool((second > 12).any())
+    if proves_dmy != proves_mdy:
+        order = "DMY" if proves_dmy else "MDY"
+        witness = int(np.argmax(first > 12 if proves_dmy else second > 12))
+        word = "day/month/year" if proves_dmy else "month/day/year"
+        row = int(ctx.rows[where[witness]])
+        ctx.notes.append(f"{col.subject}: dates read as {word} (row {row} can only be read "
+                         "that way).")
+        return order
+    ambiguous = np.zeros(len(ctx.rows), dtype=bool)
+    ambiguous[where[(first <= 12) & (second <= 12) & (first != second)]] = True
+    why = ("this column mixes day/month and month/day dates" if proves_dmy
+           else "no date in this column shows whether the day or the month comes first")
+    issues.add(col.spec.path, ambiguous, _cells(col.original, ambiguous), "ambiguous_date",
+               lambda _r, v: f"{col.subject} '{v}' could be day/month or month/day ({why}); "
+               "choose the date order, or write dates as 2026-11-20")
+    if not proves_dmy:
+        return "DMY"  # only unambiguous dates (day == month) remain; either order reads them
+    return None
+
+
+def _format_millis(millis: np.ndarray, *, date_only: bool) -> pa.Array:
+    """Epoch milliseconds → fixed-width ASCII text, built as bytes (strftime is far slower)."""
+    stamp = millis.astype("datetime64[ms]")
+    days = stamp.astype("datetime64[D]")
+    months = stamp.astype("datetime64[M]")
+    year = stamp.astype("datetime64[Y]").astype("int64") + 1970
+    fields: list[tuple[np.ndarray, int]] = [
+        (year, 4), (months.astype("int64") % 12 + 1, 2),
+        ((days - months.astype("datetime64[D]")).astype("int64") + 1, 2),
+    ]
+    if date_only:
+        template = "0000-00-00"
+    else:
+        in_day = millis - days.astype("datetime64[ms]").astype("int64")
+        fields += [(in_day // 3_600_000, 2), (in_day // 60_000 % 60, 2),
+                   (in_day // 1000 % 60, 2), (in_day % 1000, 3)]
+        template = "0000-00-00T00:00:00.000Z"
+    width = len(template)
+    out = np.tile(np.frombuffer(template.encode(), dtype=np.uint8), (len(millis), 1))
+    positions = [i for i, ch in enumerate(template) if ch == "0"]
+    pos = 0
+    for values, digits in fields:
+        for d in range(digits):
+            out[:, positions[pos + d]] += (values // 10 ** (digits - 1 - d) % 10).astype(
+                np.uint8)
+        pos += digits
+    offsets = np.arange(0, width * (len(millis) + 1), width, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), len(millis),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
+
+
+# --- the pass over all columns -------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    bt: BatchType
+    index: pd.Index
+    rows: np.ndarray
+    now_ms: int
+    date_order: str
+    notes: list[str]
+
+    def is_id(self, spec: FieldSpec) -> bool:
+        return spec.kind is Kind.TEXT and (spec.name.endswith("Id")
+                                           or spec.path in self.bt.key_fields)
+
+
+_PARSERS: dict[Kind, Callable[[_Column, _Issues, _Context], pd.Series]] = {
+    Kind.TEXT: _parse_text,
+    Kind.EMAIL: _parse_email,
+    Kind.PHONE: _parse_phone,
+    Kind.MONEY: _parse_decimal,
+    Kind.NUMBER: _parse_decimal,
+    Kind.POINTS: _parse_whole,
+    Kind.INTEGER: _parse_whole,
+    Kind.TIMESTAMP: _parse_time,
+    Kind.DATE: _parse_time,
+    Kind.BOOLEAN: _parse_boolean,
+    Kind.ENUM: _parse_enum,
+    Kind.LIST: _parse_list,
+}
+
+
+class _ColumnIssues(_Issues):
+    """Issues restricted to one column: so ``bad`` means "bad in this column"."""
+
+    def __init__(self, parent: _Issues, path: str) -> None:
+        super().__init__(parent.rows, parent.columns)
+        self.parent, self.path = parent, path
+
+    def add(self, path: str, mask: np.ndarray, values: list[str], code: str,
+            message: Callable[[int, str], str], *, warning: bool = False) -> None:
+        super().add(path, mask, values, code, message, warning=warning)
+        self.parent.add(path, mask, values, code, message, warning=warning)
+
+
+
+def validate(
+    bt: BatchType,
+    mapped: pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    id_seed: str = "",
+    date_order: str = "auto",
+) -> ValidationResult:
+    """Check every mapped cell of ``mapped`` (columns = field paths, index = source rows).
+
+    ``columns`` maps field path → the operator's header (named in issues and messages);
+    ``now`` is the clock for "no future times" (default: the real UTC clock); ``id_seed``
+    seeds generated ids (the file fingerprint); ``date_order`` is "auto", "DMY" or "MDY".
+    """
+    if date_order not in DATE_ORDERS:
+        raise ValueError(f"date order must be one of {', '.join(DATE_ORDERS)}, got {date_order!r}")
+    rows = np.asarray(mapped.index, dtype="int64")
+    index = pd.Index(rows, name="row")
+    clock = now or datetime.now(UTC)
+    if clock.tzinfo is None:
+        clock = clock.replace(tzinfo=UTC)
+    ctx = _Context(bt, index, rows, int(clock.timestamp() * 1000), date_order, [])
+    issues = _Issues(rows, dict(columns or {}))
+    typed: dict[str, pd.Series] = {}
+    given: dict[str, np.ndarray] = {}
+    for path in mapped.columns:
+        spec = bt.spec_for(str(path))
+        if spec is None:
+            continue
+        typed[spec.path], given[spec.path] = _check_column(spec, mapped[path], issues, ctx)
+    _generate_key(bt, typed, given, ctx, id_seed)
+    _required(bt, typed, given, issues, ctx)
+    _one_of(bt, given, issues)
+    _duplicates(bt, typed, issues, ctx)
+    return _result(bt, typed, issues, ctx)
+
+
+def _check_column(
+    spec: FieldSpec, raw: pd.Series, issues: _Issues, ctx: _Context,
+) -> tuple[pd.Series, np.ndarray]:
+    original, text = _text(raw)
+    blank = _np(pc.equal(text, ""))
+    subject = issues.header(spec.path) or spec.label
+    col = _Column(spec, subject, original, text, blank)
+    values = _PARSERS[spec.kind](col, _ColumnIssues(issues, spec.path), ctx)
+    return values, ~blank
+
+
+def _generate_key(
+    bt: BatchType, typed: dict[str, pd.Series], given: dict[str, np.ndarray],
+    ctx: _Context, id_seed: str,
+) -> None:
+    key = bt.generated_key
+    if key is None or (key in given and given[key].any()):
+        return
+    digest = hashlib.sha256(id_seed.encode()).hexdigest()[:10]
+    prefix = f"{bt.slug}-{digest}-"
+    ids = pc.binary_join_element_wise(prefix, pc.cast(pa.array(ctx.rows), pa.string()), "")
+    typed[key] = pd.Series(ids.to_pandas().array, index=ctx.index).astype("str")
+    given[key] = np.ones(len(ctx.rows), dtype=bool)
+    example = f"{prefix}{ctx.rows[0] if len(ctx.rows) else 2}"
+    ctx.notes.append(f"The file has no {key}: one was generated per row from the file's "
+                     f"fingerprint and row number (e.g. {example}); sending the same file "
+                     "again reuses the same ids.")
+
+
+def _required(
+    bt: BatchType, typed: dict[str, pd.Series], given: dict[str, np.ndarray],
+    issues: _Issues, ctx: _Context,
+) -> None:
+    n = len(ctx.rows)
+    for spec in bt.required:
+        blank = ~given.get(spec.path, np.zeros(n, dtype=bool))
+        subject = issues.header(spec.path) or spec.label
+        what = "is empty" if spec.path in given else "has no column in the file"
+        issues.add(spec.path, blank, [""] * int(blank.sum()), "required",
+                   _fixed(f"{subject} {what}; it is required"))
+        if spec.path not in typed:
+            typed[spec.path] = pd.Series(pd.NA, index=ctx.index, dtype="str")
+
+
+def _one_of(bt: BatchType, given: dict[str, np.ndarray], issues: _Issues) -> None:
+    for group in bt.one_of:
+        specs = [bt.spec_for(p) for p in group]
+        labels = [s.label.lower() if s else p for s, p in zip(specs, group, strict=True)]
+        present = np.stack([given.get(p, np.zeros(len(issues.rows), dtype=bool))
+                            for p in group], axis=1)
+        counts = present.sum(axis=1)
+        wrong = counts != 1
+        if not wrong.any():
+            continue
+        choices = ", ".join(labels[:-1]) + " or " + labels[-1]
+        for combo in {tuple(r) for r in present[wrong].tolist()}:
+            mask = wrong & (present == np.array(combo)).all(axis=1)
+            has = [lab for lab, on in zip(labels, combo, strict=True) if on]
+            first = next((p for p, on in zip(group, combo, strict=True) if on), group[0])
+            detail = "none of them" if not has else " and ".join(has)
+            issues.add(first, mask, [""] * int(mask.sum()), "one_of",
+                       _fixed(f"give exactly one of {choices}; row has {detail}"))
+
+
+def _duplicates(
+    bt: BatchType, typed: dict[str, pd.Series], issues: _Issues, ctx: _Context,
+) -> None:
+    customer_policy = bt.repeated_customer
+    if bt.group_by is None and bt.result_key != "customerId" and bt.result_key in typed:
+        _repeats(bt.result_key, typed[bt.result_key], issues, "duplicate_key", warning=False)
+    if "customerId" in typed and customer_policy != "fine" and bt.group_by != "customerId":
+        code = "duplicate_key" if bt.result_key == "customerId" else "repeated_customer"
+        _repeats("customerId", typed["customerId"], issues, code,
+                 warning=customer_policy == "warn")
+    if bt.group_by == "orderId" and "orderId" in typed:
+        _order_consistency(bt, typed, issues, ctx)
+
+
+def _repeats(path: str, values: pd.Series, issues: _Issues, code: str, *, warning: bool) -> None:
+    """Rows whose value repeats an earlier row's; each names the first row it repeats."""
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    seen_max = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+    repeat = (codes >= 0) & (codes <= seen_max)
+    if not repeat.any():
+        return
+    first_pos = np.flatnonzero((codes >= 0) & (codes > seen_max))
+    first_rows = issues.rows[first_pos[codes[repeat]]]
+    firsts = dict(zip(np.flatnonzero(repeat).tolist(), first_rows.tolist(), strict=True))
+    by_row = {int(issues.rows[i]): f for i, f in firsts.items()}
+    subject = issues.header(path) or path
+    text = values.to_numpy(dtype=object)[repeat].tolist()
+    issues.add(path, repeat, [str(t) for t in text], code,
+               lambda r, v: f"{subject} '{v}' repeats row {by_row[r]}"
+               + ("" if warning else "; each one may appear only once in this batch"),
+               warning=warning)
+
+
+def _order_consistency(
+    bt: BatchType, typed: dict[str, pd.Series], issues: _Issues, ctx: _Context,
+) -> None:
+    """Rows sharing an orderId are one order: its order-level fields must agree."""
+    order = typed["orderId"]
+    multi = order.notna() & order.duplicated(keep=False)
+    if not multi.any():
+        return
+    level = [p for p in typed if p != "orderId" and not _is_line(bt, p)]
+    sub_order = order[multi]
+    for path in level:
+        text = typed[path][multi].astype(object).map(_comparable)
+        first = text.groupby(sub_order, sort=False).transform("first")
+        first_row = pd.Series(sub_order.index, index=sub_order.index).groupby(
+            sub_order, sort=False).transform("first")
+        differ = (text != first).to_numpy()
+        mask = np.zeros(len(ctx.rows), dtype=bool)
+        mask[np.flatnonzero(multi.to_numpy())[differ]] = True
+        refs = dict(zip(sub_order.index[differ].tolist(), first_row[differ].tolist(),
+                        strict=True))
+        originals = typed[path][multi][differ].astype(object).map(_comparable).tolist()
+        issues.add(path, mask, originals, "inconsistent_order",
+                   _differs(issues.header(path) or path, refs))
+
+
+def _differs(subject: str, refs: dict[int, int]) -> Callable[[int, str], str]:
+    def message(row: int, value: str) -> str:
+        return (f"{subject} '{value}' differs from row {refs[row]} of the same order; an "
+                "order's fields must be the same on each of its rows")
+
+    return message
+
+
+def _comparable(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value)
+
+
+def _is_line(bt: BatchType, path: str) -> bool:
+    spec = bt.spec_for(path)
+    return bool(spec and spec.line_item) or path.startswith("lineItems.")
+
+
+def _hold_back_orders(bt: BatchType, typed: dict[str, pd.Series], issues: _Issues) -> None:
+    """An order with any bad row is held back whole: a partial order must never be sent."""
+    if bt.group_by != "orderId" or "orderId" not in typed or not issues.bad.any():
+        return
+    order = typed["orderId"]
+    bad_orders = set(order[issues.bad].dropna().tolist())
+    siblings = order.isin(bad_orders).to_numpy() & ~issues.bad
+    if not siblings.any():
+        return
+    first_bad = pd.Series(issues.rows[issues.bad], index=order[issues.bad].to_numpy())
+    first_bad = first_bad[~first_bad.index.duplicated()]
+    refs = dict(zip(issues.rows[siblings].tolist(),
+                    first_bad.loc[order[siblings].to_numpy()].tolist(), strict=True))
+    issues.add("orderId", siblings, [str(v) for v in order[siblings].tolist()],
+               "order_incomplete",
+               lambda r, v: f"order '{v}' is held back: row {refs[r]} of the same order has "
+               "problems")
+
+
+def _result(
+    bt: BatchType, typed: dict[str, pd.Series], issues: _Issues, ctx: _Context,
+) -> ValidationResult:
+    _hold_back_orders(bt, typed, issues)
+    errors, warnings = issues.frames()
+    clean = pd.DataFrame(typed, index=ctx.index)
+    clean = clean[~issues.bad] if issues.bad.any() else clean
+    return ValidationResult(
+        batch_type=bt,
+        clean=clean,
+        issues=errors,
+        warnings=warnings,
+        notes=tuple(dict.fromkeys(ctx.notes)),
+        total_rows=len(ctx.rows),
+        invalid_rows=frozenset(int(r) for r in ctx.rows[issues.bad]),
+    )
