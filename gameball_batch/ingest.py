@@ -60,6 +60,10 @@ _ENCODING_NAMES = {"cp1256": "windows-1256", "cp1252": "windows-1252"}
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_MARKER = "EncryptedPackage".encode("utf-16-le")
+# BIFF8 workbook-globals BOF record; Excel puts FILEPASS (0x002F) right after it when a .xls
+# has a password. calamine's format auto-detection hides that as "unknown format".
+_BIFF8_GLOBALS_BOF = b"\x09\x08\x10\x00\x00\x06\x05\x00"
+_FILEPASS = b"\x2f\x00"
 _BINARY_MAGICS = (
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
@@ -548,7 +552,7 @@ def _open_workbook(data: bytes, fmt: str) -> tuple[Any, str]:
     label = {"xlsx": "Excel workbook (.xlsx)", "xls": "Excel 97-2003 workbook (.xls)"}
     what = label.get(fmt, "OpenDocument spreadsheet (.ods)")
     if data.startswith(_OLE2_MAGIC):
-        if _ENCRYPTED_MARKER in data:
+        if _ENCRYPTED_MARKER in data or _xls_has_filepass(data):
             raise _password_protected()
         fmt = "xls"  # an old-format workbook, whatever its name says
     elif data.startswith(_ZIP_MAGIC):
@@ -567,6 +571,11 @@ def _open_workbook(data: bytes, fmt: str) -> tuple[Any, str]:
             f"This {what} is damaged and cannot be opened. Open it in Excel, save a new copy "
             "and upload that."
         ) from None
+
+
+def _xls_has_filepass(data: bytes) -> bool:
+    start = data.find(_BIFF8_GLOBALS_BOF)
+    return start >= 0 and data[start + 20 : start + 22] == _FILEPASS
 
 
 def _is_probably_text(data: bytes) -> bool:

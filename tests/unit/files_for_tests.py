@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -96,3 +97,65 @@ def encrypted_workbook() -> bytes:
     directory = "EncryptionInfo".encode("utf-16-le") + b"\x00" * 50
     directory += "EncryptedPackage".encode("utf-16-le") + b"\x00" * 50
     return header + directory + b"\x17" * 2048
+
+
+# --- Excel 97-2003 (.xls): a BIFF8 "Workbook" stream inside a minimal OLE2 container -------
+
+_END, _FREE, _FAT_SECTOR, _NO_ENTRY = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+
+
+def _record(kind: int, payload: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(payload)) + payload
+
+
+def _bof(kind: int) -> bytes:
+    return _record(0x0809, struct.pack("<HHHHII", 0x0600, kind, 0x0DBB, 0x07CC, 0, 6))
+
+
+def _biff8(sheet: str, rows: Sequence[Sequence[str | float | None]], encrypted: bool) -> bytes:
+    def workbook_globals(offset: int) -> bytes:
+        # FILEPASS right after BOF is how Excel marks a password-protected .xls.
+        filepass = _record(0x002F, struct.pack("<H", 1) + bytes(52)) if encrypted else b""
+        name = struct.pack("<IBBBB", offset, 0, 0, len(sheet), 1) + sheet.encode("utf-16-le")
+        return (_bof(0x0005) + filepass + _record(0x0042, struct.pack("<H", 1200))
+                + _record(0x0085, name) + _record(0x000A, b""))
+
+    cells = b""
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, str):
+                text = struct.pack("<HHHHB", r, c, 0, len(value), 1) + value.encode("utf-16-le")
+                cells += _record(0x0204, text)  # LABEL
+            elif value is not None:
+                cells += _record(0x0203, struct.pack("<HHHd", r, c, 0, float(value)))  # NUMBER
+    width = max(len(row) for row in rows)
+    dimensions = _record(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, width, 0))
+    body = _bof(0x0010) + dimensions + cells + _record(0x000A, b"")
+    return workbook_globals(len(workbook_globals(0))) + body
+
+
+def xls(sheet: str, rows: Sequence[Sequence[str | float | None]], *, encrypted: bool = False
+        ) -> bytes:
+    """An Excel 97-2003 workbook with one sheet of text and number cells."""
+    stream = _biff8(sheet, rows, encrypted)
+    size = max(len(stream), 4096)  # at the mini-stream cutoff or above: plain sectors only
+    stream = stream.ljust(-(-size // 512) * 512, b"\x00")
+    count = len(stream) // 512
+    fat = [_FAT_SECTOR, _END, *range(3, 2 + count), _END]
+    fat += [_FREE] * (128 - len(fat))
+    header = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16)
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + bytes(6)
+        + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 0x1000, _END, 0, _END, 0)
+        + struct.pack("<I", 0) + struct.pack("<I", _FREE) * 108
+    )
+
+    def entry(name: str, kind: int, child: int, start: int, length: int) -> bytes:
+        raw = name.encode("utf-16-le") + b"\x00\x00" if name else b""
+        return (raw.ljust(64, b"\x00") + struct.pack("<HBB", len(raw), kind, 1)
+                + struct.pack("<III", _NO_ENTRY, _NO_ENTRY, child) + bytes(36)
+                + struct.pack("<IQ", start, length))
+
+    directory = (entry("Root Entry", 5, 1, _END, 0) + entry("Workbook", 2, _NO_ENTRY, 2, size)
+                 + entry("", 0, _NO_ENTRY, 0, 0) * 2)
+    return header + struct.pack("<128I", *fat) + directory + stream

@@ -8,7 +8,7 @@ import random
 from datetime import date, datetime
 
 import pytest
-from files_for_tests import encrypted_workbook, ods, xlsx, zip_bomb
+from files_for_tests import encrypted_workbook, ods, xls, xlsx, zip_bomb
 
 from gameball_batch.ingest import IngestError, Table, list_sheets, read_table
 
@@ -187,6 +187,22 @@ def test_ods_spreadsheet_is_read() -> None:
     assert table.frame.loc[3, "amount"] == "3"
 
 
+def test_xls_97_2003_workbook_is_read() -> None:
+    rows = [["id", "name", "amount"], ["00123", "سارة", 12.5], [None, None, None], ["x", None, 3.0]]
+    table = read_table(xls("Legacy", rows), "old.xls")
+    assert (table.format, table.sheet) == ("xls", "Legacy")
+    assert rows_of(table) == {
+        2: {"id": "00123", "name": "سارة", "amount": "12.5"},
+        4: {"id": "x", "name": "", "amount": "3"},
+    }
+
+
+def test_old_workbook_renamed_xlsx_is_still_read() -> None:
+    table = read_table(xls("Legacy", [["id"], ["1"]]), "renamed.xlsx")
+    assert table.format == "xls"
+    assert table.frame["id"].tolist() == ["1"]
+
+
 def test_list_sheets_of_a_csv_is_empty() -> None:
     assert list_sheets(b"id\n1\n", "x.csv") == []
 
@@ -247,6 +263,8 @@ REFUSALS = [
                  id="csv-named-xlsx"),
     pytest.param(encrypted_workbook(), "x.xlsx", {}, r"password-protected.*remove the password",
                  id="encrypted"),
+    pytest.param(xls("S", [["id"], ["1"]], encrypted=True), "x.xls", {},
+                 r"password-protected.*remove the password", id="encrypted-xls"),
     pytest.param(b"id\n1\n2\n", "x.csv", {"max_bytes": 5}, r"limit is 5 bytes.*Split",
                  id="too-big"),
     pytest.param(b"id\n1\n2\n3\n", "x.csv", {"max_rows": 2}, r"3 data rows.*limit is 2.*Split",
