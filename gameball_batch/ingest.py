@@ -417,12 +417,14 @@ def _grid_from_records(records: Sequence[Sequence[str]], *, first_row: int) -> _
         width = _used_width(records[start:])
         if width > MAX_COLUMNS:
             raise _too_many_columns(width)
-    padded = [list(r[:width]) + [""] * (width - len(r)) for r in records[start:]]
-    columns = [pa.array(col, type=pa.string()) for col in zip(*padded[1:], strict=True)]
-    if len(padded) == 1:
+    body = records[start + 1 :]
+    padded = [r if len(r) == width else [*r[:width], *[""] * (width - len(r))] for r in body]
+    columns = [pa.array(col, type=pa.string()) for col in zip(*padded, strict=True)]
+    if not padded:
         columns = [pa.array([], type=pa.string()) for _ in range(width)]
+    header = [*records[start][:width], *[""] * (width - len(records[start]))]
     rows = np.arange(first_row + start + 1, first_row + len(records), dtype=np.int64)
-    return _Grid(padded[0], columns, rows)
+    return _Grid(header, columns, rows)
 
 
 def _used_width(records: Iterable[Sequence[str]]) -> int:
