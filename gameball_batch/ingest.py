@@ -444,6 +444,8 @@ def _read_json(data: bytes, *, lines: bool) -> tuple[_Grid, str]:
     hint = "JSON Lines" if lines else "JSON"
     text, encoding = _decode(data, hint)
     records, rows = _json_lines(text) if lines else _json_array(text)
+    if not records:
+        raise IngestError(f"The {hint} file holds no records. Export the rows again.")
     keys: dict[str, None] = {}
     flat = []
     for record in records:

@@ -279,6 +279,7 @@ REFUSALS = [
                  id="undetectable-encoding"),
     pytest.param(b'[{"a": 1},', "x.json", {}, r"not valid JSON.*line 1", id="bad-json"),
     pytest.param(b'{"a": 1}', "x.json", {}, r"list of objects", id="json-not-list"),
+    pytest.param(b"[]", "x.json", {}, r"no records.*Export", id="json-empty-list"),
     pytest.param(b'[{"a": 1}, 5]', "x.json", {}, r"Item 2.*not an object", id="json-item"),
     pytest.param(b'{"a": 1}\n{oops}\n', "x.jsonl", {}, r"Line 2 is not valid JSON",
                  id="bad-jsonl"),
