@@ -285,7 +285,18 @@ def _upload() -> model.HeldFile | None:
 
 def _read(engine: Engine, held: model.HeldFile) -> Any:
     settings = services.get_settings()
-    sheet = st.session_state.get(keys.NB_SHEET)
+    hint = ("Check that the file is the spreadsheet you meant, saved as one of the listed "
+            "formats, then upload it again.")
+    # Sheets first: a workbook whose first sheet is unreadable must still offer the others.
+    sheets: list[str] = _attempt(f"read {held.name}", lambda: _cached(
+        "sheets", (held.fingerprint, held.name),
+        lambda: list(engine.ingest.list_sheets(held.data, held.name))), hint=hint)
+    sheet = None
+    if len(sheets) > 1:
+        if st.session_state.get(keys.NB_SHEET) not in sheets:
+            st.session_state.pop(keys.NB_SHEET, None)
+        sheet = str(st.selectbox("Worksheet", sheets, key=keys.NB_SHEET,
+                                 on_change=_on_sheet_change))
 
     def read() -> Any:
         return engine.ingest.read_table(
@@ -293,18 +304,9 @@ def _read(engine: Engine, held: model.HeldFile) -> Any:
             max_bytes=settings.max_upload_mb * 1024 * 1024, max_rows=settings.max_rows,
         )
 
-    table = _attempt(
-        f"read {held.name}",
-        lambda: _cached("table", (held.fingerprint, held.name, sheet), read),
-        hint="Check that the file is the spreadsheet you meant, saved as one of the listed "
-        "formats, then upload it again.",
-    )
-    if len(table.sheets) > 1:
-        st.selectbox(
-            "Worksheet", options=list(table.sheets),
-            index=list(table.sheets).index(table.sheet) if table.sheet in table.sheets else 0,
-            key=keys.NB_SHEET, on_change=_on_sheet_change,
-        )
+    table = _attempt(f"read {held.name}" + (f", sheet “{sheet}”" if sheet else ""),
+                     lambda: _cached("table", (held.fingerprint, held.name, sheet), read),
+                     hint=hint + (" Or choose another worksheet above." if sheet else ""))
     st.caption(_detected(held, table))
     if table.frame.empty:
         st.error(f"{held.name} has a header but no data rows. Add rows and upload it again.")
@@ -418,6 +420,7 @@ def _map_columns(engine: Engine, bt: BatchType, table: Any) -> dict[str, str] | 
         mapping.update(extra)
     _saved_mappings(engine, bt, headers, mapping)
 
+    _date_order_choice(engine)
     problems = _attempt("check the mapping",
                         lambda: engine.mapping.mapping_problems(bt, mapping, headers))
     if problems:
@@ -427,6 +430,19 @@ def _map_columns(engine: Engine, bt: BatchType, table: Any) -> dict[str, str] | 
     if unused:
         st.caption("Not sent (no field chosen): " + ", ".join(f"`{h}`" for h in unused))
     return mapping
+
+
+DATE_ORDER_LABELS = {
+    "auto": "Work it out from the file",
+    "DMY": "Day first (31/12/2026)",
+    "MDY": "Month first (12/31/2026)",
+}
+
+
+def _date_order_choice(engine: Engine) -> None:
+    orders = list(getattr(engine.validate, "DATE_ORDERS", ("auto",)))
+    st.selectbox("Dates written with slashes, like 03/04/2026, are", orders,
+                 format_func=lambda o: DATE_ORDER_LABELS.get(o, o), key=keys.NB_DATE_ORDER)
 
 
 def _saved_mappings(
@@ -454,17 +470,28 @@ def _saved_mappings(
 # --- 4. validate & fix ----------------------------------------------------------------------
 
 
+def _result_key(
+    held: model.HeldFile, table: Any, bt: BatchType, mapping: dict[str, str]
+) -> tuple[Any, ...]:
+    """Everything a validation (and the impact and plan built on it) depends on."""
+    return (held.fingerprint, table.sheet, bt.slug, model.mapping_key(mapping),
+            model.fixes_key(st.session_state.get(keys.NB_FIXES, {})),
+            str(st.session_state.get(keys.NB_DATE_ORDER) or "auto"))
+
+
 def _validate(
     engine: Engine, bt: BatchType, table: Any, held: model.HeldFile, mapping: dict[str, str]
 ) -> tuple[pd.DataFrame, Any]:
     fixes: model.Fixes = st.session_state.get(keys.NB_FIXES, {})
-    key = (held.fingerprint, table.sheet, bt.slug, model.mapping_key(mapping),
-           model.fixes_key(fixes))
+    order = str(st.session_state.get(keys.NB_DATE_ORDER) or "auto")
+    key = _result_key(held, table, bt, mapping)
 
     def run() -> tuple[pd.DataFrame, Any]:
         fixed = model.apply_fixes(table.frame, fixes)
         mapped = engine.mapping.apply_mapping(fixed, mapping)
-        result = engine.validate.validate(bt, mapped, columns=mapping, id_seed=held.fingerprint)
+        result = engine.validate.validate(
+            bt, mapped, columns=mapping, id_seed=held.fingerprint, date_order=order
+        )
         return fixed, result
 
     value: tuple[pd.DataFrame, Any] = _attempt(
@@ -579,8 +606,7 @@ def _review_and_submit(
     result: Any, mapping: dict[str, str],
 ) -> None:
     st.header("5. Review the impact")
-    key = (held.fingerprint, table.sheet, bt.slug, model.mapping_key(mapping),
-           model.fixes_key(st.session_state.get(keys.NB_FIXES, {})))
+    key = _result_key(held, table, bt, mapping)
     impact = _attempt("work out the impact",
                       lambda: _cached("impact", key, lambda: impact_mod.assess(result)))
     plan = _attempt("plan the chunks", lambda: _cached(
