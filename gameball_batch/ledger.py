@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # --- states (documented with their transitions in runner.py) -----------------------------
 
@@ -144,6 +144,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 2: Gameball's per-item results kept once per chunk (one JSON document), not per row.
+    """
+    ALTER TABLE chunks ADD COLUMN results TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -253,9 +257,11 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class ItemOutcome:
-    """The outcome of one item of a chunk, applied to every source row of that item."""
+class ItemOutcome(NamedTuple):
+    """The outcome of one item of a chunk, applied to every source row of that item.
+
+    A named tuple, not a dataclass: a million of them are made per million rows.
+    """
 
     key: str
     status: str
@@ -350,6 +356,7 @@ class Ledger:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = _write_lock_for(self.path)
         self._migrate(self._conn())
 
     # -- connections and transactions --
@@ -376,13 +383,16 @@ class Ledger:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        # Writers of this process queue on a Python lock: SQLite's busy handler would make
+        # them sleep in growing steps instead, which costs far more than the writes.
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         with self._tx() as tx:
@@ -660,8 +670,8 @@ class Ledger:
             ).rowcount == 1
             if changed:
                 tx.execute(
-                    "UPDATE rows SET status = 'pending', message = NULL WHERE job_id = ? "
-                    "AND chunk_idx = ? AND status = 'unknown'",
+                    "UPDATE rows INDEXED BY rows_item SET status = 'pending', message = NULL "
+                    "WHERE job_id = ? AND chunk_idx = ? AND status = 'unknown'",
                     (job_id, index),
                 )
                 if actor is not None:
@@ -682,8 +692,8 @@ class Ledger:
             ).rowcount == 1
             if changed:
                 tx.execute(
-                    "UPDATE rows SET status = 'unknown', message = ? WHERE job_id = ? "
-                    "AND chunk_idx = ? AND status = 'pending'",
+                    "UPDATE rows INDEXED BY rows_item SET status = 'unknown', message = ? "
+                    "WHERE job_id = ? AND chunk_idx = ? AND status = 'pending'",
                     (error, job_id, index),
                 )
                 self._audit(tx, actor or "runner", "chunk.in_doubt", job_id,
@@ -699,40 +709,63 @@ class Ledger:
             ).rowcount == 1
 
     def finish_chunk(
-        self, job_id: str, index: int, *, state: str, outcomes: Iterable[ItemOutcome],
+        self, job_id: str, index: int, *, state: str, outcomes: Iterable[ItemOutcome] = (),
+        applied: Collection[str] = (), results: Any = None,
         unlisted: tuple[str, str | None] | None, error: str | None = None,
         expect: Collection[str] = (CHUNK_ACCEPTED,), actor: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> bool:
         """Close a chunk (done or failed) and write each item's outcome to its source rows.
 
-        ``unlisted`` = (status, message) for rows whose item got no outcome (still pending or
-        unknown); ``None`` leaves them as they are.
+        ``applied``: keys whose rows are simply applied (one statement for all of them);
+        ``outcomes``: every other per-key outcome, with its message and result; ``results``:
+        Gameball's per-item results for the whole chunk, kept as one JSON document (the
+        result of an applied row lives there, see :meth:`chunk_results`); ``unlisted`` =
+        (status, message) for rows whose item got no outcome (None leaves them as they are).
         """
+        # Encode before taking the write lock: other threads wait only for SQLite itself.
+        params = [(o.status, o.message, None if o.result is None else _dumps(o.result),
+                   job_id, index, o.key) for o in outcomes]
+        applied_json = _dumps(list(applied)) if applied else None
+        results_json = None if results is None else _dumps(results)
         with self._tx() as tx:
             now = self._clock()
             changed = tx.execute(
-                f"UPDATE chunks SET state = ?, last_error = ?, finished_at = ?, updated_at = ? "
-                f"WHERE job_id = ? AND idx = ? AND state IN ({_marks(expect)})",
-                (state, error, now, now, job_id, index, *expect),
+                f"UPDATE chunks SET state = ?, last_error = ?, finished_at = ?, updated_at = ?, "
+                f"results = ? WHERE job_id = ? AND idx = ? AND state IN ({_marks(expect)})",
+                (state, error, now, now, results_json, job_id, index, *expect),
             ).rowcount == 1
             if not changed:
                 return False
+            if applied_json is not None:
+                tx.execute(
+                    "UPDATE rows INDEXED BY rows_item SET status = 'applied', message = NULL "
+                    "WHERE job_id = ? AND chunk_idx = ? AND key IN (SELECT value FROM "
+                    "json_each(?))",
+                    (job_id, index, applied_json),
+                )
             tx.executemany(
                 "UPDATE rows SET status = ?, message = ?, result = ? "
                 "WHERE job_id = ? AND chunk_idx = ? AND key = ?",
-                ((o.status, o.message, json.dumps(o.result) if o.result is not None else None,
-                  job_id, index, o.key) for o in outcomes),
+                params,
             )
             if unlisted is not None:
-                tx.execute(
-                    "UPDATE rows SET status = ?, message = ? WHERE job_id = ? AND chunk_idx = ? "
-                    "AND status IN ('pending', 'unknown')",
+                tx.execute(  # by chunk: the planner would otherwise walk the whole job
+                    "UPDATE rows INDEXED BY rows_item SET status = ?, message = ? "
+                    "WHERE job_id = ? AND chunk_idx = ? AND status IN ('pending', 'unknown')",
                     (unlisted[0], unlisted[1], job_id, index),
                 )
             if actor is not None:
-                self._audit(tx, actor, f"chunk.{state}", job_id, {"chunk": index, **(detail or {})})
+                self._audit(tx, actor, f"chunk.{state}", job_id,
+                            {"chunk": index, **(detail or {})})
             return True
+
+    def chunk_results(self, job_id: str, index: int) -> Any:
+        """Gameball's per-item results of a chunk as recorded (None before it finished)."""
+        r = self._conn().execute(
+            "SELECT results FROM chunks WHERE job_id = ? AND idx = ?", (job_id, index)
+        ).fetchone()
+        return json.loads(r["results"]) if r is not None and r["results"] else None
 
     def resolve_unknown_rows(
         self, job_id: str, index: int, *, status: str, message: str, actor: str,
@@ -741,8 +774,8 @@ class Ledger:
         """An operator's verdict on the unknown rows of a chunk already closed."""
         with self._tx() as tx:
             n = tx.execute(
-                "UPDATE rows SET status = ?, message = ? WHERE job_id = ? AND chunk_idx = ? "
-                "AND status = 'unknown'",
+                "UPDATE rows INDEXED BY rows_item SET status = ?, message = ? "
+                "WHERE job_id = ? AND chunk_idx = ? AND status = 'unknown'",
                 (status, message, job_id, index),
             ).rowcount
             self._audit(tx, actor, "chunk.resolved", job_id, {"chunk": index, **detail})
@@ -794,6 +827,19 @@ class Ledger:
             "SELECT DISTINCT key FROM rows WHERE job_id = ? AND chunk_idx = ?", (job_id, index)
         )
         return {r["key"] for r in cur}
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock_for(path: Path) -> threading.RLock:
+    """One lock per ledger file per process, shared by every Ledger object on that file."""
+    key = str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
 
 
 def _statements(script: str) -> list[str]:

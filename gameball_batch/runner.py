@@ -505,19 +505,21 @@ class Runner:
         """Map every per-item result to its source rows by result key, and close the chunk."""
         chunk = self.ledger.chunk(job_id, index)
         resent = chunk is not None and chunk.doubts > 0
-        keys = self.ledger.chunk_keys(job_id, index)
-        outcomes = [ItemOutcome(i.key, lg.ROW_APPLIED, i.message, i.data)
-                    for i in status.successful if i.key is not None and i.key in keys]
-        outcomes += [self._failure(i, i.key, resent)
-                     for i in status.failed if i.key is not None and i.key in keys]
+        # A key that is not in this chunk matches no row; the ledger ignores it.
+        applied = [i.key for i in status.successful if i.key is not None]
+        outcomes = [self._failure(i, i.key, resent) for i in status.failed if i.key is not None]
+        results = {"successful": [i.data for i in status.successful],
+                   "failed": [i.data for i in status.failed]}
         self.ledger.finish_chunk(
             job_id, index,
             # "failed" only for a job-level failure with no per-item results: a job whose
             # items all failed (or all turned out applied earlier) is still a processed chunk.
-            state=lg.CHUNK_FAILED if status.state == "failed" and not outcomes else lg.CHUNK_DONE,
-            outcomes=outcomes, unlisted=self._unlisted(status),
-            detail={"remote_job_id": chunk.remote_job_id if chunk else None, "applied":
-                    sum(o.status == lg.ROW_APPLIED for o in outcomes),
+            state=lg.CHUNK_FAILED if status.state == "failed" and not (applied or outcomes)
+            else lg.CHUNK_DONE,
+            applied=applied, outcomes=outcomes, results=results,
+            unlisted=self._unlisted(status),
+            detail={"remote_job_id": chunk.remote_job_id if chunk else None,
+                    "applied": len(applied) + sum(o.status == lg.ROW_APPLIED for o in outcomes),
                     "failed": sum(o.status == lg.ROW_FAILED for o in outcomes)},
         )
 
