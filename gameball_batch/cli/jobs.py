@@ -197,7 +197,9 @@ def _progress(ledger: Ledger, job_id: str, worker: threading.Thread) -> None:
 def _outcome_code(summary: jobs.JobSummary) -> int:
     if summary.all_applied:
         return EXIT_OK
-    if summary.settled:
+    if summary.state == lg.JOB_PAUSED and summary.error:
+        return EXIT_USAGE  # paused by a refusal of the connection settings (keys, URL)
+    if summary.settled or summary.state == lg.JOB_PAUSED:
         return EXIT_PARTIAL
     return EXIT_OK  # still queued or running elsewhere: nothing went wrong yet
 
