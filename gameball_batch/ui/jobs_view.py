@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time as _time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -74,21 +76,31 @@ JB_DL_FAILED_CSV = "jb.dl_failed_csv"
 JB_DL_FAILED_XLSX = "jb.dl_failed_xlsx"
 JB_DL_RESULTS = "jb.dl_results"
 JB_FLASH = "jb.flash"  # (kind, message) shown once after an action
-JB_CACHE = "jb.cache"  # ViewCache of this session
 HI_JOB = "hi.job"  # text input: job id (or its start)
 HI_ACTIONS = "hi.actions"  # multiselect
 HI_ACTORS = "hi.actors"  # multiselect
 HI_DATES = "hi.dates"  # date_input range
 HI_EXPORT = "hi.export"  # download button
 
-STATE_TEXT: dict[str, str] = {
-    lg.JOB_QUEUED: "⏳ queued",
-    lg.JOB_RUNNING: "▶️ running",
-    lg.JOB_PAUSED: "⏸️ paused",
-    lg.JOB_STOPPING: "⏹️ stopping",
-    lg.JOB_STOPPED: "⏹️ stopped",
-    lg.JOB_NEEDS_OPERATOR: "⚠️ needs a decision",
-    lg.JOB_FINISHED: "✅ finished",
+STATE_TEXT: dict[str, str] = {  # plain words: table cells cannot show icons
+    lg.JOB_QUEUED: "queued",
+    lg.JOB_RUNNING: "running",
+    lg.JOB_PAUSED: "paused",
+    lg.JOB_STOPPING: "stopping",
+    lg.JOB_STOPPED: "stopped",
+    lg.JOB_NEEDS_OPERATOR: "needs a decision",
+    lg.JOB_FINISHED: "finished",
+}
+# Material icons, not emoji: they ship with Streamlit, so they render on machines without an
+# emoji font (kiosks, CI browsers).
+STATE_ICON: dict[str, str] = {
+    lg.JOB_QUEUED: ":material/schedule:",
+    lg.JOB_RUNNING: ":material/play_circle:",
+    lg.JOB_PAUSED: ":material/pause_circle:",
+    lg.JOB_STOPPING: ":material/stop_circle:",
+    lg.JOB_STOPPED: ":material/stop_circle:",
+    lg.JOB_NEEDS_OPERATOR: ":material/warning:",
+    lg.JOB_FINISHED: ":material/check_circle:",
 }
 ROW_STATUS_TEXT: dict[str, str] = {
     lg.ROW_PENDING: "pending",
@@ -112,22 +124,90 @@ def is_live(state: str) -> bool:
 # --- reading: cheap snapshot + signature cache ---------------------------------------------
 
 
-@dataclass
 class ViewCache:
-    """Values that grow with a job's size, reused while their signature is unchanged."""
+    """Values that grow with a job's size, reused while their signature is unchanged.
 
-    entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = field(default_factory=dict)
-    computed: int = 0  # how many times a value was (re)computed: benches and tests read it
+    With ``background=True`` a changed signature does not block the caller: the stale
+    value is returned at once and a refresh is queued on one daemon thread, so the next
+    rerun (two seconds later) shows it. SQLite releases the GIL while it counts, so the
+    refresh barely slows the script thread. A value never computed before, or asked for
+    with ``background=False`` (a settled job), is computed in the caller: exact, once.
+    """
 
-    def get(self, key: tuple[Any, ...], signature: tuple[Any, ...], compute: Callable[[], T]) -> T:
-        hit = self.entries.get(key)
-        if hit is not None and hit[0] == signature:
-            value: T = hit[1]
-            return value
+    def __init__(self, *, max_entries: int = 256) -> None:
+        self._entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+        self._queued: dict[tuple[Any, ...], tuple[tuple[Any, ...], Callable[[], Any]]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._max = max_entries
+        self.computed = 0  # how many values were (re)computed: benches and tests read it
+
+    def get(
+        self,
+        key: tuple[Any, ...],
+        signature: tuple[Any, ...],
+        compute: Callable[[], T],
+        *,
+        background: bool = False,
+    ) -> T:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and (hit[0] == signature or background):
+                if hit[0] != signature:
+                    self._queue(key, signature, compute)
+                value: T = hit[1]
+                return value
         value = compute()
-        self.computed += 1
-        self.entries[key] = (signature, value)
+        self._store(key, signature, value)
         return value
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no refresh is queued (tests and benches)."""
+        deadline = _time.monotonic() + timeout
+        with self._lock:
+            while self._queued and _time.monotonic() < deadline:
+                self._wake.wait(0.05)
+            return not self._queued
+
+    def _store(self, key: tuple[Any, ...], signature: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            self.computed += 1
+            self._entries.pop(key, None)
+            self._entries[key] = (signature, value)
+            while len(self._entries) > self._max:  # oldest first: dicts keep insertion order
+                self._entries.pop(next(iter(self._entries)))
+
+    def _queue(
+        self, key: tuple[Any, ...], signature: tuple[Any, ...], compute: Callable[[], Any]
+    ) -> None:
+        self._queued[key] = (signature, compute)  # a newer request replaces an older one
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._work, name="gameball-jobs-view", daemon=True
+            )
+            self._thread.start()
+        self._wake.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queued:
+                    if not self._wake.wait(60.0):
+                        self._thread = None
+                        return  # idle for a minute: let the thread go
+                key = next(iter(self._queued))
+                signature, compute = self._queued[key]
+            try:
+                value = compute()
+            except Exception:  # the page shows the stale value; the next rerun retries
+                log.exception("refreshing %s failed", key[0])
+            else:
+                self._store(key, signature, value)
+            with self._lock:
+                if self._queued.get(key, (None,))[0] == signature:
+                    del self._queued[key]
+                self._wake.notify_all()
 
 
 @dataclass(frozen=True)
@@ -187,7 +267,12 @@ def load_snapshot(
         _last_audit_id(ledger, job_id),
     )
     cache = cache if cache is not None else ViewCache()
-    rows = cache.get(("rows", job_id), signature, lambda: ledger.row_counts(job_id))
+    rows = cache.get(
+        ("rows", str(ledger.path), job_id),
+        signature,
+        lambda: ledger.row_counts(job_id),
+        background=is_live(job.state),
+    )
     return _snapshot(job, chunks, rows, signature, now=ledger.now() if now is None else now)
 
 
@@ -272,18 +357,23 @@ def live_view(
     snap = load_snapshot(ledger, job_id, cache=cache)
     if snap is None:
         return None
+    background = snap.live  # a running job may lag one rerun; a settled one is exact
     failures: Counter[str] = Counter()
     if snap.rows.get(lg.ROW_FAILED, 0):
         failures = cache.get(
-            ("failures", job_id), snap.signature, lambda: failure_counts(ledger, job_id)
+            ("failures", str(ledger.path), job_id),
+            snap.signature,
+            lambda: failure_counts(ledger, job_id),
+            background=background,
         )
     wanted = tuple(s for s in statuses if snap.rows.get(s, 0))
     errors = pd.DataFrame()
     if wanted:
         errors = cache.get(
-            ("errors", job_id, wanted, page),
+            ("errors", str(ledger.path), job_id, wanted, page),
             snap.signature,
             lambda: error_page(ledger, job_id, wanted, page),
+            background=background,
         )
     return snap, failures, errors
 
@@ -318,12 +408,10 @@ def type_title(slug: str) -> str:
 # --- shared page plumbing ------------------------------------------------------------------
 
 
+@st.cache_resource(show_spinner=False)
 def _cache() -> ViewCache:
-    cache = st.session_state.get(JB_CACHE)
-    if not isinstance(cache, ViewCache):
-        cache = ViewCache()
-        st.session_state[JB_CACHE] = cache
-    return cache
+    """One cache per process: every operator watching a job shares its refreshes."""
+    return ViewCache()
 
 
 def _actor() -> str:
@@ -344,11 +432,11 @@ def _guard(what: str, *, stop: bool = False) -> Iterator[None]:
     try:
         yield
     except job_service.JobError as exc:
-        st.error(str(exc), icon="🚫")
+        st.error(str(exc), icon=":material/block:")
         if stop:
             st.stop()
     except lg.LedgerError as exc:
-        st.error(f"The job ledger cannot be used: {exc}", icon="🗄️")
+        st.error(f"The job ledger cannot be used: {exc}", icon=":material/database:")
         if stop:
             st.stop()
     except Exception as exc:  # st.stop()/st.rerun() are BaseException: they pass through
@@ -356,7 +444,7 @@ def _guard(what: str, *, stop: bool = False) -> Iterator[None]:
         st.error(
             f"Could not {what}: {type(exc).__name__}: {exc}. Reload the page to try again; "
             "if it keeps failing, check the console's log.",
-            icon="⚠️",
+            icon=":material/error:",
         )
         if stop:
             st.stop()
@@ -370,7 +458,7 @@ def _ledger_or_stop() -> Ledger:
         st.error(
             f"The job ledger cannot be opened: {exc}. Check GAMEBALL_BATCH_DB (or the "
             "`db_path` in secrets.toml) points to a writable file, then reload.",
-            icon="🗄️",
+            icon=":material/database:",
         )
         st.stop()
 
@@ -525,7 +613,7 @@ def _render_detail(ledger: Ledger, job_id: str) -> None:
 def _header(job: lg.Job) -> None:
     st.subheader(f"{type_title(job.batch_type)} · {job.file_name or 'untitled file'}")
     bits = [
-        f"**{STATE_TEXT.get(job.state, job.state)}**",
+        f"{STATE_ICON.get(job.state, '')} **{STATE_TEXT.get(job.state, job.state)}**",
         f"submitted by {job.actor or 'unknown'}",
         format_when(job.created_at),
         f"job `{job.id}`",

@@ -1,0 +1,259 @@
+"""Benchmark of the console's responsiveness (issue 5 acceptance).
+
+fragment: the server time of one rerun of the jobs page's live fragment while a
+  1,000,000-row job runs. A ledger holds one cashback job of N rows (default 1,000,000) in
+  chunks of 1000, 40 % of them closed with 1 % failed rows; a writer thread then closes one
+  more chunk every ``--chunk-every`` seconds, as the runner would, while this process times
+  ``jobs_view.live_view`` (exactly the data the fragment reads: snapshot, failures by
+  message, one page of the error table) every 0.25 s, with one session cache, like a
+  browser tab does. Reported: median, p90 and max of the reruns, split by whether the job
+  had changed since the previous rerun, plus one AppTest run of the whole page (server
+  time of a full script run, figures included) as an upper bound.
+
+upload: the time from choosing a 100,000-row cashback CSV in the browser (Playwright,
+  Debian's Chromium) to the validated view (the page shows the valid/invalid counts), on
+  the real console under ``streamlit run``.
+
+Run:  python bench/console.py [fragment|upload|all] [--rows N] [--runs K]
+This is a benchmark, not a test: it prints timings and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gameball_batch import ledger as lg  # noqa: E402
+from gameball_batch.ledger import ItemOutcome, Ledger, NewChunk, NewJob, NewRow  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+JOB_ID = "bench-1m"
+OWNER = "bench-writer"
+PER_CHUNK = 1000
+PAST = "2026-01-02T03:04:05Z"
+UPLOAD_ROWS = 100_000
+
+
+def machine() -> str:
+    return (f"{platform.machine()} · {os.cpu_count()} cores · Python "
+            f"{platform.python_version()} · {platform.system()} {platform.release()}")
+
+
+def summary(label: str, seconds: list[float]) -> str:
+    if not seconds:
+        return f"{label}: no samples"
+    ordered = sorted(seconds)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    return (f"{label}: n={len(ordered)} median {statistics.median(ordered) * 1000:.1f} ms · "
+            f"p90 {p90 * 1000:.1f} ms · max {ordered[-1] * 1000:.1f} ms")
+
+
+# --- fragment ------------------------------------------------------------------------------
+
+
+def build_ledger(path: Path, rows: int) -> None:
+    """One running cashback job: 40 % of its chunks closed, 1 % of those rows failed."""
+    book = Ledger(path)
+    chunk_count = (rows + PER_CHUNK - 1) // PER_CHUNK
+    started = time.perf_counter()
+    book.create_job(
+        NewJob(id=JOB_ID, batch_type="cashback", file_name="campaign-1m.csv",
+               fingerprint="bench", sheet=None, mapping={},
+               columns=("Customer ID", "Transaction ID", "Transaction Time", "Amount"),
+               row_count=rows, item_count=rows, totals={}, actor="bench@example.com"),
+        (NewChunk(i, b'{"body":[]}', min(PER_CHUNK, rows - i * PER_CHUNK))
+         for i in range(chunk_count)),
+        (NewRow(r + 2, r // PER_CHUNK, f"TX-{r}", (f"cus-{1001 + r % 1000}", f"TX-{r}", PAST,
+                                                   str(10 + r % 90)))
+         for r in range(rows)),
+    )
+    book.acquire_lease(JOB_ID, OWNER, 3600)
+    book.set_job_state(JOB_ID, lg.JOB_RUNNING, actor=OWNER)
+    for index in range(int(chunk_count * 0.4)):
+        close_chunk(book, index)
+    print(f"built a {rows:,}-row ledger in {time.perf_counter() - started:.1f} s: {path}")
+    book.close()
+
+
+def close_chunk(book: Ledger, index: int) -> None:
+    """What the runner does for one chunk: send, accept, record each item's outcome."""
+    book.acquire_lease(JOB_ID, OWNER, 3600)
+    if not book.mark_sending(JOB_ID, index, OWNER):
+        return
+    book.mark_accepted(JOB_ID, index, f"remote-{index}")
+    first = index * PER_CHUNK
+    outcomes = [
+        ItemOutcome(f"TX-{r}", lg.ROW_FAILED if r % 100 == 7 else lg.ROW_APPLIED,
+                    random.choice(("Customer not found", "Amount must be more than 0"))
+                    if r % 100 == 7 else None)
+        for r in range(first, first + PER_CHUNK)
+    ]
+    book.finish_chunk(JOB_ID, index, state=lg.CHUNK_DONE, outcomes=outcomes, unlisted=None)
+
+
+@contextmanager
+def writer(path: Path, every: float) -> Iterator[threading.Event]:
+    """A thread closing the next pending chunk every ``every`` seconds (the running job)."""
+    stop = threading.Event()
+
+    def run() -> None:
+        book = Ledger(path)
+        while not stop.wait(every):
+            pending = book.ready_chunks(JOB_ID, limit=1)
+            if not pending:
+                return
+            close_chunk(book, pending[0])
+        book.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join()
+
+
+def time_fragment(path: Path, reruns: int, every: float) -> None:
+    from gameball_batch.ui import jobs_view as jv
+
+    book = Ledger(path)
+    cache = jv.ViewCache()
+    cold = timed(lambda: jv.live_view(book, JOB_ID, cache=cache,
+                                      statuses=jv.ERROR_STATUSES, page=1))
+    print(f"first rerun (nothing cached yet): {cold * 1000:.1f} ms")
+    changed: list[float] = []
+    unchanged: list[float] = []
+    last_change = [max(c.updated_at for c in book.chunks(JOB_ID))]
+    with writer(path, every):
+        for _ in range(reruns):
+            before = book.chunks(JOB_ID)  # outside the timing: did the job change?
+            took = timed(lambda: jv.live_view(book, JOB_ID, cache=cache,
+                                              statuses=jv.ERROR_STATUSES, page=1))
+            moved = max(c.updated_at for c in before) != last_change[0]
+            last_change[0] = max(c.updated_at for c in before)
+            (changed if moved else unchanged).append(took)
+            time.sleep(0.25)  # the pace of reruns in a bench, not a test
+    cache.wait_idle()
+    print(summary("fragment rerun, all", changed + unchanged))
+    print(summary("  … job changed since last rerun", changed))
+    print(summary("  … nothing changed", unchanged))
+    book.close()
+
+
+def timed(call: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def time_apptest(path: Path, runs: int) -> None:
+    """A full script run of pages/jobs.py on the job (figures and widgets included)."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["GAMEBALL_BATCH_DB"] = str(path)
+    seconds = []
+    at = AppTest.from_file(str(ROOT / "pages" / "jobs.py"), default_timeout=120)
+    at.query_params["job"] = JOB_ID
+    for _ in range(runs):
+        seconds.append(timed(at.run))
+        if at.exception:
+            print("page raised:", [e.value for e in at.exception])
+            return
+    print(summary("AppTest full page run (first run included)", seconds))
+
+
+def fragment(args: argparse.Namespace) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"ledger-{args.rows}.db"
+    if path.exists():
+        path.unlink()
+        for extra in ("-wal", "-shm"):
+            Path(str(path) + extra).unlink(missing_ok=True)
+    build_ledger(path, args.rows)
+    time_fragment(path, args.reruns, args.chunk_every)
+    time_apptest(path, args.runs)
+
+
+# --- upload --------------------------------------------------------------------------------
+
+
+def cashback_csv(rows: int) -> bytes:
+    lines = ["Customer ID,Transaction ID,Transaction Time,Amount"]
+    lines += [f"cus-{1001 + r % 200},BENCH-{r},{PAST},{10 + r % 90}.50" for r in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def upload(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from e2e_support import CHROMIUM, CHROMIUM_ARGS, open_page, run_console, wait_for_app
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="gb-bench-"))
+    data = work / "cashback-100k.csv"
+    data.write_bytes(cashback_csv(args.upload_rows))
+    seconds = []
+    with run_console(work) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(args.runs):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            open_page(page, server.url + "/new")
+            choose_type(page, "Cashback Rewards")
+            wait_for_app(page)
+            started = time.perf_counter()
+            page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+                str(data))
+            page.get_by_text("valid rows", exact=False).first.wait_for()
+            wait_for_app(page)
+            seconds.append(time.perf_counter() - started)
+            page.close()
+        browser.close()
+    print(summary(f"upload → validated view, {args.upload_rows:,} rows", seconds))
+
+
+def choose_type(page: Any, title: str) -> None:
+    box = page.locator("[data-testid='stSelectbox']").filter(has_text="Batch type").first
+    box.click()
+    page.get_by_role("option", name=title).first.click()
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", nargs="?", choices=("fragment", "upload", "all"), default="all")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--reruns", type=int, default=80, help="timed fragment reruns")
+    parser.add_argument("--chunk-every", type=float, default=1.0,
+                        help="seconds between chunks the writer closes")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--upload-rows", type=int, default=UPLOAD_ROWS)
+    args = parser.parse_args()
+    print(machine())
+    print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
+    print(json.dumps(vars(args)))
+    if args.what in ("fragment", "all"):
+        fragment(args)
+    if args.what in ("upload", "all"):
+        upload(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Helpers for the browser tests: start the console, find Chromium, wait on the app.
+
+Shared by ``conftest.py`` (fixtures) and the test modules; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("GB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STARTUP_SECONDS = 60.0
+# Generous: the first script run starts the embedded sandbox and the runner.
+APP_TIMEOUT_MS = 30_000
+
+
+def browser_missing_reason() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -r requirements-dev.txt)"
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass(frozen=True)
+class AppServer:
+    """A running console: its URL, its private ledger file and where its log goes."""
+
+    url: str
+    db_path: Path
+    home: Path
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def app_env(home: Path, db_path: Path) -> dict[str, str]:
+    """The console's environment: no real credentials, a private HOME and ledger."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEBALL_")}
+    env.update(
+        HOME=str(home),
+        GAMEBALL_BATCH_DB=str(db_path),
+        GAMEBALL_SECRETS_PATH=str(home / "no-secrets.toml"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@contextlib.contextmanager
+def run_console(workdir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[AppServer]:
+    """Start ``streamlit run app.py`` headless on a free port; stop it afterwards."""
+    home = workdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = AppServer(
+        url=f"http://127.0.0.1:{port}",
+        db_path=workdir / "ledger.db",
+        home=home,
+        log_path=workdir / "streamlit.log",
+    )
+    env = app_env(home, server.db_path) | (extra_env or {})
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    with server.log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_healthy(proc, server)
+            yield server
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], server: AppServer) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{server.log()}")
+        if _healthy(server.url):
+            return
+        # Polling a local health endpoint: a short pause between attempts, not a test sleep.
+        time.sleep(0.2)
+    raise RuntimeError(f"streamlit did not become healthy in {STARTUP_SECONDS}s:\n{server.log()}")
+
+
+def wait_for_app(pg: Any, *, timeout_ms: int = APP_TIMEOUT_MS) -> None:
+    """Wait until the app is connected and no script run is in progress."""
+    pg.wait_for_selector(
+        "[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout_ms
+    )
+    pg.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms
+    )
+
+
+def open_page(pg: Any, url: str) -> None:
+    pg.goto(url)
+    wait_for_app(pg)
