@@ -12,7 +12,10 @@ import streamlit as st
 from gameball_batch.ui import frame
 
 st.set_page_config(
-    page_title="gameball-batch", page_icon="🎯", layout="wide", initial_sidebar_state="expanded"
+    page_title="gameball-batch",
+    page_icon=":material/rocket_launch:",
+    layout="wide",
+    initial_sidebar_state="expanded",
 )
 
 settings = frame.load_settings_or_stop()
@@ -21,10 +24,13 @@ connection = frame.connection_or_stop()
 runner_problem = frame.start_runner()
 
 pages = [
-    st.Page("pages/new_batch.py", title="New batch", icon="📤", url_path="new", default=True),
-    st.Page("pages/jobs.py", title="Jobs", icon="📊", url_path="jobs"),
-    st.Page("pages/history.py", title="History", icon="🗂️", url_path="history"),
-    st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings"),
+    st.Page(
+        "pages/new_batch.py", title="New batch", icon=":material/upload_file:", url_path="new",
+        default=True,
+    ),
+    st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:", url_path="jobs"),
+    st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
+    st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
 ]
 page = st.navigation(pages, position="sidebar")
 frame.banner(connection)

@@ -72,13 +72,13 @@ def banner(connection: services.Connection) -> None:
         st.warning(
             f"**PRODUCTION** — requests go to **{connection.base_url}**. "
             "Every job changes real customers' points and balances.",
-            icon="⚠️",
+            icon=":material/warning:",
         )
     else:
         st.info(
             f"**SANDBOX** — requests go to the embedded Gameball sandbox at "
             f"**{connection.base_url}**. Nothing here touches real customers.",
-            icon="🧪",
+            icon=":material/science:",
         )
 
 
@@ -133,15 +133,16 @@ def sidebar(connection: services.Connection, runner_problem: str | None) -> None
 
 def _connection_panel(connection: services.Connection) -> None:
     if connection.is_production:
-        st.badge("production", icon="⚠️", color="orange")
+        st.badge("production", icon=":material/warning:", color="orange")
     else:
-        st.badge("sandbox", icon="🧪", color="blue")
+        st.badge("sandbox", icon=":material/science:", color="blue")
     st.caption(f"API: {connection.base_url}")
     st.caption(f"API key: {connection.api_key.masked()}")
     result = st.session_state.get(keys.ST_CONNECTION_RESULT)
     if result is not None:
         ok, message = result
-        (st.success if ok else st.error)(message, icon="✅" if ok else "❌")
+        icon = ":material/check_circle:" if ok else ":material/error:"
+        (st.success if ok else st.error)(message, icon=icon)
     elif connection.sandbox is not None:
         st.caption("Embedded sandbox running in this process.")
     else:

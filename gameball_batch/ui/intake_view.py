@@ -198,7 +198,7 @@ def _flow(engine: Engine, bt: BatchType) -> None:
 def _last_job_notice() -> None:
     job_id = st.session_state.get(keys.NB_LAST_JOB)
     if job_id:
-        st.success(f"Job {job_id} was submitted.", icon="✅")
+        st.success(f"Job {job_id} was submitted.", icon=":material/check_circle:")
         st.page_link(JOBS_PAGE, label="Open it on the Jobs page",
                      query_params={keys.JOB_QUERY_PARAM: job_id})
 
@@ -512,7 +512,7 @@ def _validation_view(
     c.metric("Invalid", f"{invalid:,}")
     d.metric("Warnings", f"{len(result.warnings):,}")
     for note in result.notes:
-        st.caption(f"ℹ️ {note}")
+        st.caption(f":material/info: {note}")
     if invalid == 0:
         st.success(f"All {total:,} rows are valid.")
     else:
