@@ -182,7 +182,9 @@ def _running_jobs_body(was_active: bool) -> None:
         when = datetime.fromtimestamp(job.created_at).strftime("%H:%M")
         st.page_link(
             JOBS_PAGE,
-            label=f"{title} · {job.file_name or job.id[:8]} · {job.state}",
+            label=job.file_name or job.id[:8],
             query_params={keys.JOB_QUERY_PARAM: job.id},
         )
-        st.progress(finished / total, text=f"{job.row_count:,} rows · started {when}")
+        st.progress(
+            finished / total, text=f"{title} · {job.state} · {job.row_count:,} rows · {when}"
+        )
