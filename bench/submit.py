@@ -101,7 +101,7 @@ def build_chunks(rows: int, per_chunk: int, tag: str) -> list[tuple[list[str], b
             for i in range(start, min(rows, start + per_chunk))
         ]
         payload = json.dumps({"body": items}, separators=(",", ":")).encode()
-        out.append(([it["transactionId"] for it in items], payload))
+        out.append(([str(it["transactionId"]) for it in items], payload))
     return out
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from gameball_batch import batch_types
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import MAX_ITEMS_PER_REQUEST, BatchType
+from gameball_batch.exports import to_csv_bytes, to_xlsx_bytes
 from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
 
 if TYPE_CHECKING:
@@ -211,13 +212,11 @@ def failed_rows_frame(ledger: Ledger, job_id: str) -> pd.DataFrame:
 
 def export_failed(ledger: Ledger, job_id: str, path: Path) -> int:
     """Write the failed rows to ``path`` (.csv or .xlsx); how many rows were written."""
-    from gameball_batch import exports
-
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise JobError(f"Export to .csv or .xlsx, not '{path.suffix or path.name}'.")
     frame = failed_rows_frame(ledger, job_id)
-    data = exports.to_csv_bytes(frame) if suffix == ".csv" else exports.to_xlsx_bytes(frame)
+    data = to_csv_bytes(frame) if suffix == ".csv" else to_xlsx_bytes(frame)
     path.write_bytes(data)
     return len(frame)
 

@@ -646,15 +646,25 @@ class Ledger:
         This one guarded UPDATE is what keeps two runners from sending the same chunk and
         keeps a paused or stopped job from sending anything more.
         """
+        return self.claim(job_id, index, owner) is not None
+
+    def claim(self, job_id: str, index: int, owner: str) -> tuple[bytes, int] | None:
+        """:meth:`mark_sending`, returning the chunk's payload and doubts when it succeeded."""
         now = self._clock()
         with self._tx() as tx:
-            return tx.execute(
+            changed = tx.execute(
                 "UPDATE chunks SET state = 'sending', attempts = attempts + 1, owner = ?, "
                 "sent_at = ?, updated_at = ? WHERE job_id = ? AND idx = ? AND state = 'pending' "
                 "AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? "
                 "AND lease_expires > ? AND state IN ('queued', 'running'))",
                 (owner, now, now, job_id, index, job_id, owner, now),
             ).rowcount == 1
+            if not changed:
+                return None
+            r = tx.execute(
+                "SELECT payload, doubts FROM chunks WHERE job_id = ? AND idx = ?", (job_id, index)
+            ).fetchone()
+            return bytes(r["payload"]), int(r["doubts"])
 
     def mark_pending(
         self, job_id: str, index: int, *, error: str | None, not_before: float = 0.0,

@@ -47,6 +47,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Protocol
@@ -71,6 +72,7 @@ log = logging.getLogger(__name__)
 RESEND_LIMIT = 5  # automatic resends of one in-doubt chunk before an operator must decide
 ALREADY_EXISTS_CODE = 9004
 POLL_FLOOR = 0.05  # seconds between polls of a job still running, at the least
+PENDING_BATCH = 64  # pending chunk indices read per scheduling query
 FINAL_REMOTE_STATES = ("completed", "failed", "stopped")
 DRIVE_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING, lg.JOB_STOPPING)
 SEND_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING)
@@ -310,6 +312,10 @@ class Runner:
     def _pump(self, job_id: str, bt: BatchType) -> None:
         """Keep up to ``concurrency`` chunks in flight until nothing is left to do."""
         inflight: dict[Future[None], int] = {}
+        # Chunks accepted before we took the lease (a restart) are followed first; pending
+        # chunks are read in batches, so a chunk costs no scheduling query of its own.
+        backlog = {c.index: c for c in self.ledger.chunks(job_id, states=(lg.CHUNK_ACCEPTED,))}
+        queue: deque[int] = deque()
         renewed = self._clock()
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="gameball-chunk") as pool:
             while True:
@@ -319,9 +325,10 @@ class Runner:
                         self._lost.add(job_id)
                     renewed = self._clock()
                 if not (self._halt.is_set() or job_id in self._lost):
-                    for index in self._next_chunks(job_id, set(inflight.values()),
-                                                   self._concurrency - len(inflight)):
-                        inflight[pool.submit(self._run_chunk, job_id, bt, index)] = index
+                    busy = set(inflight.values())
+                    for task in self._next_chunks(job_id, busy, self._concurrency - len(inflight),
+                                                  backlog, queue):
+                        inflight[pool.submit(self._run_chunk, job_id, bt, *task)] = task[0]
                 if not inflight:
                     delay = self._idle_delay(job_id)
                     if delay is None:
@@ -335,19 +342,32 @@ class Runner:
                         log.error("chunk %s of job %s failed unexpectedly", index, job_id,
                                   exc_info=future.exception())
 
-    def _next_chunks(self, job_id: str, busy: set[int], free: int) -> list[int]:
-        """Accepted chunks to follow first, then pending chunks to send (if still sending)."""
+    def _next_chunks(
+        self, job_id: str, busy: set[int], free: int, backlog: dict[int, lg.Chunk],
+        queue: deque[int],
+    ) -> list[tuple[int, lg.Chunk | None]]:
+        """(index, accepted chunk or None for a pending one) to run next, at most ``free``."""
         if free <= 0:
             return []
         job = self._job(job_id)
         if job.state == lg.JOB_STOPPING:
             self._stop_pending(job_id)
-        accepted = [c.index for c in self.ledger.chunks(job_id, states=(lg.CHUNK_ACCEPTED,))
-                    if c.index not in busy][:free]
-        if job.state not in SEND_STATES or len(accepted) >= free:
-            return accepted
-        ready = self.ledger.ready_chunks(job_id, limit=free - len(accepted), exclude=busy)
-        return accepted + ready
+        tasks: list[tuple[int, lg.Chunk | None]] = []
+        for index in [i for i in backlog if i not in busy][:free]:
+            tasks.append((index, backlog.pop(index)))
+        if job.state not in SEND_STATES:
+            queue.clear()
+            return tasks
+        while len(tasks) < free:
+            if not queue:
+                queue.extend(self.ledger.ready_chunks(job_id, limit=PENDING_BATCH,
+                                                      exclude=busy))
+                if not queue:
+                    break
+            index = queue.popleft()
+            if index not in busy:
+                tasks.append((index, None))
+        return tasks
 
     def _idle_delay(self, job_id: str) -> float | None:
         """With nothing in flight: how long until a backed-off chunk is due (None: done)."""
@@ -408,23 +428,21 @@ class Runner:
 
     # --- one chunk ---------------------------------------------------------------------
 
-    def _run_chunk(self, job_id: str, bt: BatchType, index: int) -> None:
-        chunk = self.ledger.chunk(job_id, index)
-        if chunk is None:
+    def _run_chunk(self, job_id: str, bt: BatchType, index: int,
+                   accepted: lg.Chunk | None) -> None:
+        if accepted is not None and accepted.remote_job_id is not None:
+            self._follow(job_id, bt, index, accepted.remote_job_id, accepted.doubts > 0)
             return
-        remote = chunk.remote_job_id
-        if chunk.state == lg.CHUNK_PENDING:
-            remote = self._send(job_id, bt, index)
-        elif chunk.state != lg.CHUNK_ACCEPTED:
-            return
-        if remote is not None:
-            self._follow(job_id, bt, index, remote)
+        sent = self._send(job_id, bt, index)
+        if sent is not None:
+            self._follow(job_id, bt, index, *sent)
 
-    def _send(self, job_id: str, bt: BatchType, index: int) -> str | None:
-        """POST the stored payload; the jobId, or None when the chunk is not accepted."""
-        if not self.ledger.mark_sending(job_id, index, self.owner_id):
+    def _send(self, job_id: str, bt: BatchType, index: int) -> tuple[str, bool] | None:
+        """POST the stored payload: (jobId, resent), or None when the chunk is not accepted."""
+        claimed = self.ledger.claim(job_id, index, self.owner_id)
+        if claimed is None:
             return None
-        payload = self.ledger.payload(job_id, index)
+        payload, doubts = claimed
         try:
             remote = self.client().create_batch(bt.slug, payload)
         except (NotSent, RateLimited) as exc:
@@ -449,7 +467,7 @@ class Runner:
             self._in_doubt(job_id, bt, index, describe(exc), expect=(lg.CHUNK_SENDING,))
             return None
         self.ledger.mark_accepted(job_id, index, remote)
-        return remote
+        return remote, doubts > 0
 
     def _attempts(self, job_id: str, index: int) -> int:
         chunk = self.ledger.chunk(job_id, index)
@@ -470,7 +488,8 @@ class Runner:
         if bt.resend_safe and chunk is not None and chunk.doubts <= self._resend_limit:
             self._auto_resend(job_id, bt, index, error, chunk.doubts)
 
-    def _follow(self, job_id: str, bt: BatchType, index: int, remote: str) -> None:
+    def _follow(self, job_id: str, bt: BatchType, index: int, remote: str,
+                resent: bool) -> None:
         """Poll an accepted chunk's remote job with back-off until it ends, then record it."""
         delay, factor, ceiling = self._poll
         stop_sent = False
@@ -490,7 +509,7 @@ class Runner:
                 delay = min(max(delay * factor, POLL_FLOOR), ceiling)
                 continue
             if status.state in FINAL_REMOTE_STATES:
-                self._record(job_id, bt, index, status)
+                self._record(job_id, index, remote, resent, status)
                 return
             delay = min(max(delay * factor, POLL_FLOOR), ceiling)
 
@@ -501,10 +520,13 @@ class Runner:
             log.warning("stopping remote job %s: %s", remote, describe(exc))
         return True
 
-    def _record(self, job_id: str, bt: BatchType, index: int, status: JobStatus) -> None:
-        """Map every per-item result to its source rows by result key, and close the chunk."""
-        chunk = self.ledger.chunk(job_id, index)
-        resent = chunk is not None and chunk.doubts > 0
+    def _record(self, job_id: str, index: int, remote: str, resent: bool,
+                status: JobStatus) -> None:
+        """Map every per-item result to its source rows by result key, and close the chunk.
+
+        ``resent``: an earlier send of this chunk may have been applied, so "already exists"
+        for one of its keys means applied by that earlier send.
+        """
         # A key that is not in this chunk matches no row; the ledger ignores it.
         applied = [i.key for i in status.successful if i.key is not None]
         outcomes = [self._failure(i, i.key, resent) for i in status.failed if i.key is not None]
@@ -518,7 +540,7 @@ class Runner:
             else lg.CHUNK_DONE,
             applied=applied, outcomes=outcomes, results=results,
             unlisted=self._unlisted(status),
-            detail={"remote_job_id": chunk.remote_job_id if chunk else None,
+            detail={"remote_job_id": remote,
                     "applied": len(applied) + sum(o.status == lg.ROW_APPLIED for o in outcomes),
                     "failed": sum(o.status == lg.ROW_FAILED for o in outcomes)},
         )
