@@ -115,8 +115,17 @@ def _concat(*parts: Piece) -> pa.Array:
 
 
 def _join_present(parts: Sequence[pa.Array], sep: str) -> pa.Array:
-    """Element-wise join of the non-null parts with ``sep``."""
-    return pc.binary_join_element_wise(*parts, pa.scalar(sep, _TEXT), null_handling="skip")
+    """Element-wise join of the non-null parts with ``sep`` ("" where none is present)."""
+    if len(parts) == 1:
+        return pc.fill_null(parts[0], pa.scalar("", _TEXT))
+    # Arrow (26) drops a row whose inputs are all null when skipping nulls, shortening the
+    # result. A leading part that is never null keeps every row; its separator is cut off.
+    anchor = pa.array([""] * len(parts[0]), type=_TEXT)
+    joined = pc.binary_join_element_wise(anchor, *parts, pa.scalar(sep, _TEXT),
+                                         null_handling="skip")
+    if len(joined) != len(parts[0]):
+        raise AssertionError("element-wise join changed the row count")
+    return pc.utf8_slice_codeunits(joined, len(sep))
 
 
 Piece: TypeAlias = "pa.Array | str"  # an array of JSON text, or literal text repeated on every row
@@ -299,8 +308,7 @@ def _append_to_object(obj: pa.Array, extra: pa.Array | None) -> pa.Array:
     if extra is None:
         return obj
     inner = pc.utf8_slice_codeunits(obj, 1, -1)
-    body = pc.replace_substring_regex(_join_present([inner, extra], ","), r"^,", "")
-    return _concat("{", body, "}")
+    return _concat("{", _join_present([inner, extra], ","), "}")
 
 
 def _event_items(clean: pd.DataFrame) -> _Items:
