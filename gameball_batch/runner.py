@@ -82,7 +82,7 @@ class Client(Protocol):
     """What the runner needs of :class:`gameball_batch.client.GameballClient`."""
 
     def create_batch(self, slug_or_type: str, payload: bytes) -> str: ...
-    def get_status(self, job_id: str) -> JobStatus: ...
+    def get_status(self, job_id: str, batch_type: str | None = None) -> JobStatus: ...
     def stop(self, job_id: str) -> None: ...
     def close(self) -> None: ...
 
@@ -499,7 +499,7 @@ class Runner:
                 delay = 0.0
             self._pause(delay)
             try:
-                status = self.client().get_status(remote)
+                status = self.client().get_status(remote, bt.slug)
             except NotFound as exc:  # the remote job is gone: we cannot know what it did
                 self._in_doubt(job_id, bt, index, f"Gameball no longer knows job {remote}: "
                                f"{describe(exc)}", expect=(lg.CHUNK_ACCEPTED,))
