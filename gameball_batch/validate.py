@@ -135,16 +135,19 @@ class _Issues:
             self._errors.append(part)
             self.bad[where] = True
 
-    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        return _issue_frame(self._errors), _issue_frame(self._warnings)
+    def frames(self, order: Mapping[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(errors, warnings), sorted by row, then by the field's place in the type."""
+        return _issue_frame(self._errors, order), _issue_frame(self._warnings, order)
 
 
-def _issue_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+def _issue_frame(parts: list[pd.DataFrame], order: Mapping[str, int]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "str")
                              for c in ISSUE_COLUMNS})
     frame = pd.concat(parts, ignore_index=True)
-    frame = frame.sort_values("row", kind="stable", ignore_index=True)
+    rank = frame["field"].map(lambda f: order.get(f, len(order))).astype("int64")
+    frame = frame.assign(_rank=rank).sort_values(["row", "_rank"], kind="stable")
+    frame = frame.drop(columns="_rank").reset_index(drop=True)
     for column in ISSUE_COLUMNS[1:]:
         frame[column] = frame[column].astype("str")
     return frame
@@ -768,7 +771,7 @@ def _result(
     bt: BatchType, typed: dict[str, pd.Series], issues: _Issues, ctx: _Context,
 ) -> ValidationResult:
     _hold_back_orders(bt, typed, issues)
-    errors, warnings = issues.frames()
+    errors, warnings = issues.frames({f.path: i for i, f in enumerate(bt.fields)})
     clean = pd.DataFrame(typed, index=ctx.index)
     clean = clean[~issues.bad] if issues.bad.any() else clean
     return ValidationResult(
