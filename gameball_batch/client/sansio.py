@@ -229,8 +229,11 @@ def error_for(request: Request, reply: Reply, *, redact: Collection[str] = (),
     document = _json_or_none(reply.body)
     fields = _lower(document) if isinstance(document, dict) else {}
     code = _code(fields.get("code"))
-    if code is None and _is_int(fields.get("error")):
-        code = int(fields["error"])
+    error = fields.get("error")
+    if code is None and isinstance(error, int) and not isinstance(error, bool):
+        code = error
+    elif code is None and isinstance(error, dict):
+        code = _code(_lower(error).get("code"))
     message = _envelope_message(fields) or _status_text(reply, document)
     return error_class(reply.status)(
         _redact(message, redact),

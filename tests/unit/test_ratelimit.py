@@ -1,0 +1,135 @@
+"""The client-side rate limiter, decided on a fake clock: no real waiting, no timings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from gameball_batch.client.ratelimit import RateLimit, RateLimiter
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def limiter(clock: FakeClock, **limit: float) -> RateLimiter:
+    return RateLimiter(RateLimit(**limit), clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+
+
+def send_times(clock: FakeClock, lim: RateLimiter, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        lim.acquire()
+        times.append(clock.now)
+    return times
+
+
+def most_in_any_window(times: Sequence[float], seconds: float) -> int:
+    """The largest number of sends inside any half-open window [t, t + seconds)."""
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] <= moment - seconds:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_defaults_are_gameballs_published_limits() -> None:
+    assert RateLimit() == RateLimit(per_second=30, per_30s=360)
+
+
+def test_thirty_requests_go_at_once_and_the_31st_waits_a_second() -> None:
+    clock = FakeClock()
+    lim = limiter(clock)
+    assert [lim.reserve() for _ in range(30)] == [0.0] * 30
+    assert lim.reserve() == 1.0
+
+
+def test_the_361st_request_waits_for_the_30_second_window() -> None:
+    clock = FakeClock()
+    times = send_times(clock, limiter(clock), 361)
+    assert times[359] < 30.0
+    assert times[360] == 30.0
+
+
+def test_a_long_run_never_exceeds_either_limit_in_any_window() -> None:
+    clock = FakeClock()
+    times = send_times(clock, limiter(clock), 1000)
+    assert most_in_any_window(times, 1.0) == 30
+    assert most_in_any_window(times, 30.0) == 360
+
+
+def test_limits_are_configurable() -> None:
+    clock = FakeClock()
+    times = send_times(clock, limiter(clock, per_second=2, per_30s=5), 6)
+    assert times == [0.0, 0.0, 1.0, 1.0, 2.0, 30.0]
+
+
+def test_a_fractional_rate_spaces_requests_evenly() -> None:
+    clock = FakeClock()
+    times = send_times(clock, limiter(clock, per_second=0.5, per_30s=100), 3)
+    assert times == [0.0, 2.0, 4.0]
+
+
+def test_an_idle_limiter_lets_requests_through_at_once() -> None:
+    clock = FakeClock()
+    lim = limiter(clock)
+    send_times(clock, lim, 100)
+    clock.now += 60.0
+    assert lim.reserve() == 0.0
+
+
+def test_a_429_defers_every_user_of_the_limiter() -> None:
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.defer(5.0)
+    assert lim.reserve() == 5.0
+    assert lim.reserve() == 5.0  # the second request of that instant goes at the same time
+
+
+def test_threads_sharing_a_limiter_get_a_schedule_that_respects_both_limits() -> None:
+    clock = FakeClock()  # frozen at 0: every thread asks at the same instant
+    lim = limiter(clock, per_second=10, per_30s=50)
+    waits: list[float] = []
+    guard = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(20):
+            wait = lim.reserve()
+            with guard:
+                waits.append(wait)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(waits) == 160
+    assert most_in_any_window(waits, 1.0) == 10
+    assert most_in_any_window(waits, 30.0) == 50
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({"per_second": 0}, "per_second must be more than 0"),
+    ({"per_second": float("nan")}, "per_second must be more than 0"),
+    ({"per_30s": 0}, "per_30s must be a whole number"),
+    ({"per_30s": 2.5}, "per_30s must be a whole number"),
+])
+def test_impossible_limits_are_refused_with_a_message(options: dict[str, float],
+                                                      words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        RateLimit(**options)  # type: ignore[arg-type]
