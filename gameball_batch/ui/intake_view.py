@@ -250,13 +250,7 @@ def _template_buttons(engine: Engine, bt: BatchType) -> None:
 
 
 def _template_bytes(templates: Any, bt: BatchType, fmt: str) -> bytes:
-    for name in (f"{fmt}_template", f"template_{fmt}", "template_bytes", "build_template"):
-        builder = getattr(templates, name, None)
-        if builder is None:
-            continue
-        data = builder(bt) if name.startswith((fmt, "template_" + fmt)) else builder(bt, fmt)
-        return bytes(data)
-    raise LookupError(f"templates has no builder for {fmt}")
+    return bytes(templates.template_bytes(bt, fmt))
 
 
 # --- 2. upload ------------------------------------------------------------------------------

@@ -24,10 +24,11 @@ from gameball_batch.ledger import Ledger
 from gameball_batch.sandbox import SandboxServer
 from gameball_batch.settings import Secret, Settings, load_settings
 
-if TYPE_CHECKING:  # imported lazily: the runner pulls in the HTTP client
+if TYPE_CHECKING:  # imported lazily: the client (and the runner) pull in httpx
+    from gameball_batch.client import GameballClient
     from gameball_batch.runner import Runner
 
-ClientFactory = Callable[[], Any]  # () -> gameball_batch.client.GameballClient
+ClientFactory = Callable[[], "GameballClient"]
 
 # Settings an operator may change for this process from the Settings page (never written
 # back to disk): chunks in flight and the client's request rate.
@@ -135,22 +136,20 @@ def get_client_factory() -> ClientFactory:
     connection = get_connection()
     settings = get_settings()
 
-    def make_client() -> Any:
-        from gameball_batch.client import GameballClient
-
-        return _new_client(GameballClient, connection, settings)
+    def make_client() -> GameballClient:
+        return new_client(connection, settings)
 
     return make_client
 
 
-def _new_client(cls: Any, connection: Connection, settings: Settings) -> Any:
-    try:
-        from gameball_batch.client import RateLimit
-    except ImportError:  # an older client without a rate-limit object: its defaults apply
-        return cls(connection.base_url, connection.api_key, connection.secret_key or "")
+def new_client(connection: Connection, settings: Settings, **options: Any) -> GameballClient:
+    """A client for ``connection`` within the configured rate limit (``options`` go to it)."""
+    from gameball_batch.client import GameballClient, RateLimit
+
     limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s)
-    return cls(
-        connection.base_url, connection.api_key, connection.secret_key or "", rate_limit=limit
+    return GameballClient(
+        connection.base_url, connection.api_key, connection.secret_key or "",
+        rate_limit=limit, **options,
     )
 
 
@@ -196,6 +195,7 @@ def get_runner() -> Runner:
     )
 
 
+PROBE_TIMEOUT = 10.0
 PROBE_JOB_ID = "0"  # no batch job has this id: a 404 proves the URL and keys both work
 
 
@@ -208,7 +208,8 @@ def test_connection() -> tuple[bool, str]:
     except ImportError:
         return False, "The API client is not part of this build, so nothing can be tested."
     try:
-        client = get_client_factory()()
+        # One attempt, short timeout: an operator is waiting for the answer.
+        client = new_client(connection, get_settings(), max_retries=0, timeout=PROBE_TIMEOUT)
     except (GameballError, ValueError) as exc:
         return False, f"The API client could not be set up for {where}: {exc}"
     try:

@@ -67,6 +67,9 @@ def test_empty_page_explains_the_type_and_offers_templates() -> None:
         assert label in text
     assert "Upload a file to continue" in at.info[-1].value
     assert not at.metric  # nothing validated yet
+    labels = {b.key: b.label for b in at.download_button}
+    assert labels[keys.NB_TEMPLATE_CSV] == "Download CSV template"
+    assert labels[keys.NB_TEMPLATE_XLSX] == "Download XLSX template"
 
 
 def test_an_unreadable_file_shows_the_reason_not_a_traceback() -> None:
@@ -153,6 +156,11 @@ def test_submitting_creates_the_job_and_lands_on_it() -> None:
         assert job.row_count == 5
         assert job.file_name == "drop.csv"
         assert sorted(r.row for r in ledger.rows(job_id)) == [2, 3, 4, 5, 6]
+    # The console's runner picks the queued job up and the sandbox applies every row.
+    finished = services.get_runner().wait(job_id, timeout=60)
+    assert finished.state == "finished"
+    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+        assert ledger.row_counts(job_id)["applied"] == 5
 
 
 def test_sending_the_same_file_again_needs_an_explicit_override() -> None:
