@@ -1,0 +1,168 @@
+"""The intake commands as an operator runs them: exit codes, reports, templates, types."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from click.testing import CliRunner
+
+from gameball_batch.batch_types import BATCH_TYPES
+from gameball_batch.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+MIXED = (
+    "Customer ID,Transaction ID,Transaction time,Amount\n"
+    "cus-1001,T1,2026-01-01T00:00:00Z,12\n"
+    'cus-1002,T2,2026-01-01T00:00:00Z,"12,5"\n'
+    "1.2E+11,T3,2026-01-02T00:00:00Z,5\n"
+    "cus-1004,T1,2026-01-03T00:00:00Z,7\n"
+    "cus-1005,T5,2026-01-03T00:00:00Z,8\n"
+)
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    path = tmp_path / "mixed.csv"
+    path.write_text(MIXED, encoding="utf-8")
+    return path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_json_report_names_each_bad_cell_by_spreadsheet_row(mixed: Path) -> None:
+    code, out, _ = invoke("validate", str(mixed), "--type", "cashback", "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert {k: report[k] for k in ("type", "rows", "valid", "invalid", "chunks")} == {
+        "type": "cashback", "rows": 5, "valid": 2, "invalid": 3, "chunks": 1}
+    cells = [(i["row"], i["column"], i["value"], i["code"]) for i in report["issues"]]
+    assert cells == [(3, "Amount", "12,5", "decimal_comma"),
+                     (4, "Customer ID", "1.2E+11", "scientific_notation"),
+                     (5, "Transaction ID", "T1", "duplicate_key")]
+    assert set(report["issues"][0]) == {"row", "column", "field", "value", "code", "message"}
+
+
+def test_a_valid_file_exits_zero_with_a_short_summary(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text("customer id,amount,reason\ncus-1001,50,Gift\ncus-1002,-5,Fix\n")
+    code, out, _ = invoke("validate", str(path), "--type", "adjustments")
+    assert code == 0
+    assert "2 rows, 2 valid, 0 invalid" in out
+
+
+def test_the_human_report_shows_the_first_issues_as_a_table(mixed: Path) -> None:
+    code, out, _ = invoke("validate", str(mixed), "--type", "cashback")
+    assert code == 1
+    assert "row  column" in out
+    assert "Amount must be a number, got '12,5' (use a dot for decimals)" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--type", "nope"], "Unknown batch type 'nope'"),
+    (["--type", "cashback", "--map", "amount"], "FIELD=COLUMN"),
+    (["--type", "cashback", "--map", "amount=Missing column"], "Missing column"),
+])
+def test_bad_usage_exits_two_with_a_message(mixed: Path, args: list[str], message: str) -> None:
+    code, out, err = invoke("validate", str(mixed), *args)
+    assert code == 2
+    assert message.lower() in (err + out).lower()
+    assert "Traceback" not in err + out
+
+
+def test_an_unreadable_file_exits_two(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.csv"
+    code, _, err = invoke("validate", str(missing), "--type", "cashback")
+    assert (code, "Could not read" in err) == (2, True)
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_bytes(b"PK\x03\x04 not really a workbook")
+    code, _, err = invoke("validate", str(garbage), "--type", "cashback")
+    assert code == 2
+    assert err.strip()
+    assert "Traceback" not in err
+
+
+def test_a_required_column_nobody_can_find_exits_two(tmp_path: Path) -> None:
+    path = tmp_path / "nocust.csv"
+    path.write_text("amount\n5\n")
+    code, _, err = invoke("validate", str(path), "--type", "adjustments")
+    assert code == 2
+    assert "--map" in err
+
+
+def test_date_order_option_reads_ambiguous_dates(tmp_path: Path) -> None:
+    path = tmp_path / "dates.csv"
+    path.write_text("customer id,transaction id,date,amount\n"
+                    "cus-1001,A,03/04/2026,5\ncus-1002,B,05/06/2026,6\n")
+    code, out, _ = invoke("validate", str(path), "--type", "cashback", "--json")
+    assert code == 1
+    assert {i["code"] for i in json.loads(out)["issues"]} == {"ambiguous_date"}
+    code, out, _ = invoke("validate", str(path), "--type", "cashback", "--json",
+                          "--date-order", "DMY")
+    assert (code, json.loads(out)["valid"]) == (0, 2)
+
+
+def test_a_workbook_sheet_can_be_chosen(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer)
+    book.add_worksheet("Notes").write_string(0, 0, "nothing here")
+    sheet = book.add_worksheet("Balances")
+    sheet.write_string(0, 0, "Customer ID")
+    sheet.write_string(1, 0, "cus-1001")
+    book.close()
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(buffer.getvalue())
+    code, out, _ = invoke("validate", str(path), "--type", "balance-inquiries", "--sheet",
+                          "Balances", "--json")
+    assert (code, json.loads(out)["valid"]) == (0, 1)
+
+
+@pytest.mark.parametrize("slug", list(BATCH_TYPES))
+def test_a_written_template_validates(tmp_path: Path, slug: str) -> None:
+    path = tmp_path / f"{slug}.xlsx"
+    code, _, _ = invoke("template", slug, "--format", "xlsx", "-o", str(path))
+    assert code == 0
+    code, out, _ = invoke("validate", str(path), "--type", slug, "--json")
+    assert code == 0, out
+    assert json.loads(out)["invalid"] == 0
+
+
+def test_a_csv_template_goes_to_stdout_without_output_path() -> None:
+    code, out, _ = invoke("template", "cashback")
+    assert code == 0
+    assert out.lstrip("\ufeff").splitlines()[0].replace('"', "").startswith("Customer ID,")
+
+
+def test_types_lists_every_type_with_required_fields() -> None:
+    code, out, _ = invoke("types", "--json")
+    assert code == 0
+    records = {r["slug"]: r for r in json.loads(out)}
+    assert set(records) == set(BATCH_TYPES)
+    assert records["cashback"]["endpoint"] == "/api/v4.0/integrations/batch/cashback"
+    required = {f["path"] for f in records["orders"]["fields"] if f["required"]}
+    assert required == {"customerId", "orderId", "orderDate", "totalPaid"}
+    code, out, _ = invoke("types")
+    assert "transactionTime*" in out
+
+
+def test_the_real_command_reports_the_exact_bad_cells(mixed: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "gameball_batch", "validate", str(mixed), "--type", "cashback",
+         "--json"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    issues = json.loads(done.stdout)["issues"]
+    assert [(i["row"], i["field"], i["value"]) for i in issues] == [
+        (3, "amount", "12,5"), (4, "customerId", "1.2E+11"), (5, "transactionId", "T1")]
+    assert done.stderr == ""
