@@ -369,9 +369,10 @@ def parse_status(document: Mapping[str, Any], *, job_id: str | None = None,
     (``results``/``errors``, ``processedItems``…), reference §4.1 and §10.2."""
     fields = _lower(document)
     raw_status = fields.get("status")
-    key_fields = result_keys(batch_type, _text(fields.get("operation")))
+    names = result_keys(batch_type, _text(fields.get("operation")))
     response = fields.get("response")
     response_fields = _lower(response) if isinstance(response, dict) else {}
+    exact = _documented_case(document, response)
     successful = response_fields.get("successful", response_fields.get("succeeded"))
     failed = response_fields.get("failed")
     if not response_fields:
@@ -379,8 +380,8 @@ def parse_status(document: Mapping[str, Any], *, job_id: str | None = None,
     return JobStatus(
         state=normalise_state(raw_status),
         raw_status=None if raw_status is None else str(raw_status),
-        successful=[parse_item(item, key_fields) for item in _items(successful)],
-        failed=[parse_item(item, key_fields) for item in _items(failed)],
+        successful=[_parse_item(item, names, exact=exact) for item in _items(successful)],
+        failed=[_parse_item(item, names, exact=exact) for item in _items(failed)],
         finished_count=_finished(fields),
         error_count=_first_count(fields, "errorcount", "faileditems"),
         total_count=_first_count(fields, "totalcount", "totalitems"),
@@ -413,20 +414,42 @@ def result_keys(batch_type: str | BatchType | None, operation: str | None) -> tu
 
 def parse_item(raw: Any, key_fields: Iterable[str] = _GENERIC_KEYS) -> ItemResult:
     """One result item; ``message`` falls back to ``error`` (reference §9 C7)."""
+    return _parse_item(raw, tuple(key_fields), exact=False)
+
+
+def _parse_item(raw: Any, names: tuple[str, ...], *, exact: bool) -> ItemResult:
+    """:func:`parse_item`, the hot loop of a 1000-item status.
+
+    ``exact`` reads the documented camelCase names directly (the common case, twice as
+    fast); an item whose key is then missing is read again case-insensitively.
+    """
     if not isinstance(raw, dict):
         return ItemResult(key=_id_text(raw), data={"value": raw})
-    fields = _lower(raw)
-    key = next((k for k in (_id_text(fields.get(f.lower())) for f in key_fields) if k), None)
-    message = _text(fields.get("message")) or None
+    fields = raw if exact else {k.lower(): v for k, v in raw.items()}  # JSON keys are text
+    key = None
+    for name in names:
+        key = _id_text(fields.get(name if exact else name.lower()))
+        if key:
+            break
+    if key is None and exact:
+        return _parse_item(raw, names, exact=False)
+    message = _text(fields.get("message"))
     code = _code(fields.get("code"))
     error = fields.get("error")
     if isinstance(error, dict):
         inner = _lower(error)
         message = message or _text(inner.get("message"))
         code = code if code is not None else _code(inner.get("code"))
-    elif isinstance(error, str) and error.strip():
-        message = message or error
-    return ItemResult(key=key, message=message, code=code, data=dict(raw))
+    elif isinstance(error, str):
+        message = message or _text(error)
+    return ItemResult(key=key, message=message, code=code, data=raw)
+
+
+def _documented_case(*documents: Any) -> bool:
+    """False when a document spells a known name in another case (``Status``, ``Failed``)."""
+    known = ("status", "response", "results", "errors", "successful", "failed")
+    return not any(isinstance(d, dict) and any(k != k.lower() and k.lower() in known for k in d)
+                   for d in documents)
 
 
 def _items(value: Any) -> list[Any]:
@@ -508,6 +531,8 @@ def _count(value: Any) -> int | None:
 
 
 def _code(value: Any) -> int | None:
+    if value is None:
+        return None
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return _count(value) if not isinstance(value, str) else None
