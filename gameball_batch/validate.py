@@ -58,6 +58,7 @@ _ISO = (
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
     r"(?:\s*(?:Z|z|[+-]\d{2}(?::?\d{2})?))?)?$"
 )
+_CANONICAL_SECONDS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"  # our output minus ".000"
 _ZONED = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
 _SLASHED = (
     r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-](?P<y>\d{4})"
@@ -242,7 +243,9 @@ def _parse_phone(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
 def _number_text_issues(col: _Column, issues: _Issues) -> np.ndarray:
     """Report cells that are not plain decimals; the mask of plain-decimal cells."""
     path, given = col.spec.path, ~col.blank
-    plain = given & _match(col.text, _PLAIN_DECIMAL)
+    plain: np.ndarray = given & _match(col.text, _PLAIN_DECIMAL)
+    if not (given & ~plain).any():  # the usual case: skip the diagnosis passes
+        return plain
     thousands = given & ~plain & _match(col.text, _THOUSANDS)
     comma = given & ~plain & ~thousands & _match(col.text, _DECIMAL_COMMA)
     other = given & ~plain & ~thousands & ~comma
@@ -382,8 +385,24 @@ def _parse_time(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
                    lambda _r, v: f"{col.subject} is in the future, got '{v}'; Gameball "
                    "refuses future times")
         ok &= ~future
-    formatted = _format_millis(np.where(ok, millis, 0), date_only=is_date)
-    return _to_str_series(formatted, ~ok, ctx.index)
+    return _to_str_series(_utc_text(text, millis, ok, date_only=is_date), ~ok, ctx.index)
+
+
+def _utc_text(text: pa.Array, millis: np.ndarray, ok: np.ndarray, *, date_only: bool) -> pa.Array:
+    """The output text of each parsed time; cells already in the output form are reused."""
+    if date_only:
+        return _format_millis(np.where(ok, millis, 0), date_only=True)
+    whole = ok & _match(text, _CANONICAL_SECONDS)
+    out = _concat_text(pc.utf8_slice_codeunits(text, 0, 19), ".000Z")
+    redo = ok & ~whole
+    if redo.any():
+        fresh = _format_millis(millis[redo], date_only=False)
+        out = pc.replace_with_mask(out, pa.array(redo), fresh.cast(out.type))
+    return out
+
+
+def _concat_text(arr: pa.Array, tail: str) -> pa.Array:
+    return pc.binary_join_element_wise(arr, pa.scalar(tail, arr.type), pa.scalar("", arr.type))
 
 
 def _parse_zoned(text: pa.Array, todo: np.ndarray, millis: np.ndarray, done: np.ndarray) -> None:
@@ -489,32 +508,31 @@ def _date_order(
     return None
 
 
+_PAIRS = np.array([[ord(a), ord(b)] for a in "0123456789" for b in "0123456789"],
+                  dtype=np.uint8)  # "00" … "99" as byte pairs, indexed by value
+
+
 def _format_millis(millis: np.ndarray, *, date_only: bool) -> pa.Array:
     """Epoch milliseconds → fixed-width ASCII text, built as bytes (strftime is far slower)."""
     stamp = millis.astype("datetime64[ms]")
     days = stamp.astype("datetime64[D]")
     months = stamp.astype("datetime64[M]")
     year = stamp.astype("datetime64[Y]").astype("int64") + 1970
-    fields: list[tuple[np.ndarray, int]] = [
-        (year, 4), (months.astype("int64") % 12 + 1, 2),
-        ((days - months.astype("datetime64[D]")).astype("int64") + 1, 2),
+    pairs: list[tuple[int, np.ndarray]] = [
+        (0, year // 100), (2, year % 100), (5, months.astype("int64") % 12 + 1),
+        (8, (days - months.astype("datetime64[D]")).astype("int64") + 1),
     ]
-    if date_only:
-        template = "0000-00-00"
-    else:
+    template = "0000-00-00" if date_only else "0000-00-00T00:00:00.000Z"
+    out = np.empty((len(millis), len(template)), dtype=np.uint8)
+    out[:] = np.frombuffer(template.encode(), dtype=np.uint8)
+    if not date_only:
         in_day = millis - days.astype("datetime64[ms]").astype("int64")
-        fields += [(in_day // 3_600_000, 2), (in_day // 60_000 % 60, 2),
-                   (in_day // 1000 % 60, 2), (in_day % 1000, 3)]
-        template = "0000-00-00T00:00:00.000Z"
+        pairs += [(11, in_day // 3_600_000), (14, in_day // 60_000 % 60),
+                  (17, in_day // 1000 % 60), (21, in_day % 100)]
+        out[:, 20] += (in_day % 1000 // 100).astype(np.uint8)
+    for at, values in pairs:
+        out[:, at : at + 2] = _PAIRS[values]
     width = len(template)
-    out = np.tile(np.frombuffer(template.encode(), dtype=np.uint8), (len(millis), 1))
-    positions = [i for i, ch in enumerate(template) if ch == "0"]
-    pos = 0
-    for values, digits in fields:
-        for d in range(digits):
-            out[:, positions[pos + d]] += (values // 10 ** (digits - 1 - d) % 10).astype(
-                np.uint8)
-        pos += digits
     offsets = np.arange(0, width * (len(millis) + 1), width, dtype=np.int32)
     return pa.Array.from_buffers(pa.string(), len(millis),
                                  [None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
