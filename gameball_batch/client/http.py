@@ -53,7 +53,10 @@ def _secret(value: Secret | str, label: str) -> Secret:
 
 
 def _check_base_url(base_url: str) -> str:
-    url = httpx.URL(base_url.strip().rstrip("/")) if base_url.strip() else None
+    try:
+        url = httpx.URL(base_url.strip().rstrip("/")) if base_url.strip() else None
+    except httpx.InvalidURL:
+        url = None
     if url is None or url.scheme not in ("http", "https") or not url.host:
         raise ValueError(
             f"The Gameball base URL must look like https://api.gameball.co, got '{base_url}'"

@@ -477,7 +477,9 @@ def _first_count(fields: Mapping[str, Any], *names: str) -> int | None:
 
 def _extra(document: Mapping[str, Any], response: Any) -> dict[str, Any]:
     extra = {k: v for k, v in document.items() if k.lower() not in _CONSUMED}
-    if isinstance(response, dict):
+    if response is not None and not isinstance(response, dict):
+        extra["response"] = response  # not the documented object: kept as it came
+    elif isinstance(response, dict):
         rest = {k: v for k, v in response.items()
                 if k.lower() not in ("successful", "succeeded", "failed")}
         if rest:

@@ -244,6 +244,18 @@ def test_a_429_burst_is_waited_out_for_creation_and_status(
     assert applied(sandbox, "cashback") == {"INV-1": 1}
 
 
+def test_a_429_burst_holds_back_everyone_sharing_the_client_limiter(
+    sandbox: SandboxServer, make_client: Callable[..., GameballClient]
+) -> None:
+    clock = FakeClock()
+    client = make_client(rate_limit=RateLimit(), clock=clock, sleep=clock.sleep)
+    set_faults(sandbox, rate_limit_next=2)
+    job_id = client.create_batch("cashback", payload(cashback("INV-1")))
+    assert clock.slept == [1.0, 1.0]  # Retry-After, waited in the shared limiter
+    assert client.get_status(job_id).state == "completed"
+    assert applied(sandbox, "cashback") == {"INV-1": 1}
+
+
 def test_the_sandboxs_own_rate_limit_is_retried_after_its_retry_after() -> None:
     clock = FakeClock()
     with SandboxServer(instant=True, rate_limit=True, rate_per_second=2, rate_per_30s=100,
@@ -330,6 +342,19 @@ def test_a_refused_connection_is_not_sent_after_retrying(
     with pytest.raises(NotSent, match="nothing was sent"):
         client.create_batch("cashback", payload(cashback("INV-1")))
     assert len(slept) == 2  # provably never sent, so creation may retry
+
+
+@pytest.mark.parametrize("url", ["api.gameball.co", "http://", "ftp://api.gameball.co",
+                                 "https://[::1"])
+def test_a_base_url_that_is_not_http_is_refused_with_an_example(url: str) -> None:
+    with pytest.raises(ValueError, match=r"must look like https://api\.gameball\.co"):
+        GameballClient(url, "ak", "sk")
+
+
+def test_a_key_with_a_line_break_is_refused_without_showing_it() -> None:
+    with pytest.raises(ValueError, match="secret key contains") as caught:
+        GameballClient("https://api.gameball.co", "ak", "sk-9f3e\nextra")
+    assert "9f3e" not in str(caught.value)
 
 
 # --- keys never leak -----------------------------------------------------------------------

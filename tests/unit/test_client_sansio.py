@@ -252,6 +252,17 @@ def test_a_status_body_with_capitalised_keys_is_still_read() -> None:
     assert [(s.key, s.message) for s in status.successful] == [("c1", "ok")]
 
 
+def test_an_item_in_other_casing_inside_a_camel_case_body_is_still_keyed() -> None:
+    status = status_of({"status": "completed", "response": {"failed": [
+        {"CustomerId": "c1", "Message": "Customer Not Found", "Code": 7000}]}})
+    assert [(f.key, f.message, f.code) for f in status.failed] == \
+        [("c1", "Customer Not Found", 7000)]
+
+
+def test_a_response_that_is_not_an_object_is_kept_in_extra() -> None:
+    assert status_of({"status": "completed", "response": [1, 2]}).extra == {"response": [1, 2]}
+
+
 # --- status shape 2 (OpenAPI) --------------------------------------------------------------
 
 
