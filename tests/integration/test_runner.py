@@ -7,6 +7,7 @@ its chunks; tests/integration/test_cli_jobs.py covers the path from a spreadshee
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,19 @@ def test_failed_rows_export_with_original_cells_and_the_error(
     assert frame["source row"].tolist() == [4]
     assert json.loads(frame["item"].iloc[0])["transactionId"] == "CB-2"
     assert "Customer Not Found" in frame["error"].iloc[0]
+
+
+def test_an_expired_lease_of_a_silent_owner_is_taken_over(
+    sandbox: SandboxServer, ledger: Ledger, tmp_path: Path, make_runner: Callable[..., Runner]
+) -> None:
+    job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(6)])
+    assert ledger.acquire_lease(job_id, "other-host:1:a", 30)  # a runner that went silent
+    assert not make_runner().drive(job_id)
+    later = Ledger(tmp_path / "ledger.db", clock=lambda: time.time() + 31)
+    try:
+        assert make_runner(later).drive(job_id)
+        assert jobs.summary(ledger, job_id).all_applied
+        takeover = [e for e in ledger.audit_entries(job_id) if e.action == "lease.acquired"]
+        assert takeover[-1].detail == {"previous_owner": "other-host:1:a"}
+    finally:
+        later.close()
