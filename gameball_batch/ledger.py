@@ -35,6 +35,10 @@ JOB_STOPPING = "stopping"  # stop requested: remote jobs in flight are being sto
 JOB_STOPPED = "stopped"  # stopped; rows never sent are not_applied
 JOB_NEEDS_OPERATOR = "needs_operator"  # in-doubt chunks wait for an operator decision
 JOB_FINISHED = "finished"  # every chunk done or failed; rows applied or failed
+# Four-eyes approval (approval_flow.py): the runner never drives a job awaiting approval;
+# an approver moves it to queued, or to rejected (settled, nothing sent).
+JOB_AWAITING_APPROVAL = "awaiting_approval"
+JOB_REJECTED = "rejected"
 JOB_STATES = (
     JOB_QUEUED,
     JOB_RUNNING,
@@ -43,9 +47,11 @@ JOB_STATES = (
     JOB_STOPPED,
     JOB_NEEDS_OPERATOR,
     JOB_FINISHED,
+    JOB_AWAITING_APPROVAL,
+    JOB_REJECTED,
 )
 ACTIVE_JOB_STATES = (JOB_QUEUED, JOB_RUNNING, JOB_PAUSED, JOB_STOPPING)
-SETTLED_JOB_STATES = (JOB_STOPPED, JOB_NEEDS_OPERATOR, JOB_FINISHED)
+SETTLED_JOB_STATES = (JOB_STOPPED, JOB_NEEDS_OPERATOR, JOB_FINISHED, JOB_REJECTED)
 
 CHUNK_PENDING = "pending"
 CHUNK_SENDING = "sending"
@@ -147,6 +153,18 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: Gameball's per-item results kept once per chunk (one JSON document), not per row.
     """
     ALTER TABLE chunks ADD COLUMN results TEXT;
+    """,
+    # 3: each row's business key (guards.py), so "sent in the last N days?" is an indexed
+    # lookup instead of a scan of every row's cells.
+    """
+    CREATE TABLE row_keys (
+        job_id TEXT NOT NULL,
+        row INTEGER NOT NULL,
+        bkey TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (job_id, row)
+    ) WITHOUT ROWID;
+    CREATE INDEX row_keys_bkey ON row_keys(bkey, at);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -837,6 +855,39 @@ class Ledger:
             "SELECT DISTINCT key FROM rows WHERE job_id = ? AND chunk_idx = ?", (job_id, index)
         )
         return {r["key"] for r in cur}
+
+    # -- business keys (duplicate guards, see guards.py) --
+
+    def store_row_keys(self, job_id: str, keys: Iterable[tuple[int, str]]) -> None:
+        """Record each row's business key, stamped with the job's creation time."""
+        with self._tx() as tx:
+            r = tx.execute("SELECT created_at FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if r is None:
+                raise KeyError(f"no job {job_id}")
+            tx.executemany(
+                "INSERT OR REPLACE INTO row_keys (job_id, row, bkey, at) VALUES (?, ?, ?, ?)",
+                ((job_id, row, key, r["created_at"]) for row, key in keys),
+            )
+
+    def find_row_keys(
+        self, keys: Collection[str], *, since: float, statuses: Collection[str],
+        exclude_job_states: Collection[str] = (), limit: int = 1000,
+    ) -> list[tuple[str, str, int, float]]:
+        """(bkey, job_id, row, at) of stored rows with one of ``keys``, newer than ``since``,
+        whose status is one of ``statuses``; an indexed lookup per key."""
+        sql = (
+            "SELECT k.bkey, k.job_id, k.row, k.at FROM json_each(?) AS w "
+            "JOIN row_keys AS k INDEXED BY row_keys_bkey ON k.bkey = w.value AND k.at >= ? "
+            "JOIN rows AS r ON r.job_id = k.job_id AND r.row = k.row "
+            f"AND r.status IN ({_marks(statuses)}) "
+            "JOIN jobs AS j ON j.id = k.job_id"
+        )
+        args: list[Any] = [_dumps(list(keys)), since, *statuses]
+        if exclude_job_states:
+            sql += f" WHERE j.state NOT IN ({_marks(exclude_job_states)})"
+            args += list(exclude_job_states)
+        cur = self._conn().execute(sql + " ORDER BY k.at DESC, k.row LIMIT ?", [*args, limit])
+        return [(r[0], r[1], int(r[2]), float(r[3])) for r in cur]
 
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
