@@ -1,0 +1,213 @@
+"""Four-eyes approval over the ledger: submit (guarded), request, approve, reject, list.
+
+A job whose impact crosses an approval rule (``approvals.approval_reasons``) is created in
+the ``awaiting_approval`` state, which the runner never drives. The request is an audit
+entry (``approval.requested``) holding the reasons and the *content digest* of exactly what
+was reviewed: file fingerprint, mapping, row count, totals and the bytes of every chunk
+that will be sent. Approving recomputes the digest from the stored job and its stored
+payloads; any difference voids the approval, and so does approving one's own job. An
+approved job goes to ``queued`` (the runner picks it up); a rejected one to ``rejected``
+(settled, nothing sent). Every request, approval, refusal and rejection is audited.
+
+:func:`submit` is the one way the console and the CLI create a job: it enforces the
+duplicate guards (``guards.py``), applies the approval rules and records both.
+
+This module must not import streamlit or send anything (the runner sends).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from gameball_batch import guards, jobs
+from gameball_batch import ledger as lg
+from gameball_batch.approvals import (
+    ApprovalRefused,
+    ApprovalRules,
+    approval_reasons,
+    check_approval,
+    content_digest,
+)
+from gameball_batch.ledger import Ledger
+
+if TYPE_CHECKING:
+    from gameball_batch.impact import Impact
+    from gameball_batch.payloads import ChunkPlan
+
+REQUESTED = "approval.requested"
+APPROVED = "approval.approved"
+REFUSED = "approval.refused"
+REJECTED = "approval.rejected"
+
+
+def rules_from_settings(extra: Mapping[str, Any]) -> ApprovalRules:
+    """The ``[approval]`` section as rules (ValueError with a message for a typo)."""
+    raw = extra.get("approval")
+    return ApprovalRules.from_mapping(raw if isinstance(raw, Mapping) else None)
+
+
+# --- the digest ------------------------------------------------------------------------------
+
+
+def _bound(digest: str, payload_sha: str) -> str:
+    return hashlib.sha256(f"{digest}:{payload_sha}".encode()).hexdigest()
+
+
+def _payload_sha(payloads: list[bytes]) -> str:
+    h = hashlib.sha256()
+    for payload in payloads:
+        h.update(len(payload).to_bytes(8, "big"))
+        h.update(payload)
+    return h.hexdigest()
+
+
+def reviewed_digest(
+    *, fingerprint: str, mapping: Mapping[str, str], plan: ChunkPlan,
+    totals: Mapping[str, float],
+) -> str:
+    """The digest of what the submitter reviewed (before the job is stored)."""
+    base = content_digest(fingerprint=fingerprint, mapping=mapping, row_count=plan.row_count,
+                          totals=totals)
+    return _bound(base, _payload_sha([c.payload for c in plan.chunks]))
+
+
+def stored_digest(ledger: Ledger, job: lg.Job) -> str:
+    """The digest of the job as the ledger holds it now (and as the runner would send it)."""
+    totals = {k: float(v) for k, v in job.totals.items() if isinstance(v, int | float)}
+    base = content_digest(fingerprint=job.fingerprint, mapping=job.mapping,
+                          row_count=job.row_count, totals=totals)
+    payloads = [ledger.payload(job.id, c.index) for c in ledger.chunks(job.id)]
+    return _bound(base, _payload_sha(payloads))
+
+
+# --- submitting ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    job_id: str
+    state: str  # queued, or awaiting_approval
+    approval_reasons: tuple[str, ...] = ()
+    override_reason: str | None = None
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.state == lg.JOB_AWAITING_APPROVAL
+
+
+def submit(
+    ledger: Ledger, plan: ChunkPlan, *, impact: Impact, frame: pd.DataFrame, file_name: str,
+    fingerprint: str, mapping: Mapping[str, str], actor: str, rules: ApprovalRules,
+    duplicates: guards.DuplicateReport, keys: pd.Series, override_reason: str | None = None,
+    sheet: str | None = None,
+) -> Submission:
+    """Create the job: refused while duplicates are not overridden; held for approval when a
+    rule says so; otherwise queued for the runner."""
+    override = guards.require_override(duplicates, override_reason)
+    reasons = tuple(approval_reasons(impact, rules))
+    state = lg.JOB_AWAITING_APPROVAL if reasons else lg.JOB_QUEUED
+    totals = impact.totals()
+    job_id = jobs.create_job(
+        ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
+        mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
+    )
+    guards.record(ledger, job_id, keys=keys, report=duplicates, override_reason=override,
+                  actor=actor)
+    if reasons:
+        digest = reviewed_digest(fingerprint=fingerprint, mapping=mapping, plan=plan,
+                                 totals=totals)
+        ledger.audit(actor, REQUESTED, job_id, {"reasons": list(reasons), "digest": digest})
+    return Submission(job_id, state, reasons, override)
+
+
+# --- deciding --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A job waiting for a second person, with why and whether it is still as reviewed."""
+
+    job: lg.Job
+    reasons: tuple[str, ...]
+    requested_digest: str | None
+    requested_at: float | None
+    current_digest: str
+
+    @property
+    def intact(self) -> bool:
+        return self.requested_digest is not None and self.requested_digest == self.current_digest
+
+    def may_approve(self, approver: str) -> str | None:
+        """Why ``approver`` cannot approve this job; None when they can."""
+        try:
+            check_approval(submitter=self.job.actor, approver=approver,
+                           approved_digest=self.requested_digest or "",
+                           current_digest=self.current_digest)
+        except ApprovalRefused as exc:
+            return str(exc)
+        return None
+
+
+def _request(ledger: Ledger, job_id: str) -> lg.AuditEntry | None:
+    entries = [e for e in ledger.audit_entries(job_id) if e.action == REQUESTED]
+    return entries[-1] if entries else None
+
+
+def pending_approval(ledger: Ledger, job_id: str) -> PendingApproval:
+    """One job awaiting approval; ApprovalRefused when it is not waiting (any more)."""
+    job = ledger.job(job_id)
+    if job is None:
+        raise ApprovalRefused(f"There is no job {job_id}.")
+    if job.state != lg.JOB_AWAITING_APPROVAL:
+        raise ApprovalRefused(f"Job {job_id} is {job.state.replace('_', ' ')}: only a job "
+                              "awaiting approval can be approved or rejected.")
+    request = _request(ledger, job_id)
+    return PendingApproval(
+        job=job,
+        reasons=tuple(request.detail.get("reasons", ())) if request else (),
+        requested_digest=str(request.detail.get("digest")) if request else None,
+        requested_at=request.at if request else None,
+        current_digest=stored_digest(ledger, job),
+    )
+
+
+def awaiting(ledger: Ledger, *, limit: int = 100) -> list[PendingApproval]:
+    """Every job awaiting approval, oldest first (the longest wait at the top)."""
+    waiting = ledger.jobs(states=(lg.JOB_AWAITING_APPROVAL,), limit=limit)
+    return [pending_approval(ledger, j.id) for j in reversed(waiting)]
+
+
+def approve(ledger: Ledger, job_id: str, approver: str) -> None:
+    """Approve: the job goes to the queue. Refused (and audited) for one's own job or a job
+    that changed since it was reviewed."""
+    pending = pending_approval(ledger, job_id)
+    problem = pending.may_approve(approver)
+    if problem is None and pending.requested_digest is None:
+        problem = "This job has no approval request on record, so it cannot be approved."
+    if problem is not None:
+        ledger.audit(approver, REFUSED, job_id, {"reason": problem,
+                                                 "digest": pending.current_digest})
+        raise ApprovalRefused(problem)
+    detail = {"digest": pending.current_digest, "submitter": pending.job.actor}
+    if not ledger.set_job_state(job_id, lg.JOB_QUEUED, expect=(lg.JOB_AWAITING_APPROVAL,),
+                                actor=approver, detail=detail):
+        raise ApprovalRefused("Someone else decided on this job a moment ago; reload the page.")
+    ledger.audit(approver, APPROVED, job_id, detail)
+
+
+def reject(ledger: Ledger, job_id: str, approver: str, reason: str) -> None:
+    """Reject with a reason: the job is settled as rejected and nothing is sent."""
+    if not reason.strip():
+        raise ApprovalRefused("Give a reason for the rejection: the submitter will read it.")
+    pending = pending_approval(ledger, job_id)
+    detail = {"reason": reason.strip(), "submitter": pending.job.actor}
+    if not ledger.set_job_state(job_id, lg.JOB_REJECTED, expect=(lg.JOB_AWAITING_APPROVAL,),
+                                error=f"Rejected by {approver}: {reason.strip()}",
+                                actor=approver, detail=detail):
+        raise ApprovalRefused("Someone else decided on this job a moment ago; reload the page.")
+    ledger.audit(approver, REJECTED, job_id, detail)

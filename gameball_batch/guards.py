@@ -1,0 +1,236 @@
+"""Duplicate guards: has this file, or have these rows, been sent before?
+
+Two guards block a submission until the operator overrides them with a reason (audited):
+
+* **same file** — the exact bytes (fingerprint) were already sent as the same batch type;
+* **same rows** — a row's business key (the type's ``key_fields``: customer, amount,
+  transaction id or time…) matches a row of an earlier job, created in the last N days
+  (``[guards] duplicate_days`` in secrets.toml, default 30), that was applied or may still
+  apply (pending or in doubt). Rejected jobs and failed rows do not count.
+
+Business keys are stored per row at job creation (ledger table ``row_keys``, indexed), so
+the lookup is one indexed query, never a scan of stored cells. Idempotent types (customer
+upserts, balance inquiries) have no row guard: sending them twice changes nothing.
+
+This module must not import streamlit or send anything; the console and the CLI show the
+:class:`DuplicateReport` and ask for the override.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from gameball_batch import ledger as lg
+from gameball_batch.batch_types import BatchType
+from gameball_batch.ledger import Ledger
+
+if TYPE_CHECKING:
+    from gameball_batch.validate import ValidationResult
+
+DEFAULT_DAYS = 30
+KEY_SEPARATOR = "\x1f"  # unit separator: never typed into a spreadsheet cell
+# Rows that were applied, or may still be: pending (queued, awaiting approval) or in doubt.
+LIVE_ROW_STATUSES = (lg.ROW_APPLIED, lg.ROW_PENDING, lg.ROW_UNKNOWN)
+LOOKUP_BATCH = 50_000  # keys per query (json_each keeps it one statement)
+MATCH_LIMIT = 1000  # matching rows read back: enough to show and count "at least"
+OVERRIDE_ACTION = "duplicates.override"
+
+
+class DuplicatesBlocked(ValueError):
+    """Submission refused: duplicates found and no override reason given."""
+
+
+@dataclass(frozen=True)
+class RowMatch:
+    """A row of this file whose business key matches a row of an earlier job."""
+
+    row: int  # source row in this file
+    job_id: str
+    earlier_row: int
+    at: float  # when the earlier job was created
+    key: tuple[str, ...]  # the matching values, in key_fields order
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    """What the guards found; ``blocked`` when the operator must override."""
+
+    batch_type: BatchType
+    days: int
+    earlier_jobs: tuple[lg.Job, ...] = ()
+    row_matches: tuple[RowMatch, ...] = ()
+    key_fields: tuple[str, ...] = ()
+    truncated: bool = False  # more matches exist than were read
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.earlier_jobs or self.row_matches)
+
+    @property
+    def matched_rows(self) -> tuple[int, ...]:
+        return tuple(sorted({m.row for m in self.row_matches}))
+
+    def lines(self, *, limit: int = 5) -> list[str]:
+        """Operator-facing sentences, with a few example rows."""
+        out: list[str] = []
+        if self.earlier_jobs:
+            first = self.earlier_jobs[0]
+            out.append(
+                f"This exact file was already sent as {self.batch_type.title} in "
+                f"{len(self.earlier_jobs)} earlier job(s) (latest: job {first.id}, "
+                f"{first.state}, by {first.actor or 'unknown'})."
+            )
+        if self.row_matches:
+            count = len(self.matched_rows)
+            more = "At least " if self.truncated else ""
+            out.append(
+                f"{more}{count:,} row(s) match rows "
+                f"sent in the last {self.days} days (same {', '.join(self.key_fields)}):"
+            )
+            for m in self.row_matches[:limit]:
+                values = ", ".join(f"{f}={v}" for f, v in zip(self.key_fields, m.key,
+                                                              strict=False))
+                out.append(f"  row {m.row} ({values}) = row {m.earlier_row} of job {m.job_id}")
+            if len(self.row_matches) > limit:
+                out.append(f"  … and {len(self.row_matches) - limit:,} more.")
+        return out
+
+    def matches_frame(self) -> pd.DataFrame:
+        """The row matches as a table (source row first), for the console."""
+        data: dict[str, list[Any]] = {"row": [m.row for m in self.row_matches]}
+        for i, name in enumerate(self.key_fields):
+            data[name] = [m.key[i] if i < len(m.key) else "" for m in self.row_matches]
+        data["earlier job"] = [m.job_id for m in self.row_matches]
+        data["earlier row"] = [m.earlier_row for m in self.row_matches]
+        frame = pd.DataFrame(data)
+        frame["sent"] = pd.to_datetime([m.at for m in self.row_matches], unit="s", utc=True)
+        return frame
+
+    def summary(self) -> dict[str, Any]:
+        """What the audit log keeps about an override."""
+        return {
+            "earlier_jobs": [j.id for j in self.earlier_jobs[:20]],
+            "matched_rows": len(self.matched_rows),
+            "example_rows": list(self.matched_rows[:20]),
+            "days": self.days,
+        }
+
+
+def duplicate_days(settings_extra: Mapping[str, Any]) -> int:
+    """The row guard's window from ``[guards] duplicate_days`` (default 30)."""
+    section = settings_extra.get("guards")
+    raw = section.get("duplicate_days", DEFAULT_DAYS) if isinstance(section, Mapping) else None
+    if raw is None:
+        return DEFAULT_DAYS
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"[guards] duplicate_days must be a whole number, got '{raw}'.") from None
+    if days < 0:
+        raise ValueError(f"[guards] duplicate_days must be 0 or more, got {days}.")
+    return days
+
+
+def key_fields_for(bt: BatchType, mapping: Mapping[str, str]) -> tuple[str, ...]:
+    """The fields of the business key for this file; () when the type needs no row guard.
+
+    A generated transaction id (no column mapped to it) is left out: it differs between
+    two files holding the same rows, so customer, amount and time identify the row instead.
+    """
+    if bt.idempotent:
+        return ()
+    fields = tuple(f for f in bt.key_fields if not (f == bt.generated_key and f not in mapping))
+    return fields
+
+
+def business_keys(result: ValidationResult, mapping: Mapping[str, str]) -> pd.Series:
+    """One key text per valid row (index = source row); empty when the type has no guard."""
+    bt, clean = result.batch_type, result.clean
+    fields = key_fields_for(bt, mapping)
+    if not fields or clean.empty:
+        return pd.Series([], dtype=object, index=pd.Index([], dtype="int64", name="row"))
+    key = pd.Series(bt.slug, index=clean.index, dtype=object)
+    for name in fields:
+        column = clean[name] if name in clean.columns else pd.Series("", index=clean.index)
+        key = key + KEY_SEPARATOR + column.map(_key_text).astype(object)
+    return key.astype(object)
+
+
+def _key_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return repr(round(value, 6))  # 10.5 and 10.50 read from two files are one amount
+    return str(value).strip()
+
+
+def split_key(key: str) -> tuple[str, ...]:
+    """The field values of a stored key (without the slug)."""
+    return tuple(key.split(KEY_SEPARATOR)[1:])
+
+
+def check(
+    ledger: Ledger, *, batch_type: BatchType, fingerprint: str, keys: pd.Series,
+    key_fields: tuple[str, ...], days: int = DEFAULT_DAYS,
+    clock: Callable[[], float] = time.time,
+) -> DuplicateReport:
+    """Run both guards for a file about to be sent."""
+    earlier = tuple(j for j in ledger.jobs(fingerprint=fingerprint, batch_type=batch_type.slug)
+                    if j.state != lg.JOB_REJECTED)  # a rejected job sent nothing
+    matches: list[RowMatch] = []
+    truncated = False
+    if len(keys) and days > 0:
+        rows_by_key: dict[str, list[int]] = {}
+        for row, key in zip(keys.index.tolist(), keys.tolist(), strict=True):
+            rows_by_key.setdefault(str(key), []).append(int(row))
+        since = clock() - days * 86_400
+        distinct = list(rows_by_key)
+        for start in range(0, len(distinct), LOOKUP_BATCH):
+            found = ledger.find_row_keys(
+                distinct[start : start + LOOKUP_BATCH], since=since,
+                statuses=LIVE_ROW_STATUSES, exclude_job_states=(lg.JOB_REJECTED,),
+                limit=MATCH_LIMIT - len(matches) + 1,
+            )
+            for bkey, job_id, earlier_row, at in found:
+                for row in rows_by_key[bkey]:
+                    matches.append(RowMatch(row, job_id, earlier_row, at, split_key(bkey)))
+            if len(matches) > MATCH_LIMIT:
+                truncated = True
+                break
+        matches.sort(key=lambda m: (m.row, -m.at))
+    return DuplicateReport(
+        batch_type=batch_type, days=days, earlier_jobs=earlier,
+        row_matches=tuple(matches[:MATCH_LIMIT]), key_fields=key_fields, truncated=truncated,
+    )
+
+
+def require_override(report: DuplicateReport, reason: str | None) -> str | None:
+    """The cleaned override reason; raises :class:`DuplicatesBlocked` when one is needed."""
+    if not report.blocked:
+        return None
+    cleaned = (reason or "").strip()
+    if not cleaned:
+        raise DuplicatesBlocked(
+            "\n".join([*report.lines(), "Sending needs an override with a reason, which is "
+                       "recorded in the audit log."])
+        )
+    return cleaned
+
+
+def record(
+    ledger: Ledger, job_id: str, *, keys: pd.Series, report: DuplicateReport,
+    override_reason: str | None, actor: str,
+) -> None:
+    """After the job exists: store its rows' keys, and audit an override if one was given."""
+    if len(keys):
+        ledger.store_row_keys(job_id, ((int(r), str(k)) for r, k in
+                                       zip(keys.index.tolist(), keys.tolist(), strict=True)))
+    if report.blocked and override_reason:
+        ledger.audit(actor, OVERRIDE_ACTION, job_id,
+                     {"reason": override_reason, **report.summary()})
+
