@@ -213,7 +213,7 @@ def upload(args: argparse.Namespace) -> None:
         for _ in range(args.runs):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(120_000)
-            open_page(page, server.url + "/new")
+            open_page(page, server.url + "/")  # New batch is the default page
             choose_type(page, "Cashback Rewards")
             wait_for_app(page)
             started = time.perf_counter()

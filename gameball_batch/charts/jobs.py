@@ -135,8 +135,12 @@ def chunk_grid_figure(states: Sequence[str], *, columns: int = GRID_COLUMNS) -> 
         )
     fig.update_xaxes(visible=False, range=[-1, columns])
     fig.update_yaxes(visible=False, range=[rows, -1])  # reversed: chunk 1 on top
-    height = min(520, 90 + rows * (_square_size(columns) + 4))
-    return _layout(fig, title, height=max(160, height))
+    height = min(520, 120 + rows * (_square_size(columns) + 4))
+    fig = _layout(fig, title, height=max(180, height))
+    # The legend goes under the grid: beside the title it would cover the first rows.
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0,
+                              "xanchor": "left"})
+    return fig
 
 
 def _square_size(columns: int) -> int:

@@ -293,6 +293,9 @@ def _snapshot(
         key=lambda c: c.finished_at or 0.0,
     )
     times, done, failed = [], [], []
+    if closed:  # start the lines at zero when sending began, so one chunk already draws one
+        began = min(c.sent_at or c.created_at for c in chunks)
+        times, done, failed = [datetime.fromtimestamp(began, tz=UTC)], [0], [0]
     done_total = failed_total = 0
     for c in closed:
         done_total += c.item_count
@@ -666,7 +669,8 @@ def _totals(snap: JobSnapshot) -> None:
     cols[3].metric("In doubt", f"{rows.get(lg.ROW_UNKNOWN, 0):,}",
                    help="Gameball may or may not have applied these rows; an operator decides.")
     cols[4].metric("Pending", f"{rows.get(lg.ROW_PENDING, 0):,}")
-    cols[5].metric("Rate", f"{snap.rate:,.0f} items/s" if snap.rate else "—")
+    cols[5].metric("Items/s", f"{snap.rate:,.0f}" if snap.rate else "—",
+                   help=f"Items finished per second over the last {RATE_WINDOW:.0f} s.")
     cols[6].metric("ETA", format_duration(snap.eta_seconds) if snap.live else "—")
 
 

@@ -145,3 +145,28 @@ def wait_for_app(pg: Any, *, timeout_ms: int = APP_TIMEOUT_MS) -> None:
 def open_page(pg: Any, url: str) -> None:
     pg.goto(url)
     wait_for_app(pg)
+
+
+_WATCH_RUNS = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    window.__gbRuns = 0;
+    if (window.__gbWatch) window.__gbWatch.disconnect();
+    window.__gbWatch = new MutationObserver(() => {
+        if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__gbRuns++;
+    });
+    window.__gbWatch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+_RUN_DONE = """() => window.__gbRuns > 0 && document.querySelector("[data-testid='stApp']")
+    .getAttribute('data-test-script-state') === 'notRunning'"""
+
+
+def rerun_after(pg: Any, action: Any, *, timeout_ms: int = APP_TIMEOUT_MS) -> None:
+    """Do ``action`` (a click, a key) and wait until the script run it causes has finished.
+
+    A MutationObserver installed first sees the app leave ``notRunning``, so a run that
+    starts and ends between two polls is never missed, and a run that has not started yet
+    is never mistaken for one that is done.
+    """
+    pg.evaluate(_WATCH_RUNS)
+    action()
+    pg.wait_for_function(_RUN_DONE, timeout=timeout_ms)

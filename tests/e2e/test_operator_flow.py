@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import ARTIFACTS, AppServer, open_page, wait_for_app
+from e2e_support import ARTIFACTS, AppServer, open_page, rerun_after, wait_for_app
 
 from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
 
@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 JOB_DONE_MS = 120_000  # the sandbox processes 200 items/s; generous for a loaded CI machine
 CASHBACK_HEADER = ["Customer ID", "Transaction ID", "Transaction Time", "Amount"]
+MAIN_PROGRESS = "[data-testid='stMain'] [data-testid='stProgress']"  # the sidebar has its own
 WHEN = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -40,7 +41,8 @@ def text_of(page: Any, selector: str) -> str:
 
 
 def metric_value(page: Any, label: str) -> str:
-    metric = page.locator("[data-testid='stMetric']").filter(has_text=label).first
+    metrics = page.locator("[data-testid='stMain'] [data-testid='stMetric']")
+    metric = metrics.filter(has_text=label).first
     return str(metric.locator("[data-testid='stMetricValue']").inner_text()).strip()
 
 
@@ -76,6 +78,56 @@ def queue_cashback_job(
     )
 
 
+def cashback_csv(path: Path, *, good: int) -> Path:
+    """A campaign file: ``good`` rows for demo customers, 3 for customers the sandbox does
+    not know (they fail at Gameball), and 4 invalid rows (one fixable: '12,5')."""
+    lines = [",".join(CASHBACK_HEADER)]
+    lines.append(f"cus-1001,FIX-1,{WHEN},\"12,5\"")  # row 2: decimal comma, fixed in the editor
+    lines += [f"cus-{1001 + n % 150},OK-{n},{WHEN},{10 + n % 7}" for n in range(good)]
+    lines += [f"cus-missing-{n},GONE-{n},{WHEN},25" for n in range(3)]
+    lines.append(f"cus-1002,BAD-1,{WHEN},-3")  # negative amount
+    lines.append(f",BAD-2,{WHEN},10")  # no customer
+    lines.append("cus-1003,BAD-3,yesterday,10")  # not a time
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def choose_batch_type(page: Any, title: str) -> None:
+    box = page.locator("[data-testid='stSelectbox']").filter(has_text="Batch type").first
+    box.click()
+    rerun_after(page, page.get_by_role("option", name=title).first.click)
+
+
+def upload(page: Any, path: Path) -> None:
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(path))
+    page.locator("[data-testid='stFileChipName']").filter(has_text=path.name).wait_for()
+    page.get_by_role("button", name="Start over").wait_for()  # the server holds the file
+    wait_for_app(page)
+
+
+def edit_first_failing_row(page: Any, column: int, value: str) -> None:
+    """Type ``value`` into the editor's first row, ``column`` cells right of the problems.
+
+    The editor is a canvas grid: select its first cell, move with the arrow keys, open the
+    cell's editor with Enter, replace its text and commit with Enter.
+    """
+    editor = page.get_by_text("Edit the original cells").first.locator(
+        "xpath=following::*[@data-testid='stDataFrame'][1]"
+    )
+    editor.scroll_into_view_if_needed()
+    box = editor.bounding_box()
+    assert box is not None, "the row editor is not on the page"
+    # The first data row (below the 35 px header), just right of the narrow row-number column.
+    page.mouse.click(box["x"] + 90, box["y"] + 35 + 17)
+    for _ in range(column):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    cell = page.locator(".gdg-input").first
+    cell.wait_for()
+    cell.fill(value)
+    rerun_after(page, lambda: cell.press("Enter"))  # the edit reaches the server
+
+
 def download_text(page: Any, button_name: str) -> tuple[str, str]:
     with page.expect_download() as info:
         page.get_by_role("button", name=button_name).click()
@@ -86,17 +138,18 @@ def download_text(page: Any, button_name: str) -> tuple[str, str]:
 def test_jobs_page_follows_a_running_job_live_and_exports_its_failed_rows(
     app_server: AppServer, ledger: Ledger, page: Any
 ) -> None:
-    open_page(page, app_server.url + "/jobs")  # the first run starts the sandbox and runner
-    queue_cashback_job(ledger, "e2e-live", good=1200, unknown_customers=3)
+    # The first run starts the sandbox and runner. It opens "/" on purpose: see
+    # test_fresh_console.py for what a deep link does to a console nobody has opened yet.
+    open_page(page, app_server.url + "/")
+    queue_cashback_job(ledger, "e2e-live", good=2400, unknown_customers=3)
 
     open_page(page, app_server.url + "/jobs?job=e2e-live")
     wait_for_text(page, "campaign.csv")
     # Live: the progress text advances without any click while the job runs.
-    progress = page.locator("[data-testid='stProgress']").first
-    progress.wait_for()
+    page.locator(MAIN_PROGRESS).first.wait_for()
     page.wait_for_function(
         """() => {
-            const p = document.querySelector("[data-testid='stProgress']");
+            const p = document.querySelector("[data-testid='stMain'] [data-testid='stProgress']");
             const m = p && p.innerText.match(/([\\d,]+) of ([\\d,]+) rows finished/);
             return m && Number(m[1].replace(/,/g, '')) > 0
                       && Number(m[1].replace(/,/g, '')) < Number(m[2].replace(/,/g, ''));
@@ -108,17 +161,17 @@ def test_jobs_page_follows_a_running_job_live_and_exports_its_failed_rows(
     assert page.url.endswith("job=e2e-live")
 
     wait_for_text(page, "finished", timeout_ms=JOB_DONE_MS)
-    page.get_by_text("1,203 of 1,203 rows finished").wait_for(timeout=JOB_DONE_MS)
+    page.get_by_text("2,403 of 2,403 rows finished").wait_for(timeout=JOB_DONE_MS)
     wait_for_app(page)
-    assert metric_value(page, "Applied") == "1,200"
+    assert metric_value(page, "Applied") == "2,400"
     assert metric_value(page, "Failed") == "3"
     page.screenshot(path=str(ARTIFACTS / "jobs-page-finished.png"), full_page=True)
 
     name, text = download_text(page, "Failed rows, CSV (3)")
     assert name.endswith("-failed.csv")
     table = list(csv.DictReader(io.StringIO(text)))
-    assert [r["source row"] for r in table] == ["1202", "1203", "1204"]
-    assert [r["Customer ID"] for r in table] == [f"cus-missing-{n}" for n in (1200, 1201, 1202)]
+    assert [r["source row"] for r in table] == ["2402", "2403", "2404"]
+    assert [r["Customer ID"] for r in table] == [f"cus-missing-{n}" for n in (2400, 2401, 2402)]
     assert all(r["error"] for r in table)
 
 
@@ -132,3 +185,72 @@ def test_a_refresh_keeps_the_same_job_open(
     wait_for_app(page)
     wait_for_text(page, "e2e-refresh")
     assert re.search(r"job=e2e-refresh", page.url)
+
+
+def test_new_operator_fixes_drops_submits_and_downloads_the_failed_rows(
+    app_server: AppServer, page: Any, tmp_path: Path
+) -> None:
+    data = cashback_csv(tmp_path / "campaign.csv", good=1190)
+    open_page(page, app_server.url + "/")  # New batch is the default page
+    choose_batch_type(page, "Cashback Rewards")
+    upload(page, data)
+    wait_for_text(page, "Detected:")
+
+    # 4 invalid rows: the decimal comma, a negative amount, no customer, a bad time
+    wait_for_text(page, "Fix failing rows")
+    assert metric_value(page, "Invalid") == "4"
+    edit_first_failing_row(page, column=4, value="12.5")
+    rerun_after(page, page.get_by_role("button", name="Apply fixes and validate again").click)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll("[data-testid='stMetric']")].some(
+            m => m.innerText.includes("Invalid") && m.innerText.trim().endsWith("3"))"""
+    )
+
+    rerun_after(page, page.get_by_text("leave out the 3 invalid ones").click)  # drop the rest
+    wait_for_text(page, "5. Review the impact")
+    rerun_after(page, page.get_by_text("I have reviewed the 1,194 rows").click)
+    page.get_by_role("button", name="Submit 1,194 rows to the sandbox").click()
+
+    # Lands on the job, which the runner drives live to completion.
+    page.wait_for_url(re.compile(r".*/jobs\?job=.+"))
+    wait_for_text(page, "campaign.csv")
+    page.locator(MAIN_PROGRESS).first.wait_for()
+    page.get_by_text("1,194 of 1,194 rows finished").wait_for(timeout=JOB_DONE_MS)
+    wait_for_app(page)
+    assert metric_value(page, "Applied") == "1,191"
+    assert metric_value(page, "Failed") == "3"
+
+    _, text = download_text(page, "Failed rows, CSV (3)")
+    table = list(csv.DictReader(io.StringIO(text)))
+    assert [r["Customer ID"] for r in table] == ["cus-missing-0", "cus-missing-1", "cus-missing-2"]
+    assert [r["source row"] for r in table] == ["1193", "1194", "1195"]
+    assert all(r["error"] for r in table)
+
+
+def test_a_workbook_upload_asks_which_sheet(
+    app_server: AppServer, page: Any, tmp_path: Path
+) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "campaign.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    notes = book.add_worksheet("Notes")
+    notes.write_row(0, 0, ["Read me", "This sheet is not data"])
+    data = book.add_worksheet("Cashback")
+    data.write_row(0, 0, CASHBACK_HEADER)
+    for n in range(20):
+        data.write_row(n + 1, 0, [f"cus-{1001 + n}", f"WB-{n}", WHEN, f"{10 + n}"])
+    book.close()
+
+    open_page(page, app_server.url + "/")  # New batch is the default page
+    choose_batch_type(page, "Cashback Rewards")
+    upload(page, path)
+    # The first sheet holds no data: the page says so and points to the sheet picker.
+    wait_for_text(page, "Or choose another worksheet")
+    sheet = page.locator("[data-testid='stSelectbox']").filter(has_text="Worksheet").first
+    sheet.wait_for()
+    sheet.click()
+    rerun_after(page, page.get_by_role("option", name="Cashback").first.click)
+    wait_for_text(page, "sheet “Cashback”")
+    wait_for_text(page, "All 20 rows are valid.")
+    assert metric_value(page, "Valid") == "20"
