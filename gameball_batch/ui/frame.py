@@ -97,7 +97,10 @@ def identity() -> access.Identity:
     return access.Identity()
 
 
-def _auth_configured() -> bool:
+def auth_configured(settings: Settings) -> bool:
+    """Whether an [auth] (OIDC) section exists, in Streamlit's secrets or our settings file."""
+    if "auth" in settings.extra:
+        return True
     try:
         return "auth" in st.secrets
     except Exception:  # no secrets file at all
@@ -106,7 +109,7 @@ def _auth_configured() -> bool:
 
 def sign_in_gate(settings: Settings) -> None:
     """Refuse to show anything when production needs sign-in and nobody is signed in."""
-    mode = access.sign_in_mode(settings, auth_configured=_auth_configured())
+    mode = access.sign_in_mode(settings, auth_configured=auth_configured(settings))
     if mode is access.SignIn.MISCONFIGURED:
         st.error(
             "This console talks to production but no sign-in is configured. Add an [auth] "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from gameball_batch import approvals
+from gameball_batch import approval_flow, approvals, exports, guards
 from gameball_batch import impact as impact_mod
+from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType
 from gameball_batch.charts import intake as charts
 from gameball_batch.ui import frame, services
@@ -115,7 +116,8 @@ def _cached(kind: str, key: Any, compute: Callable[[], T]) -> T:
 
 FLOW_KEYS = (
     keys.NB_FILE, keys.NB_SHEET, keys.NB_MAP_CONTEXT, keys.NB_FIXES, keys.NB_EDITOR_GEN,
-    keys.NB_EDITOR_PAGE_FRAME, keys.NB_DROP_INVALID, keys.NB_OVERRIDE_SENT, keys.NB_CONFIRM,
+    keys.NB_EDITOR_PAGE_FRAME, keys.NB_DROP_INVALID, keys.NB_OVERRIDE_SENT,
+    keys.NB_OVERRIDE_REASON, keys.NB_CONFIRM,
     keys.NB_CONFIRM_TEXT, keys.NB_FIX_PAGE, keys.NB_ISSUE_FIELDS, keys.NB_ISSUE_RULES,
     keys.NB_SUBMIT_ERROR,
 )
@@ -152,7 +154,7 @@ def _on_type_change() -> None:
         name = str(key)
         if name.startswith(keys.NB_MAP_PREFIX) or name in (
             keys.NB_MAP_CONTEXT, keys.NB_FIXES, keys.NB_DROP_INVALID, keys.NB_CONFIRM,
-            keys.NB_CONFIRM_TEXT, keys.NB_OVERRIDE_SENT,
+            keys.NB_CONFIRM_TEXT, keys.NB_OVERRIDE_SENT, keys.NB_OVERRIDE_REASON,
         ):
             del st.session_state[name]
 
@@ -198,7 +200,12 @@ def _flow(engine: Engine, bt: BatchType) -> None:
 def _last_job_notice() -> None:
     job_id = st.session_state.get(keys.NB_LAST_JOB)
     if job_id:
-        st.success(f"Job {job_id} was submitted.", icon=":material/check_circle:")
+        job = services.get_ledger().job(str(job_id))
+        if job is not None and job.state == lg.JOB_AWAITING_APPROVAL:
+            st.info(f"Job {job_id} waits for an approver: nothing is sent until someone else "
+                    "approves it on the Approvals page.", icon=":material/approval:")
+        else:
+            st.success(f"Job {job_id} was submitted.", icon=":material/check_circle:")
         st.page_link(JOBS_PAGE, label="Open it on the Jobs page",
                      query_params={keys.JOB_QUERY_PARAM: job_id})
 
@@ -541,7 +548,9 @@ def _issues_view(issues: pd.DataFrame) -> None:
         st.caption(f"Showing the first {ISSUE_TABLE_LIMIT:,} of {len(shown):,} issues; "
                    "download them all below.")
     st.dataframe(shown.head(ISSUE_TABLE_LIMIT), hide_index=True, key=keys.NB_ISSUE_TABLE)
-    st.download_button("Download all issues (CSV)", data=shown.to_csv(index=False).encode(),
+    # Through exports.py: cell values in the issue table are the operator's own text, and a
+    # "=HYPERLINK(…)" in a cell must not become a live formula in Excel.
+    st.download_button("Download all issues (CSV)", data=exports.to_csv_bytes(shown),
                        file_name="issues.csv", mime="text/csv", key=keys.NB_ISSUES_DOWNLOAD)
 
 
@@ -606,10 +615,10 @@ def _review_and_submit(
     plan = _attempt("plan the chunks", lambda: _cached(
         "plan", key, lambda: engine.payloads.plan_chunks(result, size=CHUNK_SIZE)))
     _impact_view(bt, impact, result)
-    earlier = _earlier_jobs(engine, held, bt)
+    report = _duplicates(engine, held, bt, result, mapping, key)
     _plan_view(plan)
     st.header("6. Submit")
-    _submit(engine, bt, table, held, fixed, mapping, impact, plan, earlier)
+    _submit(engine, bt, table, held, fixed, mapping, impact, plan, report, result)
 
 
 def _impact_view(bt: BatchType, impact: Any, result: Any) -> None:
@@ -642,7 +651,8 @@ def _impact_view(bt: BatchType, impact: Any, result: Any) -> None:
     reasons = approvals.approval_reasons(impact, _approval_rules())
     if reasons:
         st.warning("Above this console's approval thresholds: " + "; ".join(reasons) +
-                   ". Make sure a second person has looked at it before you submit.")
+                   ". Submitting holds the job until another approver approves it.",
+                   icon=":material/approval:")
 
 
 def _approval_rules() -> approvals.ApprovalRules:
@@ -654,23 +664,44 @@ def _approval_rules() -> approvals.ApprovalRules:
         return approvals.ApprovalRules()
 
 
-def _earlier_jobs(engine: Engine, held: model.HeldFile, bt: BatchType) -> list[Any]:
-    jobs_mod = engine.jobs
-    if jobs_mod is None:
-        st.caption("This build cannot check whether the file was sent before.")
-        return []
-    earlier: list[Any] = _attempt("look up earlier jobs", lambda: jobs_mod.earlier_jobs(
-        services.get_ledger(), held.fingerprint, bt.slug))
-    if earlier:
-        st.warning(
-            f"This exact file was already sent as {bt.title} in {len(earlier)} earlier "
-            "job(s). Sending it again needs your explicit confirmation below."
+def _duplicates(
+    engine: Engine, held: model.HeldFile, bt: BatchType, result: Any, mapping: dict[str, str],
+    key: tuple[Any, ...],
+) -> guards.DuplicateReport:
+    """Both duplicate guards; recomputed when the file or the ledger's newest job changes."""
+    ledger = services.get_ledger()
+    newest = next(iter(ledger.jobs(limit=1)), None)
+    keys_ = _cached("row_keys", key, lambda: guards.business_keys(result, mapping))
+
+    def run() -> guards.DuplicateReport:
+        return guards.check(
+            ledger, batch_type=bt, fingerprint=held.fingerprint, keys=keys_,
+            key_fields=guards.key_fields_for(bt, mapping),
+            days=guards.duplicate_days(services.get_settings().extra),
         )
-        for job in earlier[:5]:
+
+    report: guards.DuplicateReport = _attempt("look up earlier jobs", lambda: _cached(
+        "duplicates", (key, newest.id if newest else None), run))
+    if report.earlier_jobs:
+        st.warning(
+            f"This exact file was already sent as {bt.title} in {len(report.earlier_jobs)} "
+            "earlier job(s). Sending it again needs your explicit override, with a reason, "
+            "below."
+        )
+        for job in report.earlier_jobs[:5]:
             st.page_link(JOBS_PAGE, label=f"Job {job.id[:8]} · {job.state} · "
                          f"{job.row_count:,} rows · by {job.actor}",
                          query_params={keys.JOB_QUERY_PARAM: job.id})
-    return earlier
+    if report.row_matches:
+        more = "at least " if report.truncated else ""
+        st.warning(
+            f"{more}{len(report.matched_rows):,} row(s) match rows sent in the last "
+            f"{report.days} days (same {', '.join(report.key_fields)}). Sending them again "
+            "could apply them twice; it needs your explicit override, with a reason, below."
+        )
+        st.dataframe(report.matches_frame().head(ISSUE_TABLE_LIMIT), hide_index=True,
+                     key=keys.NB_DUPLICATE_ROWS)
+    return report
 
 
 def _plan_view(plan: Any) -> None:
@@ -687,7 +718,8 @@ def _plan_view(plan: Any) -> None:
 
 def _submit(
     engine: Engine, bt: BatchType, table: Any, held: model.HeldFile, fixed: pd.DataFrame,
-    mapping: dict[str, str], impact: Any, plan: Any, earlier: Sequence[Any],
+    mapping: dict[str, str], impact: Any, plan: Any, report: guards.DuplicateReport,
+    result: Any,
 ) -> None:
     connection = services.get_connection()
     error = st.session_state.pop(keys.NB_SUBMIT_ERROR, None)
@@ -697,9 +729,13 @@ def _submit(
         st.warning("Submitting is not available in this build (the job service is missing).")
         return
     ready = True
-    if earlier:
-        ready &= st.checkbox("Send this file again anyway (I checked the earlier jobs)",
+    override: str | None = None
+    if report.blocked:
+        ready &= st.checkbox("Send anyway (I checked the earlier jobs and rows)",
                              key=keys.NB_OVERRIDE_SENT)
+        override = st.text_input("Why send it again? (recorded in the audit log)",
+                                 key=keys.NB_OVERRIDE_REASON).strip()
+        ready &= bool(override)
     where = "PRODUCTION" if connection.is_production else "the sandbox"
     ready &= st.checkbox(
         f"I have reviewed the {plan.row_count:,} rows, the totals and the first item, and "
@@ -711,11 +747,13 @@ def _submit(
         typed = st.text_input(f"Type the number of rows ({word}) to confirm",
                               key=keys.NB_CONFIRM_TEXT)
         ready &= model.confirmation_matches(typed, plan.row_count)
-    clicked = st.button(f"Submit {plan.row_count:,} rows to {where}", key=keys.NB_SUBMIT,
-                        type="primary", disabled=not ready)
+    needs_approval = bool(approvals.approval_reasons(impact, _approval_rules()))
+    label = (f"Submit {plan.row_count:,} rows for approval" if needs_approval
+             else f"Submit {plan.row_count:,} rows to {where}")
+    clicked = st.button(label, key=keys.NB_SUBMIT, type="primary", disabled=not ready)
     if not clicked or not ready:
         return
-    job_id = _create_job(engine, table, held, fixed, mapping, impact, plan)
+    job_id = _create_job(table, held, fixed, mapping, impact, plan, report, result, override)
     if job_id is None:
         st.rerun()
     _start_over()
@@ -724,17 +762,20 @@ def _submit(
 
 
 def _create_job(
-    engine: Engine, table: Any, held: model.HeldFile, fixed: pd.DataFrame,
-    mapping: dict[str, str], impact: Any, plan: Any,
+    table: Any, held: model.HeldFile, fixed: pd.DataFrame, mapping: dict[str, str],
+    impact: Any, plan: Any, report: guards.DuplicateReport, result: Any, override: str | None,
 ) -> str | None:
-    jobs_mod = engine.jobs
-    assert jobs_mod is not None  # _submit returns early without it
+    """The job, through the one submission path (guards, approval rules, audit)."""
     try:
-        job_id = jobs_mod.create_job(
-            services.get_ledger(), plan, frame=fixed, file_name=held.name,
+        submission = approval_flow.submit(
+            services.get_ledger(), plan, impact=impact, frame=fixed, file_name=held.name,
             fingerprint=held.fingerprint, mapping=mapping, actor=frame.identity().actor,
-            sheet=table.sheet, totals=impact.totals(),
+            sheet=table.sheet, rules=_approval_rules(), duplicates=report,
+            keys=guards.business_keys(result, mapping), override_reason=override,
         )
+    except guards.DuplicatesBlocked as exc:
+        st.session_state[keys.NB_SUBMIT_ERROR] = str(exc)
+        return None
     except Exception as exc:
         log.exception("creating the job failed")
         st.session_state[keys.NB_SUBMIT_ERROR] = (
@@ -742,4 +783,4 @@ def _create_job(
             "failing, check the ledger file's disk space and permissions."
         )
         return None
-    return str(job_id)
+    return submission.job_id

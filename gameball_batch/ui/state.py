@@ -51,7 +51,9 @@ NB_EDITOR_PAGE_FRAME = "nb.editor_page_frame"  # the page of failing rows the ed
 NB_DROP_INVALID = "nb.drop_invalid"  # checkbox: send only the valid rows
 
 # --- new batch: review & submit ----------------------------------------------------------
-NB_OVERRIDE_SENT = "nb.override_sent"  # checkbox: send a file already sent before
+NB_OVERRIDE_SENT = "nb.override_sent"  # checkbox: send a file (or rows) already sent before
+NB_OVERRIDE_REASON = "nb.override_reason"  # text input: why (audited); needed with the above
+NB_DUPLICATE_ROWS = "nb.duplicate_rows"  # st.dataframe: rows matching rows sent before
 NB_CONFIRM = "nb.confirm"  # checkbox: "I have reviewed …"
 NB_CONFIRM_TEXT = "nb.confirm_text"  # text input: typed confirmation (production)
 NB_SUBMIT = "nb.submit"  # button

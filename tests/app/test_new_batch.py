@@ -174,6 +174,8 @@ def test_sending_the_same_file_again_needs_an_explicit_override() -> None:
     at.checkbox(key=keys.NB_CONFIRM).check().run()
     assert at.button(key=keys.NB_SUBMIT).disabled
     at.checkbox(key=keys.NB_OVERRIDE_SENT).check().run()
+    assert at.button(key=keys.NB_SUBMIT).disabled  # an override needs a reason (audited)
+    at.text_input(key=keys.NB_OVERRIDE_REASON).input("Gameball support asked for a resend").run()
     assert not at.button(key=keys.NB_SUBMIT).disabled
 
 
