@@ -53,57 +53,24 @@ class ApprovalRules:
         return any(getattr(self, f.name) is not None for f in fields(self))
 
 
-def _over(value: float, limit: float | None) -> bool:
-    return limit is not None and value > limit
-
-
 def approval_reasons(impact: Impact, rules: ApprovalRules) -> list[str]:
     """Why this job needs a second person; empty when it does not."""
     slug = impact.batch_type.slug
-    checks: list[tuple[bool, str]] = [
+    deducted = abs(impact.negative_amount) if slug == "adjustments" else 0.0
+    redeemed = impact.total_amount + impact.total_points if slug == "redemptions" else 0.0
+    checks: tuple[tuple[float, float | None, str], ...] = (
+        (impact.total_amount, rules.total_amount_over, "total amount {v:,.2f} is over {t:,.2f}"),
+        (impact.total_points, rules.total_points_over, "total points {v:,.0f} is over {t:,.0f}"),
+        (impact.largest_amount, rules.row_amount_over, "one row moves {v:,.2f}, over {t:,.2f}"),
         (
-            _over(impact.total_amount, rules.total_amount_over),
-            f"total amount {impact.total_amount:,.2f} is over {rules.total_amount_over:,.2f}"
-            if rules.total_amount_over is not None
-            else "",
+            impact.largest_points,
+            rules.row_points_over,
+            "one row moves {v:,.0f} points, over {t:,.0f}",
         ),
-        (
-            _over(impact.total_points, rules.total_points_over),
-            f"total points {impact.total_points:,.0f} is over {rules.total_points_over:,.0f}"
-            if rules.total_points_over is not None
-            else "",
-        ),
-        (
-            _over(impact.largest_amount, rules.row_amount_over),
-            f"a single row moves {impact.largest_amount:,.2f}, over {rules.row_amount_over:,.2f}"
-            if rules.row_amount_over is not None
-            else "",
-        ),
-        (
-            _over(impact.largest_points, rules.row_points_over),
-            f"a single row moves {impact.largest_points:,.0f} points, over "
-            f"{rules.row_points_over:,.0f}"
-            if rules.row_points_over is not None
-            else "",
-        ),
-        (
-            slug == "adjustments"
-            and _over(abs(impact.negative_amount), rules.negative_adjustments_over),
-            f"adjustments deduct {abs(impact.negative_amount):,.2f}, over "
-            f"{rules.negative_adjustments_over:,.2f}"
-            if rules.negative_adjustments_over is not None
-            else "",
-        ),
-        (
-            slug == "redemptions"
-            and _over(impact.total_amount + impact.total_points, rules.redemptions_over),
-            f"redemptions total {impact.total_amount + impact.total_points:,.2f}, over "
-            f"{rules.redemptions_over:,.2f}"
-            if rules.redemptions_over is not None
-            else "",
-        ),
-    ]
-    return [message for hit, message in checks if hit]
+        (deducted, rules.negative_adjustments_over, "adjustments deduct {v:,.2f}, over {t:,.2f}"),
+        (redeemed, rules.redemptions_over, "redemptions total {v:,.2f}, over {t:,.2f}"),
+    )
+    return [text.format(v=v, t=t) for v, t, text in checks if t is not None and v > t]
 
 
 def content_digest(

@@ -42,7 +42,7 @@ def test_total_amount_over_threshold_needs_approval() -> None:
 def test_single_large_row_needs_approval_even_when_total_is_small() -> None:
     rules = ApprovalRules(row_points_over=500)
     reasons = approval_reasons(_impact("redemptions", _points(600, 600)), rules)
-    assert any("single row" in r for r in reasons)
+    assert any("one row moves 600 points" in r for r in reasons)
 
 
 def test_negative_adjustments_over_threshold_need_approval() -> None:
