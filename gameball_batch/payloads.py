@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -45,14 +46,61 @@ _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 _EVENT, _METADATA, _LINE = "event", "metadata.", "lineItems."
 
 
-@dataclass(frozen=True)
 class Chunk:
-    """One request: its items' result keys and source rows, and the exact body bytes."""
+    """One request: its items' result keys and source rows, and the exact body bytes.
+
+    ``keys`` (``tuple[str, ...]``) and ``rows`` (``tuple[tuple[int, ...], ...]``) are built
+    on first access from the plan's compact arrays and then kept: a million Python strings
+    and tuples cost more than the payload bytes, and the review screen never needs them.
+    Read-only, compared by value, like the frozen dataclass it replaces.
+    """
+
+    __slots__ = ("_keys", "_rows", "index", "payload")
 
     index: int
-    keys: tuple[str, ...]
-    rows: tuple[tuple[int, ...], ...]
     payload: bytes
+    _keys: tuple[str, ...] | _Slice
+    _rows: tuple[tuple[int, ...], ...] | _Slice
+
+    def __init__(
+        self, index: int, keys: tuple[str, ...] | _Slice, rows: tuple[tuple[int, ...], ...]
+        | _Slice, payload: bytes,
+    ) -> None:
+        for name, value in (("index", index), ("payload", payload), ("_keys", keys),
+                            ("_rows", rows)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Chunk is read-only (cannot set {name})")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        keys = self._keys
+        if isinstance(keys, _Slice):
+            keys = keys.items.key_tuple(keys.start, keys.stop)
+            object.__setattr__(self, "_keys", keys)
+        return keys
+
+    @property
+    def rows(self) -> tuple[tuple[int, ...], ...]:
+        rows = self._rows
+        if isinstance(rows, _Slice):
+            rows = rows.items.row_tuples(rows.start, rows.stop)
+            object.__setattr__(self, "_rows", rows)
+        return rows
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Chunk):
+            return NotImplemented
+        return (self.index, self.payload, self.keys, self.rows) == (
+            other.index, other.payload, other.keys, other.rows)
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.payload))
+
+    def __repr__(self) -> str:
+        return (f"Chunk(index={self.index}, keys={self.keys!r}, rows={self.rows!r}, "
+                f"payload={self.payload!r})")
 
 
 @dataclass
@@ -74,11 +122,54 @@ class ChunkPlan:
 
 @dataclass
 class _Items:
-    """Items before planning: JSON text, result key and source rows of each."""
+    """Items before planning: JSON text, result key and source rows of each.
+
+    Item ``i``'s source rows are ``row_values[row_starts[i]:row_starts[i + 1]]``; with
+    ``row_starts`` None every item is the one row ``row_values[i]``.
+    """
 
     text: pa.Array  # large_string, one JSON object per item, each followed by a comma
     keys: pa.Array  # large_string
-    rows: list[tuple[int, ...]]
+    row_values: np.ndarray  # int64 source rows, grouped by item
+    row_starts: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def key_tuple(self, start: int, stop: int) -> tuple[str, ...]:
+        return tuple(str(k) for k in self.keys.slice(start, stop - start).to_pylist())
+
+    def row_tuples(self, start: int, stop: int) -> tuple[tuple[int, ...], ...]:
+        if self.row_starts is None:
+            return tuple((r,) for r in self.row_values[start:stop].tolist())
+        bounds = self.row_starts[start : stop + 1].tolist()
+        values = self.row_values[bounds[0] : bounds[-1]].tolist()
+        first = bounds[0]
+        return tuple(tuple(values[a - first : b - first])
+                     for a, b in pairwise(bounds))
+
+    def reordered(self, order: np.ndarray) -> _Items:
+        """The same items in another order (only when repeated keys moved some)."""
+        if self.row_starts is None:
+            return _Items(pc.take(self.text, pa.array(order)), pc.take(self.keys, pa.array(order)),
+                          self.row_values[order])
+        lengths = np.diff(self.row_starts)[order]
+        starts = np.zeros(len(order) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        first = self.row_starts[order]
+        within = np.arange(int(starts[-1]), dtype=np.int64) - np.repeat(starts[:-1], lengths)
+        values = self.row_values[np.repeat(first, lengths) + within]
+        return _Items(pc.take(self.text, pa.array(order)), pc.take(self.keys, pa.array(order)),
+                      values, starts)
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """Items ``start:stop`` of a plan, for a chunk's keys or rows not yet built."""
+
+    items: _Items
+    start: int
+    stop: int
 
 
 def plan_chunks(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) -> ChunkPlan:
@@ -92,9 +183,11 @@ def plan_chunks(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
         items = _event_items(clean)
     else:
         items = _flat_items(bt, clean)
-    keys = [str(k) for k in items.keys.to_pylist()]
-    chunks = list(_chunks(items, keys, _placement(keys, size)))
-    return ChunkPlan(bt, chunks, item_count=len(items.rows), row_count=len(clean))
+    items.text = items.text.cast(_TEXT)
+    items.keys = items.keys.cast(_TEXT)
+    unique = result.unique_keys and bt.group_by is None  # validate refused every repeat
+    chunks = list(_chunks(items, _placement(items, size, unique=unique)))
+    return ChunkPlan(bt, chunks, item_count=len(items), row_count=len(clean))
 
 
 # --- JSON text of values, column-wise ------------------------------------------------------
@@ -141,6 +234,8 @@ def _arrow(series: pd.Series) -> pa.Array:
 
 def _json_strings(arr: pa.Array) -> list[Piece]:
     """Quote and escape text as JSON, vectorised; json.dumps only for the cells needing it."""
+    if not _any_byte_needs_escape(arr):  # the usual case: one pass over the bytes, no regex
+        return ['"', arr, '"']
     special = pc.fill_null(pc.match_substring_regex(arr, _NEEDS_ESCAPE), False)
     count = pc.sum(special).as_py() or 0
     if not count:
@@ -156,6 +251,21 @@ def _json_strings(arr: pa.Array) -> list[Piece]:
         return [quoted]
     fixed = [json.dumps(v, ensure_ascii=False) for v in arr.filter(special).to_pylist()]
     return [pc.replace_with_mask(quoted, special, pa.array(fixed, type=_TEXT))]
+
+
+def _any_byte_needs_escape(arr: pa.Array) -> bool:
+    """Whether any cell of a large_string array has a byte JSON must escape (", \\, < 0x20).
+
+    UTF-8 continuation bytes are all ≥ 0x80, so a byte scan of the cells' span is exact.
+    """
+    arr = arr.cast(_TEXT)
+    data = arr.buffers()[2]
+    if data is None or not len(arr):
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)
+    span = np.frombuffer(data, dtype=np.uint8)[
+        int(offsets[arr.offset]) : int(offsets[arr.offset + len(arr)])]
+    return bool(((span < 0x20) | (span == 0x22) | (span == 0x5C)).any())
 
 
 def _json_objects(series: pd.Series) -> pa.Array:
@@ -253,7 +363,7 @@ def _flat_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
     paths = [str(c) for c in clean.columns]
     text = _tree_object(clean, paths, keep_empty=True, suffix=",")
     keys = _key_text(clean, bt.result_key)
-    return _Items(text, keys, [(r,) for r in np.asarray(clean.index, dtype="int64").tolist()])
+    return _Items(text, keys, np.asarray(clean.index, dtype="int64"))
 
 
 def _key_text(frame: pd.DataFrame, path: str) -> pa.Array:
@@ -274,8 +384,7 @@ def _order_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
         per_row = _tree_object(clean, line, strip=_LINE, keep_empty=False)
         frags.append(_grouped_lines(per_row, group, len(firsts)))
     text = _concat(_append_to_object(frags[0], frags[1] if len(frags) > 1 else None), ",")
-    rows = _rows_per_group(clean.index, group, len(firsts))
-    return _Items(text, _key_text(head, bt.result_key), rows)
+    return _Items(text, _key_text(head, bt.result_key), *_rows_per_group(clean.index, group))
 
 
 def _grouped_lines(per_row: pa.Array, group: np.ndarray, groups: int) -> pa.Array:
@@ -316,7 +425,7 @@ def _event_items(clean: pd.DataFrame) -> _Items:
     events = pa.array(joined.tolist(), type=_TEXT)
     text = _concat('{"customerId":', *head_ids, ',"events":{', events, "}},")
     keys = pc.cast(_arrow(customer.iloc[firsts]), _TEXT)
-    return _Items(text, keys, _rows_per_group(clean.index, group, len(firsts)))
+    return _Items(text, keys, *_rows_per_group(clean.index, group))
 
 
 def _first_occurrence(group: np.ndarray) -> np.ndarray:
@@ -328,21 +437,28 @@ def _first_occurrence(group: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _rows_per_group(index: pd.Index, group: np.ndarray, groups: int) -> list[tuple[int, ...]]:
-    out: list[list[int]] = [[] for _ in range(groups)]
-    for row, g in zip(np.asarray(index, dtype="int64").tolist(), group.tolist(), strict=True):
-        out[g].append(row)
-    return [tuple(rows) for rows in out]
+def _rows_per_group(index: pd.Index, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows grouped by item, start of each item's rows); groups keep source order inside."""
+    order = np.argsort(group, kind="stable")
+    counts = np.bincount(group, minlength=int(group.max()) + 1 if len(group) else 0)
+    starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return np.asarray(index, dtype="int64")[order], starts
 
 
 # --- planning ------------------------------------------------------------------------------
 
 
-def _placement(keys: list[str], size: int) -> list[list[int]]:
-    """Item positions per chunk: ≤ size each, a key at most once per chunk, source order."""
-    n = len(keys)
-    if len(set(keys)) == n:
-        return [list(range(start, min(start + size, n))) for start in range(0, n, size)]
+def _placement(items: _Items, size: int, *, unique: bool) -> list[range] | list[list[int]]:
+    """Item positions per chunk: ≤ size each, a key at most once per chunk, source order.
+
+    ``unique``: the keys are known to differ (validation refused repeats), so the hash pass
+    over them is skipped.
+    """
+    n = len(items)
+    if unique or (not items.keys.null_count and len(pc.unique(items.keys)) == n):
+        return [range(start, min(start + size, n)) for start in range(0, n, size)]
+    keys = [str(k) for k in items.keys.to_pylist()]
     codes = pd.factorize(pd.Series(keys, dtype=object))[0]
     chunks: list[list[int]] = []
     members: list[set[int]] = []
@@ -361,15 +477,14 @@ def _placement(keys: list[str], size: int) -> list[list[int]]:
     return chunks
 
 
-def _chunks(items: _Items, keys: list[str], placement: list[list[int]]) -> Iterator[Chunk]:
+def _chunks(items: _Items, placement: Sequence[Sequence[int]]) -> Iterator[Chunk]:
     """Slice one buffer of "item," texts per chunk; no per-item Python work for the bytes."""
-    order = [p for chunk in placement for p in chunk]
-    sequential = order == list(range(len(order)))
-    text = items.text.cast(_TEXT)
-    if not sequential:
-        text = pc.take(text, pa.array(np.asarray(order, dtype=np.int64)))
-        keys = [keys[p] for p in order]
-    rows = items.rows if sequential else [items.rows[p] for p in order]
+    if not all(isinstance(chunk, range) for chunk in placement):  # repeated keys moved some
+        order = np.fromiter((p for chunk in placement for p in chunk), dtype=np.int64,
+                            count=len(items))
+        if (order != np.arange(len(order))).any():
+            items = items.reordered(order)
+    text = items.text
     first = text.offset  # offsets are absolute into the shared data buffer
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[first : first + len(text) + 1]
     data = memoryview(text.buffers()[2]) if len(text) else memoryview(b"")
@@ -377,10 +492,6 @@ def _chunks(items: _Items, keys: list[str], placement: list[list[int]]) -> Itera
     for index, chunk in enumerate(placement):
         end = start + len(chunk)
         body = data[int(offsets[start]) : int(offsets[end]) - 1]  # drop the last comma
-        yield Chunk(
-            index=index,
-            keys=tuple(keys[start:end]),
-            rows=tuple(rows[start:end]),
-            payload=b"".join((b'{"body":[', body, b"]}")),
-        )
+        where = _Slice(items, start, end)
+        yield Chunk(index, where, where, b"".join((b'{"body":[', body, b"]}")))
         start = end

@@ -79,6 +79,9 @@ class ValidationResult:
     notes: tuple[str, ...]
     total_rows: int
     invalid_rows: frozenset[int] = field(default_factory=frozenset)
+    # True when validation refused every repeat of the type's result key, so the keys of
+    # ``clean`` are known to differ (the planner then skips its own hash pass over them).
+    unique_keys: bool = False
 
     @property
     def valid_count(self) -> int:
@@ -619,8 +622,8 @@ def validate(
     _generate_key(bt, typed, given, ctx, id_seed)
     _required(bt, typed, given, issues, ctx)
     _one_of(bt, given, issues)
-    _duplicates(bt, typed, issues, ctx)
-    return _result(bt, typed, issues, ctx)
+    unique = _duplicates(bt, typed, issues, ctx)
+    return _result(bt, typed, issues, ctx, unique_keys=unique)
 
 
 def _check_column(
@@ -689,16 +692,21 @@ def _one_of(bt: BatchType, given: dict[str, np.ndarray], issues: _Issues) -> Non
 
 def _duplicates(
     bt: BatchType, typed: dict[str, pd.Series], issues: _Issues, ctx: _Context,
-) -> None:
+) -> bool:
+    """Report repeated keys; whether every repeat of the result key was refused."""
     customer_policy = bt.repeated_customer
+    unique = False
     if bt.group_by is None and bt.result_key != "customerId" and bt.result_key in typed:
         _repeats(bt.result_key, typed[bt.result_key], issues, "duplicate_key", warning=False)
+        unique = True
     if "customerId" in typed and customer_policy != "fine" and bt.group_by != "customerId":
         code = "duplicate_key" if bt.result_key == "customerId" else "repeated_customer"
         _repeats("customerId", typed["customerId"], issues, code,
                  warning=customer_policy == "warn")
+        unique = unique or (bt.result_key == "customerId" and customer_policy != "warn")
     if bt.group_by == "orderId" and "orderId" in typed:
         _order_consistency(bt, typed, issues, ctx)
+    return unique
 
 
 def _repeats(path: str, values: pd.Series, issues: _Issues, code: str, *, warning: bool) -> None:
@@ -786,7 +794,8 @@ def _hold_back_orders(bt: BatchType, typed: dict[str, pd.Series], issues: _Issue
 
 
 def _result(
-    bt: BatchType, typed: dict[str, pd.Series], issues: _Issues, ctx: _Context,
+    bt: BatchType, typed: dict[str, pd.Series], issues: _Issues, ctx: _Context, *,
+    unique_keys: bool,
 ) -> ValidationResult:
     _hold_back_orders(bt, typed, issues)
     errors, warnings = issues.frames({f.path: i for i, f in enumerate(bt.fields)})
@@ -800,4 +809,5 @@ def _result(
         notes=tuple(dict.fromkeys(ctx.notes)),
         total_rows=len(ctx.rows),
         invalid_rows=frozenset(int(r) for r in ctx.rows[issues.bad]),
+        unique_keys=unique_keys,
     )
