@@ -80,7 +80,7 @@ def no_role_stop(settings: Settings) -> None:
             "Sign in", key=keys.FRAME_LOGIN, type="primary"
         ):
             st.login()
-    st.stop()
+    frame.stop_without_pages()
 
 
 SIGN_IN_TEXT = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import NoReturn
 
 import streamlit as st
 
@@ -27,6 +28,22 @@ SIDEBAR_JOBS = 8
 JOBS_PAGE = "pages/jobs.py"
 
 
+def _no_page() -> None:
+    """The only page while the console refuses to show anything."""
+
+
+def stop_without_pages() -> NoReturn:
+    """End this run with only what is already drawn, and no page reachable by URL.
+
+    Without an ``st.navigation`` call in a run, Streamlit falls back to the ``pages/``
+    directory, and a URL like ``/new_batch`` would run that page on its own, skipping the
+    sign-in gate and the role check. Registering one hidden, empty page first closes that.
+    """
+    st.navigation([st.Page(_no_page, title="gameball-batch", url_path="locked")],
+                  position="hidden")
+    st.stop()
+
+
 def load_settings_or_stop() -> Settings:
     """Settings, or a clear message (and nothing else) when the configuration is broken."""
     try:
@@ -37,7 +54,7 @@ def load_settings_or_stop() -> Settings:
             "Fix `.streamlit/secrets.toml` (see `secrets.example.toml`) or the GAMEBALL_* "
             "environment variables, then reload this page."
         )
-        st.stop()
+        stop_without_pages()
 
 
 def connection_or_stop() -> services.Connection:
@@ -50,7 +67,7 @@ def connection_or_stop() -> services.Connection:
             f"The embedded sandbox could not start: {exc}. Restart the console; if it "
             "keeps failing, check that 127.0.0.1 accepts local connections."
         )
-        st.stop()
+        stop_without_pages()
 
 
 def start_runner() -> str | None:
@@ -116,13 +133,13 @@ def sign_in_gate(settings: Settings) -> None:
             "section to `.streamlit/secrets.toml`, or set [auth_policy] allow_anonymous = "
             "true if this console runs only on a trusted machine."
         )
-        st.stop()
+        stop_without_pages()
     if mode is access.SignIn.REQUIRED and not identity().signed_in:
         st.header("Sign in to continue")
         st.write("This console changes real customers' balances, so you need to sign in.")
         if st.button("Sign in", key=keys.FRAME_LOGIN, type="primary"):
             st.login()
-        st.stop()
+        stop_without_pages()
 
 
 def sidebar(connection: services.Connection, runner_problem: str | None) -> None:

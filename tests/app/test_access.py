@@ -1,0 +1,161 @@
+"""Sign-in and roles as people meet them: each role sees only its pages; production without
+sign-in shows nothing; the signed-in email is who the ledger records."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gameball_batch.access import SignIn
+from gameball_batch.ledger import Ledger
+from gameball_batch.ui import access_view, services
+from gameball_batch.ui import state as keys
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+PAGE_FILES = ("pages/new_batch.py", "pages/jobs.py", "pages/approvals.py", "pages/history.py",
+              "pages/settings.py")
+ROLES = """
+[roles]
+viewers = ["@audit.example"]
+operators = ["ops@shop.example"]
+approvers = ["boss@shop.example"]
+"""
+AUTH = """
+[auth]
+redirect_uri = "http://localhost:8501/oauth2callback"
+cookie_secret = "not-a-real-cookie-secret"
+client_id = "console"
+client_secret = "not-a-real-client-secret"
+server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"
+"""
+CSV = (b"Customer ID,Transaction ID,Transaction Time,Amount\n"
+       b"cus-1001,INV-1,2026-01-02T10:00:00Z,10\n")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_services() -> Iterator[None]:
+    services.shutdown()
+    yield
+    services.shutdown()
+
+
+def configure(text: str) -> None:
+    Path(os.environ["GAMEBALL_SECRETS_PATH"]).write_text(text)
+
+
+def console(email: str | None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.user = {"is_logged_in": True, "email": email} if email else {"is_logged_in": False}
+    return at.run()
+
+
+def navigation(at: AppTest) -> set[str]:
+    """The page files this person can open (switching to any other one is refused)."""
+    reachable = set()
+    for page in PAGE_FILES:
+        try:
+            at.switch_page(page)
+        except ValueError:
+            continue
+        reachable.add(page)
+    return reachable
+
+
+@pytest.mark.parametrize(("email", "pages", "first_title"), [
+    ("carol@audit.example", {"pages/jobs.py", "pages/history.py", "pages/settings.py"}, "Jobs"),
+    ("ops@shop.example", {"pages/new_batch.py", "pages/jobs.py", "pages/history.py",
+                          "pages/settings.py"}, "New batch"),
+    ("boss@shop.example", {"pages/jobs.py", "pages/approvals.py", "pages/history.py",
+                           "pages/settings.py"}, "Jobs"),
+], ids=["viewer", "operator", "approver"])
+def test_each_role_sees_only_its_pages(email: str, pages: set[str], first_title: str) -> None:
+    configure(ROLES)
+    at = console(email)
+    assert not at.exception, [e.value for e in at.exception]
+    assert navigation(at) == pages
+    assert at.title[0].value == first_title
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert f"You are **{email}**" in sidebar
+
+
+def test_a_viewer_cannot_open_the_approvals_page_by_its_file() -> None:
+    configure(ROLES)
+    at = console("carol@audit.example")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/approvals.py")
+
+
+def test_a_signed_in_person_without_a_role_is_told_to_ask_for_access() -> None:
+    configure(ROLES + AUTH)
+    at = console("stranger@else.example")
+    assert not at.exception
+    assert "no role is given to this address" in at.error[0].value
+    assert not at.title  # no page ran
+    # No page can be opened by its URL either (Streamlit's pages/ fallback is closed).
+    assert navigation(at) == set()
+
+
+def test_production_signed_out_shows_only_the_sign_in_screen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GAMEBALL_API_KEY", "Zq7xWv93KpL0mN4tRb8yHc2j")
+    monkeypatch.setenv("GAMEBALL_SECRET_KEY", "Ux5Qe1Gd6Fh0Js9Ka3Lz7Mw2")
+    monkeypatch.setenv("GAMEBALL_BASE_URL", "http://127.0.0.1:9")
+    configure(ROLES + AUTH)
+    at = console(None)
+    assert not at.exception
+    assert at.header[0].value == "Sign in to continue"
+    assert at.button(key=keys.FRAME_LOGIN).label == "Sign in"
+    assert not at.title  # no page, no navigation, no banner with the base URL
+    assert not any("127.0.0.1:9" in str(m.value) for m in at.markdown)
+    assert navigation(at) == set()
+
+
+def test_production_without_sign_in_configured_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GAMEBALL_API_KEY", "Zq7xWv93KpL0mN4tRb8yHc2j")
+    monkeypatch.setenv("GAMEBALL_BASE_URL", "http://127.0.0.1:9")
+    at = console(None)
+    assert "no sign-in is configured" in at.error[0].value
+    assert not at.title
+    assert navigation(at) == set()
+
+
+def test_production_with_anonymous_allowed_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GAMEBALL_API_KEY", "Zq7xWv93KpL0mN4tRb8yHc2j")
+    monkeypatch.setenv("GAMEBALL_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("GAMEBALL_ALLOW_ANONYMOUS", "1")
+    at = console(None)
+    assert not at.exception
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert access_view.SIGN_IN_TEXT[SignIn.ANONYMOUS] in sidebar
+
+
+def test_sandbox_sign_in_is_optional_and_offered() -> None:
+    configure(AUTH)
+    at = console(None)
+    assert not at.exception
+    assert at.title[0].value == "New batch"  # no roles configured: everyone holds every role
+    assert "Sign-in optional." in " ".join(c.value for c in at.sidebar.caption)
+    assert at.sidebar.button(key=access_view.FRAME_LOGIN_SIDEBAR).label == "Sign in"
+
+
+def test_the_signed_in_email_is_the_actor_in_the_ledger() -> None:
+    configure(ROLES)
+    at = console("ops@shop.example")
+    at.selectbox(key=keys.NB_TYPE).set_value("cashback").run()
+    at.file_uploader[0].set_value(("one.csv", CSV, "text/csv")).run()
+    at.checkbox(key=keys.NB_CONFIRM).check().run()
+    at.button(key=keys.NB_SUBMIT).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job_id = at.session_state[keys.NB_LAST_JOB]
+    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+        job = ledger.job(job_id)
+        assert job is not None
+        assert job.actor == "ops@shop.example"
+        assert ledger.audit_entries(job_id)[0].actor == "ops@shop.example"
