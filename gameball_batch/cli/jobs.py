@@ -243,7 +243,8 @@ class _Prepared:
     impact: Any
 
 
-def _prepare(path: Path, slug: str, sheet: str | None, maps: Sequence[str]) -> _Prepared:
+def _prepare(path: Path, slug: str, sheet: str | None, maps: Sequence[str],
+             settings: Settings | None = None) -> _Prepared:
     """Read, map, validate and plan the file; invalid input ends the command with exit 1."""
     from gameball_batch import impact as impact_mod
     from gameball_batch import mapping as mapping_mod
@@ -259,7 +260,10 @@ def _prepare(path: Path, slug: str, sheet: str | None, maps: Sequence[str]) -> _
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
     try:
-        table = read_table(path.read_bytes(), path.name, sheet=sheet)
+        limits = settings or Settings()
+        table = read_table(path.read_bytes(), path.name, sheet=sheet,
+                           max_bytes=limits.max_upload_mb * 1024 * 1024,
+                           max_rows=limits.max_rows)
     except IngestError as exc:
         _fail(str(exc), EXIT_INVALID)
     headers = [str(c) for c in table.frame.columns]
@@ -328,29 +332,27 @@ def _confirm(prep: _Prepared, settings: Settings) -> None:
 @click.option("--wait", is_flag=True, help="Send now and wait for every result.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-@click.option("--resend", is_flag=True,
-              help="Send even though this exact file was already sent as this type.")
+@click.option("--override-duplicates", "override", metavar="REASON",
+              help="Send even though this file, or rows with the same business keys, were "
+                   "sent before; the reason goes into the audit log.")
 @_db_option
 @_guarded
 def submit(file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], wait: bool,
-           yes: bool, as_json: bool, resend: bool, db: str | None) -> None:
+           yes: bool, as_json: bool, override: str | None, db: str | None) -> None:
     """Validate FILE and send its rows to Gameball as one job."""
     settings = _settings(db)
-    prep = _prepare(file, slug, sheet, maps)
+    prep = _prepare(file, slug, sheet, maps, settings)
     if prep.plan is None:
         _report_issues(prep.result, as_json=as_json)
     with _ledger(settings) as ledger:
-        earlier = jobs.earlier_jobs(ledger, prep.table.fingerprint, prep.bt.slug)
-        if earlier and not resend:
-            _fail(f"This exact file was already sent as {prep.bt.title} (job {earlier[0].id}, "
-                  f"{earlier[0].state}). Pass --resend to send it again.", EXIT_USAGE)
-        if not yes:
-            _confirm(prep, settings)
-        job_id = jobs.create_job(
-            ledger, prep.plan, frame=prep.table.frame, file_name=file.name,
-            fingerprint=prep.table.fingerprint, sheet=prep.table.sheet, mapping=prep.mapping,
-            actor=_actor(), totals=prep.impact.totals(),
-        )
+        submission = _submit_guarded(ledger, prep, file, settings, override, confirm=not yes)
+        job_id = submission.job_id
+        if submission.awaiting_approval:
+            click.echo(f"Created job {job_id}; it waits for an approver (" +
+                       "; ".join(submission.approval_reasons) + "). Nothing is sent until "
+                       "someone else approves it in the console.", err=True)
+            _print_summary(jobs.summary(ledger, job_id), as_json=as_json)
+            sys.exit(EXIT_OK)
         if not as_json:
             click.echo(f"Created job {job_id}.", err=True)
         if wait or settings.use_sandbox:
@@ -363,6 +365,32 @@ def submit(file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], wait
         outcome = jobs.summary(ledger, job_id)
         _print_summary(outcome, as_json=as_json)
     sys.exit(_outcome_code(outcome) if outcome.settled or wait else EXIT_OK)
+
+
+def _submit_guarded(ledger: Ledger, prep: _Prepared, file: Path, settings: Settings,
+                    override: str | None, *, confirm: bool) -> Any:
+    """Duplicate guards and approval rules (approval_flow.submit): the console's path."""
+    from gameball_batch import approval_flow, guards
+
+    keys = guards.business_keys(prep.result, prep.mapping)
+    report = guards.check(ledger, batch_type=prep.bt, fingerprint=prep.table.fingerprint,
+                          keys=keys, key_fields=guards.key_fields_for(prep.bt, prep.mapping),
+                          days=guards.duplicate_days(settings.extra))
+    if report.blocked and not (override or "").strip():
+        _fail("\n".join([*report.lines(), 'Nothing was sent. To send anyway, pass '
+                         '--override-duplicates "REASON" (recorded in the audit log).']),
+              EXIT_INVALID)
+    try:
+        rules = approval_flow.rules_from_settings(settings.extra)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    if confirm:
+        _confirm(prep, settings)
+    return approval_flow.submit(
+        ledger, prep.plan, impact=prep.impact, frame=prep.table.frame, file_name=file.name,
+        fingerprint=prep.table.fingerprint, mapping=prep.mapping, actor=_actor(), rules=rules,
+        duplicates=report, keys=keys, override_reason=override, sheet=prep.table.sheet,
+    )
 
 
 def _show_progress(as_json: bool) -> bool:

@@ -122,14 +122,20 @@ def test_failed_rows_exit_3_then_export_and_retry(connected: SandboxServer, tmp_
     assert applied_counts(connected, "cashback") == {"T-1": 1, "T-2": 1}
 
 
-def test_sending_the_same_file_twice_needs_resend(connected: SandboxServer,
-                                                   tmp_path: Path) -> None:
+def test_sending_the_same_file_twice_needs_an_override_with_a_reason(
+        connected: SandboxServer, tmp_path: Path) -> None:
     path = write(tmp_path, "adj.csv", FILES["adjustments"])
     assert run("submit", str(path), "--type", "adjustments", "--yes", "--wait").exit_code == 0
     again = run("submit", str(path), "--type", "adjustments", "--yes", "--wait")
-    assert again.exit_code == 2
-    assert "--resend" in again.stderr
+    assert again.exit_code == 1
+    assert "already sent" in again.stderr
+    assert "row 2 (" in again.stderr  # a few matching rows are listed
+    assert "--override-duplicates" in again.stderr
     assert set(applied_counts(connected, "adjustments").values()) == {1}
+    forced = run("submit", str(path), "--type", "adjustments", "--yes", "--wait",
+                 "--override-duplicates", "support asked for a resend")
+    assert forced.exit_code == 0, forced.output
+    assert set(applied_counts(connected, "adjustments").values()) == {2}
 
 
 def test_jobs_lists_and_unknown_job_is_a_usage_error(connected: SandboxServer,
