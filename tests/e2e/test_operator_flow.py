@@ -105,11 +105,12 @@ def upload(page: Any, path: Path) -> None:
     wait_for_app(page)
 
 
-def edit_first_failing_row(page: Any, column: int, value: str) -> None:
-    """Type ``value`` into the editor's first row, ``column`` cells right of the problems.
+def edit_last_cell_of_first_failing_row(page: Any, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in the last column of the row editor's first row.
 
-    The editor is a canvas grid: select its first cell, move with the arrow keys, open the
-    cell's editor with Enter, replace its text and commit with Enter.
+    The editor is a canvas grid that fills the page's width, so its last column ends at the
+    grid's right edge: double-click there on the first row (below the 35 px header) to open
+    the cell's editor, check it holds ``old``, replace the text and commit with Enter.
     """
     editor = page.get_by_text("Edit the original cells").first.locator(
         "xpath=following::*[@data-testid='stDataFrame'][1]"
@@ -117,14 +118,11 @@ def edit_first_failing_row(page: Any, column: int, value: str) -> None:
     editor.scroll_into_view_if_needed()
     box = editor.bounding_box()
     assert box is not None, "the row editor is not on the page"
-    # The first data row (below the 35 px header), just right of the narrow row-number column.
-    page.mouse.click(box["x"] + 90, box["y"] + 35 + 17)
-    for _ in range(column):
-        page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")
-    cell = page.locator(".gdg-input").first
+    page.mouse.dblclick(box["x"] + box["width"] - 25, box["y"] + 35 + 17)
+    cell = page.locator(".gdg-input:not([disabled])").first
     cell.wait_for()
-    cell.fill(value)
+    assert cell.input_value() == old
+    cell.fill(new)
     rerun_after(page, lambda: cell.press("Enter"))  # the edit reaches the server
 
 
@@ -199,7 +197,7 @@ def test_new_operator_fixes_drops_submits_and_downloads_the_failed_rows(
     # 4 invalid rows: the decimal comma, a negative amount, no customer, a bad time
     wait_for_text(page, "Fix failing rows")
     assert metric_value(page, "Invalid") == "4"
-    edit_first_failing_row(page, column=4, value="12.5")
+    edit_last_cell_of_first_failing_row(page, "12,5", "12.5")  # Amount: the last column
     rerun_after(page, page.get_by_role("button", name="Apply fixes and validate again").click)
     page.wait_for_function(
         """() => [...document.querySelectorAll("[data-testid='stMetric']")].some(
