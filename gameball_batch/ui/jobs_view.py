@@ -127,14 +127,17 @@ def is_live(state: str) -> bool:
 class ViewCache:
     """Values that grow with a job's size, reused while their signature is unchanged.
 
-    With ``background=True`` a changed signature does not block the caller: the stale
-    value is returned at once and a refresh is queued on one daemon thread, so the next
-    rerun (two seconds later) shows it. SQLite releases the GIL while it counts, so the
-    refresh barely slows the script thread. A value never computed before, or asked for
-    with ``background=False`` (a settled job), is computed in the caller: exact, once.
+    With ``background=True`` a changed signature does not block the caller for long: a
+    refresh is queued on one daemon thread and the caller waits at most ``patience``
+    seconds for it (a small job's counts arrive in time), then takes the stale value; the
+    next rerun (two seconds later) shows the fresh one. SQLite releases the GIL while it
+    counts, so the refresh barely slows the script thread. A value never computed before,
+    or asked for with ``background=False`` (a settled job), is computed in the caller:
+    exact, once.
     """
 
-    def __init__(self, *, max_entries: int = 256) -> None:
+    def __init__(self, *, max_entries: int = 256, patience: float = 0.1) -> None:
+        self.patience = patience  # seconds a rerun waits for a refresh before going stale
         self._entries: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
         self._queued: dict[tuple[Any, ...], tuple[tuple[Any, ...], Callable[[], Any]]] = {}
         self._lock = threading.Lock()
@@ -156,11 +159,27 @@ class ViewCache:
             if hit is not None and (hit[0] == signature or background):
                 if hit[0] != signature:
                     self._queue(key, signature, compute)
+                    hit = self._await(key, signature, hit)
                 value: T = hit[1]
                 return value
         value = compute()
         self._store(key, signature, value)
         return value
+
+    def _await(
+        self, key: tuple[Any, ...], signature: tuple[Any, ...], stale: tuple[Any, Any]
+    ) -> tuple[Any, Any]:
+        """Give a queued refresh a moment (small jobs finish in it); else the stale value.
+
+        Called with the lock held; waiting on the condition releases it.
+        """
+        deadline = _time.monotonic() + self.patience
+        while (left := deadline - _time.monotonic()) > 0:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == signature:
+                return entry
+            self._wake.wait(left)
+        return self._entries.get(key, stale)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until no refresh is queued (tests and benches)."""

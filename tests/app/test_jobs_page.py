@@ -256,7 +256,7 @@ def test_row_counts_are_read_once_and_refreshed_in_the_background_when_the_job_c
 ) -> None:
     make_job(ledger, "cached", rows=4, per_chunk=2)
     start(ledger, "cached")
-    cache = jv.ViewCache()
+    cache = jv.ViewCache(patience=0.0)  # never wait: shows the stale-then-fresh path
     first = jv.load_snapshot(ledger, "cached", cache=cache)
     again = jv.load_snapshot(ledger, "cached", cache=cache)
     assert cache.computed == 1  # nothing changed: nothing re-read
@@ -271,6 +271,17 @@ def test_row_counts_are_read_once_and_refreshed_in_the_background_when_the_job_c
     assert first.rows == again.rows == stale.rows
     assert fresh.rows[lg.ROW_FAILED] == 1
     assert fresh.rows[lg.ROW_APPLIED] == 1
+
+
+def test_a_small_jobs_refresh_arrives_within_the_same_rerun(ledger: Ledger) -> None:
+    make_job(ledger, "small", rows=4, per_chunk=2)
+    start(ledger, "small")
+    cache = jv.ViewCache(patience=5.0)  # generous: a 4-row count takes microseconds
+    jv.load_snapshot(ledger, "small", cache=cache)
+    finish(ledger, "small", 0)
+    snap = jv.load_snapshot(ledger, "small", cache=cache)
+    assert snap is not None
+    assert snap.rows[lg.ROW_APPLIED] == 2
 
 
 def test_a_settled_job_is_always_read_exactly(ledger: Ledger) -> None:
