@@ -168,7 +168,45 @@ def _text(series: pd.Series) -> tuple[pa.Array, pa.Array]:
     if isinstance(original, pa.ChunkedArray):
         original = original.combine_chunks()
     original = pc.fill_null(original, "")
+    if not _edges_may_be_space(original):  # the usual case: nothing to trim, no copy
+        return original, original
     return original, pc.utf8_trim_whitespace(original)
+
+
+def _spans(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data bytes) of a string array without copying; offsets index ``data``."""
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    return offsets, np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(
+        0, dtype=np.uint8)
+
+
+def _any_first_byte(arr: pa.Array, allowed: bytes) -> bool:
+    """Whether any non-empty cell starts with one of ``allowed`` (a cheap regex pre-check)."""
+    if not len(arr):
+        return False
+    offsets, data = _spans(arr)
+    filled = offsets[1:] > offsets[:-1]
+    firsts = data[offsets[:-1][filled]]
+    return bool(np.isin(firsts, np.frombuffer(allowed, dtype=np.uint8)).any())
+
+
+def _edges_may_be_space(arr: pa.Array) -> bool:
+    """Whether any cell starts or ends with a byte that could be (part of) whitespace.
+
+    Checks only the first and last byte of each cell: ASCII controls and space, and any
+    non-ASCII byte (Unicode spaces such as U+00A0 are multi-byte) count as "could be".
+    """
+    if not len(arr):
+        return False
+    offsets, data = _spans(arr)
+    filled = offsets[1:] > offsets[:-1]
+    if not filled.any():
+        return False
+    first = data[offsets[:-1][filled]]
+    last = data[offsets[1:][filled] - 1]
+    return bool(((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)).any())
 
 
 def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -186,8 +224,18 @@ def _cells(arr: pa.Array, mask: np.ndarray) -> list[str]:
 
 
 def _to_str_series(arr: pa.Array, missing: np.ndarray, index: pd.Index) -> pd.Series:
-    values = pc.if_else(pa.array(missing), pa.scalar(None, arr.type), arr)
+    values = _with_nulls(arr, missing) if missing.any() else arr
     return pd.Series(values.to_pandas().array, index=index).astype("str")
+
+
+def _with_nulls(arr: pa.Array, missing: np.ndarray) -> pa.Array:
+    """``arr`` with the ``missing`` cells null: a new validity bitmap, the text not copied."""
+    if arr.offset or arr.null_count:
+        return pc.if_else(pa.array(missing), pa.scalar(None, arr.type), arr)
+    bitmap = pa.py_buffer(np.packbits(~missing, bitorder="little"))
+    _, offsets, data = arr.buffers()
+    return pa.Array.from_buffers(arr.type, len(arr), [bitmap, offsets, data],
+                                 null_count=int(missing.sum()))
 
 
 @dataclass
@@ -206,7 +254,7 @@ class _Column:
 
 def _parse_text(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
     spec, given = col.spec, ~col.blank
-    if ctx.is_id(spec):
+    if ctx.is_id(spec) and _any_first_byte(col.text, b"0123456789+-"):
         sci = given & _match(col.text, _SCIENTIFIC)
         issues.add(spec.path, sci, _cells(col.original, sci), "scientific_notation",
                    lambda _r, v: f"{col.subject} looks like a number Excel shortened to "
@@ -395,13 +443,45 @@ def _utc_text(text: pa.Array, millis: np.ndarray, ok: np.ndarray, *, date_only: 
     """The output text of each parsed time; cells already in the output form are reused."""
     if date_only:
         return _format_millis(np.where(ok, millis, 0), date_only=True)
-    whole = ok & _match(text, _CANONICAL_SECONDS)
-    out = _concat_text(pc.utf8_slice_codeunits(text, 0, 19), ".000Z")
+    fixed = _canonical_seconds(text)
+    if fixed is not None:  # every cell is 2026-11-20T09:15:00Z: add ".000" byte-wise
+        whole, out = fixed
+    else:
+        whole = ok & _match(text, _CANONICAL_SECONDS)
+        out = _concat_text(pc.utf8_slice_codeunits(text, 0, 19), ".000Z")
+    whole &= ok
     redo = ok & ~whole
     if redo.any():
         fresh = _format_millis(millis[redo], date_only=False)
         out = pc.replace_with_mask(out, pa.array(redo), fresh.cast(out.type))
     return out
+
+
+_SECONDS_SHAPE = b"0000-00-00T00:00:00Z"  # "0" = any digit
+
+
+def _canonical_seconds(text: pa.Array) -> tuple[np.ndarray, pa.Array] | None:
+    """When every cell is 20 bytes: (mask of cells shaped like _CANONICAL_SECONDS, each
+    cell's first 19 bytes + ".000Z"), as fixed-width byte rows; else None (use regex)."""
+    offsets, data = _spans(text)
+    n = len(text)
+    if not n or int(offsets[-1]) - int(offsets[0]) != 20 * n:
+        return None
+    if (np.diff(offsets) != 20).any():
+        return None
+    cells = data[int(offsets[0]) : int(offsets[-1])].reshape(n, 20)
+    if (cells >= 0x80).any():  # a byte cut could split a character: leave it to the regex
+        return None
+    shaped = np.ones(n, dtype=bool)
+    for at, expected in enumerate(_SECONDS_SHAPE):  # column by column: fastest in numpy
+        byte = cells[:, at]
+        shaped &= (byte - np.uint8(0x30) <= 9) if expected == 0x30 else (byte == expected)
+    out = np.empty((n, 24), dtype=np.uint8)
+    out[:, :19] = cells[:, :19]
+    out[:, 19:] = np.frombuffer(b".000Z", dtype=np.uint8)
+    wide = np.arange(0, 24 * (n + 1), 24, dtype=np.int32)
+    return shaped, pa.Array.from_buffers(pa.string(), n,
+                                         [None, pa.py_buffer(wide), pa.py_buffer(out)])
 
 
 def _concat_text(arr: pa.Array, tail: str) -> pa.Array:
