@@ -22,9 +22,11 @@ import hashlib
 import io
 import json
 import math
+import re
+import threading
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -52,6 +54,8 @@ _SUPPORTED = "CSV, TSV, TXT, XLSX, XLS, ODS, JSON or JSONL"
 _DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 64 * 1024
 _DETECT_BYTES = 256 * 1024
+_HASH_ON_THREAD_BYTES = 4 << 20
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # below " ", not \t \n \r
 # Excel's regional exports: Arabic first (the console's main audience), then Western.
 _LEGACY_FIRST = ("cp1256", "cp1252")
 _LEGACY_MORE = ("cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1257", "cp1258")
@@ -116,7 +120,7 @@ def read_table(
     """Read one file into a :class:`Table` of text, or raise :class:`IngestError`."""
     _check_size(data, max_bytes)
     fmt = _format_for(name, data)
-    fingerprint = hashlib.sha256(data).hexdigest()
+    fingerprint = _fingerprint(data)
     encoding: str | None = None
     delimiter: str | None = None
     chosen: str | None = None
@@ -129,7 +133,25 @@ def read_table(
     else:
         grid, chosen, sheets, fmt = _read_workbook(data, fmt, sheet)
     frame = _finish(grid, max_rows=max_rows)
-    return Table(frame, name, fmt, encoding, delimiter, chosen, sheets, fingerprint)
+    return Table(frame, name, fmt, encoding, delimiter, chosen, sheets, fingerprint())
+
+
+def _fingerprint(data: bytes) -> Callable[[], str]:
+    """The sha256 hex of ``data``, for big files computed on a thread while the file is
+    parsed (hashlib releases the GIL); call the result to get it."""
+    if len(data) < _HASH_ON_THREAD_BYTES:
+        at_once = hashlib.sha256(data).hexdigest()
+        return lambda: at_once
+    done: list[str] = []
+    worker = threading.Thread(target=lambda: done.append(hashlib.sha256(data).hexdigest()),
+                              name="fingerprint", daemon=True)
+    worker.start()
+
+    def result() -> str:
+        worker.join()
+        return done[0]
+
+    return result
 
 
 def list_sheets(data: bytes, name: str) -> list[str]:
@@ -297,7 +319,7 @@ def _decode_legacy(data: bytes, name_hint: str) -> tuple[str, str]:
 
 
 def _looks_like_text(text: str) -> bool:
-    controls = sum(1 for ch in text if ch < " " and ch not in "\t\r\n")
+    controls = len(_CONTROL_CHARS.findall(text))
     return controls <= max(2, len(text) // 100)
 
 
@@ -652,15 +674,15 @@ def _sheet_records(book: Any, name: str) -> list[list[str]]:
 
 def _finish(grid: _Grid, *, max_rows: int | None) -> pd.DataFrame:
     header = [h.lstrip("\ufeff").strip() for h in grid.header]
-    nonblank = [pc.not_equal(pc.utf8_trim_whitespace(col), "") for col in grid.columns]
-    keep = _keep_columns(header, nonblank, grid.rows)
+    keep = _keep_columns(header, grid.columns, grid.rows)
     if len(keep) > MAX_COLUMNS:
         raise _too_many_columns(len(keep))
     _check_duplicates([header[i] for i in keep])
     columns = [grid.columns[i] for i in keep]
     rows = grid.rows
-    if columns:
-        mask = _any(nonblank[i] for i in keep)
+    # Blank rows are dropped; when one column is filled on every row there are none.
+    if columns and not any(_surely_filled(col) for col in columns):
+        mask = _any(_nonblank(col) for col in columns)
         columns = [col.filter(mask) for col in columns]
         rows = rows[mask.to_numpy(zero_copy_only=False)]
     if not columns or len(rows) == 0:
@@ -681,15 +703,42 @@ def _finish(grid: _Grid, *, max_rows: int | None) -> pd.DataFrame:
     return frame
 
 
-def _keep_columns(header: list[str], nonblank: list[Any], rows: np.ndarray) -> list[int]:
+def _nonblank(col: pa.Array | pa.ChunkedArray) -> Any:
+    return pc.not_equal(pc.utf8_trim_whitespace(col), "")
+
+
+def _surely_filled(col: pa.Array | pa.ChunkedArray) -> bool:
+    """True when no cell can be blank: none is empty and none starts with a byte that could
+    begin whitespace (ASCII space/controls, any non-ASCII byte). A cheap byte check."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        if chunk.null_count:
+            return False
+        width = "int64" if pa.types.is_large_string(chunk.type) else "int32"
+        offsets: np.ndarray = np.frombuffer(chunk.buffers()[1], dtype=width)[
+            chunk.offset : chunk.offset + len(chunk) + 1]
+        if (np.diff(offsets) <= 0).any():
+            return False
+        first = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[:-1]]
+        if ((first <= 0x20) | (first >= 0x80)).any():
+            return False
+    return True
+
+
+def _keep_columns(
+    header: list[str], columns: Sequence[pa.Array | pa.ChunkedArray], rows: np.ndarray,
+) -> list[int]:
     """Columns to keep: named ones; unnamed ones without data are dropped, with data refused."""
     keep = []
     for i, name in enumerate(header):
         if name:
             keep.append(i)
             continue
-        if pc.any(nonblank[i]).as_py():
-            first = int(rows[pc.index(nonblank[i], True).as_py()])
+        nonblank = _nonblank(columns[i])
+        if pc.any(nonblank).as_py():
+            first = int(rows[pc.index(nonblank, True).as_py()])
             raise IngestError(
                 f"Column {column_letter(i)} has no header but has data (first in row {first}). "
                 "Type a header for it in the header row, or delete the column."
@@ -717,6 +766,8 @@ def _any(masks: Iterable[Any]) -> Any:
 
 def _check_cell_lengths(names: list[str], columns: list[Any], rows: np.ndarray) -> None:
     for name, col in zip(names, columns, strict=True):
+        if (pc.max(pc.binary_length(col)).as_py() or 0) <= MAX_CELL_CHARS:
+            continue  # no cell has more bytes, so none has more characters
         lengths = pc.utf8_length(col)
         longest = pc.max(lengths).as_py()
         if longest is not None and longest > MAX_CELL_CHARS:
