@@ -153,13 +153,20 @@ class ViewCache:
         compute: Callable[[], T],
         *,
         background: bool = False,
+        wait: bool = True,
     ) -> T:
+        """The value for ``key`` at ``signature``; see the class docstring.
+
+        ``wait=False``: with ``background``, never wait for the refresh (secondary values,
+        so that one rerun spends its patience at most once).
+        """
         with self._lock:
             hit = self._entries.get(key)
             if hit is not None and (hit[0] == signature or background):
                 if hit[0] != signature:
                     self._queue(key, signature, compute)
-                    hit = self._await(key, signature, hit)
+                    if wait:
+                        hit = self._await(key, signature, hit)
                 value: T = hit[1]
                 return value
         value = compute()
@@ -387,6 +394,7 @@ def live_view(
             snap.signature,
             lambda: failure_counts(ledger, job_id),
             background=background,
+            wait=False,
         )
     wanted = tuple(s for s in statuses if snap.rows.get(s, 0))
     errors = pd.DataFrame()
@@ -396,6 +404,7 @@ def live_view(
             snap.signature,
             lambda: error_page(ledger, job_id, wanted, page),
             background=background,
+            wait=False,
         )
     return snap, failures, errors
 
