@@ -28,8 +28,8 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 RULES = [
     ("cashback", ApprovalRules(total_amount_over=1000), "total amount 1,243.24"),
     ("redemptions", ApprovalRules(total_points_over=50), "total points 80"),
-    ("cashback", ApprovalRules(row_amount_over=500), "a single row moves"),
-    ("redemptions", ApprovalRules(row_points_over=40), "a single row moves 50 points"),
+    ("cashback", ApprovalRules(row_amount_over=500), "row moves 999.99"),
+    ("redemptions", ApprovalRules(row_points_over=40), "row moves 50 points"),
     ("adjustments", ApprovalRules(negative_adjustments_over=1), "adjustments deduct 5.00"),
     ("redemptions", ApprovalRules(redemptions_over=10), "redemptions total 80.00"),
 ]
