@@ -90,6 +90,8 @@ STATE_TEXT: dict[str, str] = {  # plain words: table cells cannot show icons
     lg.JOB_STOPPED: "stopped",
     lg.JOB_NEEDS_OPERATOR: "needs a decision",
     lg.JOB_FINISHED: "finished",
+    lg.JOB_AWAITING_APPROVAL: "waiting for approval",
+    lg.JOB_REJECTED: "rejected by an approver",
 }
 # Material icons, not emoji: they ship with Streamlit, so they render on machines without an
 # emoji font (kiosks, CI browsers).
@@ -101,6 +103,8 @@ STATE_ICON: dict[str, str] = {
     lg.JOB_STOPPED: ":material/stop_circle:",
     lg.JOB_NEEDS_OPERATOR: ":material/warning:",
     lg.JOB_FINISHED: ":material/check_circle:",
+    lg.JOB_AWAITING_APPROVAL: ":material/how_to_reg:",
+    lg.JOB_REJECTED: ":material/cancel:",
 }
 ROW_STATUS_TEXT: dict[str, str] = {
     lg.ROW_PENDING: "pending",
@@ -656,6 +660,11 @@ def _header(job: lg.Job) -> None:
         st.caption(f"Retry of job `{job.parent_job_id}` (its failed rows).")
     if job.error:
         st.warning(job.error)
+    if job.state == lg.JOB_AWAITING_APPROVAL:
+        st.info(
+            "This job waits for a second person: an approver reviews it on the **Approvals** "
+            "page. Nothing is sent before that."
+        )
     if job.state == lg.JOB_NEEDS_OPERATOR:
         st.warning(
             "Some rows are **in doubt**: Gameball may or may not have applied them. "
@@ -928,6 +937,13 @@ ACTION_TEXT: dict[str, str] = {
     "chunk.done": "chunk marked applied",
     "chunk.failed": "chunk marked not applied",
     "lease.acquired": "runner took the job",
+    "job.awaiting_approval": "waiting for approval",
+    "job.rejected": "rejected",
+    "approval.requested": "approval requested",
+    "approval.approved": "approved",
+    "approval.rejected": "approval rejected",
+    "approval.refused": "approval refused (not allowed)",
+    "duplicates.override": "duplicate guard overridden",
 }
 
 
