@@ -60,6 +60,7 @@ SERIES_COLOURS: dict[str, str] = {
     "finished": STATE_COLOURS["done"],
     "failed": STATE_COLOURS["failed"],
     "in doubt": STATE_COLOURS["unknown"],
+    "in refused chunks": STATE_COLOURS["failed"],
 }
 
 
@@ -123,6 +124,7 @@ def chunk_grid_figure(states: Sequence[str], *, columns: int = GRID_COLUMNS) -> 
                 y=[i // columns for i in idx],
                 mode="markers",
                 name=f"{STATE_LABELS.get(state, state)} ({len(idx):,})",
+                showlegend=True,  # plotly hides a lone trace's legend; the key still helps
                 marker={
                     "symbol": "square",
                     "size": _square_size(columns),

@@ -713,10 +713,15 @@ def _totals(snap: JobSnapshot) -> None:
 
 def _charts(snap: JobSnapshot, failures: Counter[str]) -> None:
     left, right = st.columns([3, 2])
+    # Per-item failures are counted in rows (the totals and the bar chart below); the line
+    # can only tell chunks Gameball refused as a whole, so it shows them only when any were.
+    series = {"finished": snap.done_items}
+    if snap.failed_items and snap.failed_items[-1]:
+        series["in refused chunks"] = snap.failed_items
     left.plotly_chart(
         progress_figure(
             snap.times,
-            {"finished": snap.done_items, "failed": snap.failed_items},
+            series,
             total=snap.job.item_count,
             unit="items",
         ),
