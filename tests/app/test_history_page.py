@@ -117,3 +117,14 @@ def test_the_filtered_entries_can_be_exported(trail: Ledger) -> None:
     export = next(d for d in at.download_button if d.key == jv.HI_EXPORT)
     assert export.label == "Export these entries (CSV)"
     assert not export.proto.disabled
+
+
+def test_an_unreadable_ledger_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a ledger" * 100)
+    monkeypatch.setenv("GAMEBALL_BATCH_DB", str(broken))
+    at = app()
+    assert not at.exception
+    assert any("cannot be opened" in e.value for e in at.error)

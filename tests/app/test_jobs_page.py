@@ -119,6 +119,17 @@ def test_the_list_shows_each_job_and_opens_the_chosen_one(ledger: Ledger) -> Non
     assert any("october.csv" in s.value for s in at.subheader)
 
 
+def test_a_ledger_file_that_is_not_a_ledger_gives_a_way_forward(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"this is not an SQLite file at all" * 100)
+    monkeypatch.setenv("GAMEBALL_BATCH_DB", str(broken))
+    at = app()
+    no_traceback(at)
+    assert any("GAMEBALL_BATCH_DB" in e.value for e in at.error)
+
+
 # --- the detail -----------------------------------------------------------------------------
 
 
