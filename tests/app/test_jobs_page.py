@@ -262,6 +262,26 @@ def test_an_in_doubt_chunk_waits_for_a_confirmed_decision_with_a_reason(ledger: 
     assert resolved[-1].detail["reason"] == "dashboard shows INV-4 and INV-5"
 
 
+def test_resending_an_in_doubt_chunk_puts_the_job_back_in_the_queue(ledger: Ledger) -> None:
+    make_job(ledger, "resend", rows=4, per_chunk=2)
+    start(ledger, "resend")
+    finish(ledger, "resend", 0)
+    in_doubt(ledger, "resend", 1)
+    ledger.set_job_state("resend", lg.JOB_NEEDS_OPERATOR)
+    at = app("resend")
+    at.radio(key=jv.JB_RESOLVE_DECISION).set_value("resend")
+    at.text_input(key=jv.JB_RESOLVE_REASON).input("dashboard shows nothing for INV-4, INV-5")
+    at.checkbox(key=jv.JB_RESOLVE_CONFIRM).check()
+    at.run()
+    at.button(key=jv.JB_RESOLVE_GO).click().run()
+    no_traceback(at)
+    chunk = ledger.chunk("resend", 1)
+    assert chunk is not None
+    assert chunk.state == lg.CHUNK_PENDING
+    assert ledger.job("resend").state == lg.JOB_QUEUED  # type: ignore[union-attr]
+    assert any(e.action == "chunk.resend" for e in ledger.audit_entries("resend"))
+
+
 def test_row_counts_are_read_once_and_refreshed_in_the_background_when_the_job_changes(
     ledger: Ledger,
 ) -> None:
