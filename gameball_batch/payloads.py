@@ -44,6 +44,7 @@ _TEXT = pa.large_string()
 _CONTROL = r"[\x00-\x1f]"
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 _EVENT, _METADATA, _LINE = "event", "metadata.", "lineItems."
+_BLOCK_ITEMS = 32 * 1024  # items whose JSON is built at once (a few MB: memory stays warm)
 
 
 class Chunk:
@@ -128,13 +129,25 @@ class _Items:
     ``row_starts`` None every item is the one row ``row_values[i]``.
     """
 
-    text: pa.Array  # large_string, one JSON object per item, each followed by a comma
+    pieces: list[Piece]  # concatenated row-wise: each item's JSON object and a comma
     keys: pa.Array  # large_string
     row_values: np.ndarray  # int64 source rows, grouped by item
     row_starts: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return len(self.text)
+        return len(self.keys)
+
+    def text(self, start: int, stop: int) -> pa.Array:
+        """The "item," texts of items ``start:stop`` (large_string).
+
+        Built a block at a time: one big concatenation would allocate the whole output at
+        once, and touching that much fresh memory costs more than the concatenation.
+        """
+        count = stop - start
+        parts = [p if isinstance(p, str) else p.slice(start, count) for p in self.pieces]
+        if all(isinstance(p, str) for p in parts):
+            return pa.array(["".join(map(str, parts))] * count, type=_TEXT)
+        return _concat(*parts).cast(_TEXT)
 
     def key_tuple(self, start: int, stop: int) -> tuple[str, ...]:
         return tuple(str(k) for k in self.keys.slice(start, stop - start).to_pylist())
@@ -150,17 +163,17 @@ class _Items:
 
     def reordered(self, order: np.ndarray) -> _Items:
         """The same items in another order (only when repeated keys moved some)."""
+        text = [pc.take(self.text(0, len(self)), pa.array(order))]
+        keys = pc.take(self.keys, pa.array(order))
         if self.row_starts is None:
-            return _Items(pc.take(self.text, pa.array(order)), pc.take(self.keys, pa.array(order)),
-                          self.row_values[order])
+            return _Items(text, keys, self.row_values[order])
         lengths = np.diff(self.row_starts)[order]
         starts = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         first = self.row_starts[order]
         within = np.arange(int(starts[-1]), dtype=np.int64) - np.repeat(starts[:-1], lengths)
         values = self.row_values[np.repeat(first, lengths) + within]
-        return _Items(pc.take(self.text, pa.array(order)), pc.take(self.keys, pa.array(order)),
-                      values, starts)
+        return _Items(text, keys, values, starts)
 
 
 @dataclass(frozen=True)
@@ -183,7 +196,6 @@ def plan_chunks(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
         items = _event_items(clean)
     else:
         items = _flat_items(bt, clean)
-    items.text = items.text.cast(_TEXT)
     items.keys = items.keys.cast(_TEXT)
     unique = result.unique_keys and bt.group_by is None  # validate refused every repeat
     chunks = list(_chunks(items, _placement(items, size, unique=unique)))
@@ -300,12 +312,22 @@ def _object(
     children: Sequence[tuple[str, list[Piece]]], length: int, *, keep_empty: bool,
     suffix: str = "",
 ) -> pa.Array:
+    return _concat(*_object_pieces(children, length, keep_empty=keep_empty, suffix=suffix))
+
+
+def _object_pieces(
+    children: Sequence[tuple[str, list[Piece]]], length: int, *, keep_empty: bool,
+    suffix: str = "",
+) -> list[Piece]:
     """``{…}`` + suffix per row from (name, value pieces); absent values are left out.
 
     Where no child is present: ``{}`` if ``keep_empty``, else null. Everything is one
     concatenation: children without gaps come first; a child with gaps carries its own
     leading comma and is "" where absent (Arrow's null-skipping join is far slower).
     """
+    if len(children) == 1 and not keep_empty and _nullable(children[0][1]):
+        name, pieces = children[0]  # one optional child: one concatenation
+        return ["{" + json.dumps(name, ensure_ascii=False) + ":", *pieces, "}" + suffix]
     dense: list[Piece] = []
     sparse: list[pa.Array] = []
     for name, pieces in children:
@@ -315,18 +337,15 @@ def _object(
         else:
             dense += [",", key, *pieces] if dense else [key, *pieces]
     if dense:
-        return _concat("{", *dense, *sparse, "}" + suffix)
-    if len(children) == 1 and not keep_empty:  # one optional child: one concatenation
-        name, pieces = children[0]
-        return _concat("{" + json.dumps(name, ensure_ascii=False) + ":", *pieces, "}" + suffix)
+        return ["{", *dense, *sparse, "}" + suffix]
     if not sparse:
-        return pa.array(["{}" + suffix] * length, type=_TEXT) if keep_empty else pa.nulls(
-            length, _TEXT)
+        return [pa.array(["{}" + suffix] * length, type=_TEXT) if keep_empty else pa.nulls(
+            length, _TEXT)]
     body = _concat(*sparse)
     text = _concat("{", pc.utf8_slice_codeunits(body, 1), "}" + suffix)  # cut the 1st comma
     if keep_empty:
-        return text
-    return pc.if_else(pc.not_equal(body, pa.scalar("", _TEXT)), text, pa.scalar(None, _TEXT))
+        return [text]
+    return [pc.if_else(pc.not_equal(body, pa.scalar("", _TEXT)), text, pa.scalar(None, _TEXT))]
 
 
 def _tree_object(
@@ -334,6 +353,15 @@ def _tree_object(
     suffix: str = "",
 ) -> pa.Array:
     """Render the columns ``paths`` (dotted, ``strip`` removed first) as one object per row."""
+    return _concat(*_tree_pieces(frame, paths, strip=strip, keep_empty=keep_empty,
+                                 suffix=suffix))
+
+
+def _tree_pieces(
+    frame: pd.DataFrame, paths: Sequence[str], *, strip: str = "", keep_empty: bool,
+    suffix: str = "",
+) -> list[Piece]:
+    """:func:`_tree_object` as pieces still to concatenate row-wise."""
     tree: dict[str, Any] = {}
     for path in paths:
         node = tree
@@ -346,14 +374,14 @@ def _tree_object(
 
 def _render(
     frame: pd.DataFrame, tree: dict[str, Any], *, keep_empty: bool, suffix: str = "",
-) -> pa.Array:
+) -> list[Piece]:
     children: list[tuple[str, list[Piece]]] = []
     for name, node in tree.items():
         if isinstance(node, dict):
-            children.append((name, [_render(frame, node, keep_empty=False)]))
+            children.append((name, [_concat(*_render(frame, node, keep_empty=False))]))
         else:
             children.append((name, _json_pieces(frame[node])))
-    return _object(children, len(frame), keep_empty=keep_empty, suffix=suffix)
+    return _object_pieces(children, len(frame), keep_empty=keep_empty, suffix=suffix)
 
 
 # --- the three item shapes -----------------------------------------------------------------
@@ -361,9 +389,9 @@ def _render(
 
 def _flat_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
     paths = [str(c) for c in clean.columns]
-    text = _tree_object(clean, paths, keep_empty=True, suffix=",")
+    pieces = _tree_pieces(clean, paths, keep_empty=True, suffix=",")
     keys = _key_text(clean, bt.result_key)
-    return _Items(text, keys, np.asarray(clean.index, dtype="int64"))
+    return _Items(pieces, keys, np.asarray(clean.index, dtype="int64"))
 
 
 def _key_text(frame: pd.DataFrame, path: str) -> pa.Array:
@@ -384,7 +412,7 @@ def _order_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
         per_row = _tree_object(clean, line, strip=_LINE, keep_empty=False)
         frags.append(_grouped_lines(per_row, group, len(firsts)))
     text = _concat(_append_to_object(frags[0], frags[1] if len(frags) > 1 else None), ",")
-    return _Items(text, _key_text(head, bt.result_key), *_rows_per_group(clean.index, group))
+    return _Items([text], _key_text(head, bt.result_key), *_rows_per_group(clean.index, group))
 
 
 def _grouped_lines(per_row: pa.Array, group: np.ndarray, groups: int) -> pa.Array:
@@ -425,7 +453,7 @@ def _event_items(clean: pd.DataFrame) -> _Items:
     events = pa.array(joined.tolist(), type=_TEXT)
     text = _concat('{"customerId":', *head_ids, ',"events":{', events, "}},")
     keys = pc.cast(_arrow(customer.iloc[firsts]), _TEXT)
-    return _Items(text, keys, *_rows_per_group(clean.index, group))
+    return _Items([text], keys, *_rows_per_group(clean.index, group))
 
 
 def _first_occurrence(group: np.ndarray) -> np.ndarray:
@@ -478,20 +506,33 @@ def _placement(items: _Items, size: int, *, unique: bool) -> list[range] | list[
 
 
 def _chunks(items: _Items, placement: Sequence[Sequence[int]]) -> Iterator[Chunk]:
-    """Slice one buffer of "item," texts per chunk; no per-item Python work for the bytes."""
+    """Cut each chunk's body from a block of "item," texts; no per-item Python work."""
     if not all(isinstance(chunk, range) for chunk in placement):  # repeated keys moved some
         order = np.fromiter((p for chunk in placement for p in chunk), dtype=np.int64,
                             count=len(items))
         if (order != np.arange(len(order))).any():
             items = items.reordered(order)
-    text = items.text
-    first = text.offset  # offsets are absolute into the shared data buffer
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[first : first + len(text) + 1]
-    data = memoryview(text.buffers()[2]) if len(text) else memoryview(b"")
-    start = 0
-    for index, chunk in enumerate(placement):
-        end = start + len(chunk)
-        body = data[int(offsets[start]) : int(offsets[end]) - 1]  # drop the last comma
-        where = _Slice(items, start, end)
-        yield Chunk(index, where, where, b"".join((b'{"body":[', body, b"]}")))
-        start = end
+    start = filled = index = 0
+    block: list[Sequence[int]] = []
+    for chunk in [*placement, None]:
+        if chunk is not None:
+            block.append(chunk)
+            filled += len(chunk)
+            if filled < _BLOCK_ITEMS:
+                continue
+        if not block:
+            break
+        end = start + filled
+        text = items.text(start, end)
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
+            text.offset : text.offset + len(text) + 1]  # absolute into the data buffer
+        data = memoryview(text.buffers()[2]) if len(text) else memoryview(b"")
+        at = 0
+        for members in block:
+            stop = at + len(members)
+            body = data[int(offsets[at]) : int(offsets[stop]) - 1]  # drop the last comma
+            where = _Slice(items, start + at, start + stop)
+            yield Chunk(index, where, where, b"".join((b'{"body":[', body, b"]}")))
+            index += 1
+            at = stop
+        start, block, filled = end, [], 0
