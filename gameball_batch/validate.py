@@ -167,7 +167,8 @@ def _text(series: pd.Series) -> tuple[pa.Array, pa.Array]:
     original = pa.array(series.array)
     if isinstance(original, pa.ChunkedArray):
         original = original.combine_chunks()
-    original = pc.fill_null(original, "")
+    if original.null_count:
+        original = pc.fill_null(original, "")
     if not _edges_may_be_space(original):  # the usual case: nothing to trim, no copy
         return original, original
     return original, pc.utf8_trim_whitespace(original)
@@ -210,7 +211,9 @@ def _edges_may_be_space(arr: pa.Array) -> bool:
 
 
 def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    values = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    if mask.null_count:
+        mask = pc.fill_null(mask, False)
+    values = mask.to_numpy(zero_copy_only=False)
     out: np.ndarray = np.asarray(values, dtype=bool)
     return out
 
@@ -220,6 +223,8 @@ def _match(arr: pa.Array, pattern: str) -> np.ndarray:
 
 
 def _cells(arr: pa.Array, mask: np.ndarray) -> list[str]:
+    if not mask.any():
+        return []
     return [str(v) for v in arr.filter(pa.array(mask)).to_pylist()]
 
 
@@ -314,7 +319,11 @@ def _number_text_issues(col: _Column, issues: _Issues) -> np.ndarray:
 
 def _parse_decimal(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
     plain = _number_text_issues(col, issues)
-    safe = pc.if_else(pa.array(plain), pc.replace_substring_regex(col.text, r"^\+", ""), "0")
+    safe = col.text
+    if _any_first_byte(safe, b"+"):
+        safe = pc.replace_substring_regex(safe, r"^\+", "")
+    if not plain.all():
+        safe = pc.if_else(pa.array(plain), safe, "0")
     values = np.asarray(pc.cast(safe, pa.float64()).to_numpy(), dtype="float64").copy()
     infinite = plain & ~np.isfinite(values)
     issues.add(col.spec.path, infinite, _cells(col.original, infinite), "not_a_number",
@@ -501,6 +510,8 @@ def _parse_zoned(text: pa.Array, todo: np.ndarray, millis: np.ndarray, done: np.
 
 def _parse_iso(text: pa.Array, todo: np.ndarray, millis: np.ndarray, done: np.ndarray) -> int:
     """Other ISO-8601 shapes (fractions, naive, space, date only); the count of naive ones."""
+    if not todo.any():
+        return 0
     shaped = todo & _match(text, _ISO)
     if not shaped.any():
         return 0
@@ -523,7 +534,10 @@ def _parse_slashed(
 
     Returns how many were read (all of them have no time zone).
     """
-    todo = ~col.blank & ~done & _match(text, _SLASHED)
+    todo = ~col.blank & ~done
+    if not todo.any():
+        return 0
+    todo &= _match(text, _SLASHED)
     if not todo.any():
         return 0
     where = np.flatnonzero(todo)
@@ -791,6 +805,8 @@ def _duplicates(
 
 def _repeats(path: str, values: pd.Series, issues: _Issues, code: str, *, warning: bool) -> None:
     """Rows whose value repeats an earlier row's; each names the first row it repeats."""
+    if _strictly_ascending(values):  # e.g. invoice numbers in order: no hashing needed
+        return
     codes, _ = pd.factorize(values, use_na_sentinel=True)
     seen_max = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
     repeat = (codes >= 0) & (codes <= seen_max)
@@ -806,6 +822,20 @@ def _repeats(path: str, values: pd.Series, issues: _Issues, code: str, *, warnin
                lambda r, v: f"{subject} '{v}' repeats row {by_row[r]}"
                + ("" if warning else "; each one may appear only once in this batch"),
                warning=warning)
+
+
+def _strictly_ascending(values: pd.Series) -> bool:
+    """Whether every text value is greater than the one before (so none repeats).
+
+    One byte-wise comparison pass, far cheaper than hashing a million texts.
+    """
+    if len(values) < 2 or not isinstance(values.dtype, pd.StringDtype):
+        return False
+    arr = pa.array(values.array)
+    if arr.null_count or (not pa.types.is_string(arr.type) and not pa.types.is_large_string(
+            arr.type)):
+        return False
+    return bool(pc.all(pc.less(arr.slice(0, len(arr) - 1), arr.slice(1))).as_py())
 
 
 def _order_consistency(
