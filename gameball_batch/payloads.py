@@ -27,7 +27,7 @@ touch the ledger.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, TypeAlias
@@ -129,7 +129,7 @@ class _Items:
     ``row_starts`` None every item is the one row ``row_values[i]``.
     """
 
-    pieces: list[Piece]  # concatenated row-wise: each item's JSON object and a comma
+    render: Callable[[int, int], pa.Array]  # (start, stop) -> each item's JSON and a comma
     keys: pa.Array  # large_string
     row_values: np.ndarray  # int64 source rows, grouped by item
     row_starts: np.ndarray | None = None
@@ -140,14 +140,10 @@ class _Items:
     def text(self, start: int, stop: int) -> pa.Array:
         """The "item," texts of items ``start:stop`` (large_string).
 
-        Built a block at a time: one big concatenation would allocate the whole output at
-        once, and touching that much fresh memory costs more than the concatenation.
+        Asked for a block at a time: building the whole file's JSON at once allocates it all
+        at once, and touching that much fresh memory costs more than building it.
         """
-        count = stop - start
-        parts = [p if isinstance(p, str) else p.slice(start, count) for p in self.pieces]
-        if all(isinstance(p, str) for p in parts):
-            return pa.array(["".join(map(str, parts))] * count, type=_TEXT)
-        return _concat(*parts).cast(_TEXT)
+        return self.render(start, stop).cast(_TEXT)
 
     def key_tuple(self, start: int, stop: int) -> tuple[str, ...]:
         return tuple(str(k) for k in self.keys.slice(start, stop - start).to_pylist())
@@ -163,7 +159,7 @@ class _Items:
 
     def reordered(self, order: np.ndarray) -> _Items:
         """The same items in another order (only when repeated keys moved some)."""
-        text = [pc.take(self.text(0, len(self)), pa.array(order))]
+        text = _whole(pc.take(self.text(0, len(self)), pa.array(order)))
         keys = pc.take(self.keys, pa.array(order))
         if self.row_starts is None:
             return _Items(text, keys, self.row_values[order])
@@ -389,9 +385,17 @@ def _render(
 
 def _flat_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
     paths = [str(c) for c in clean.columns]
-    pieces = _tree_pieces(clean, paths, keep_empty=True, suffix=",")
+
+    def render(start: int, stop: int) -> pa.Array:  # one row block; pieces stay small
+        return _tree_object(clean.iloc[start:stop], paths, keep_empty=True, suffix=",")
+
     keys = _key_text(clean, bt.result_key)
-    return _Items(pieces, keys, np.asarray(clean.index, dtype="int64"))
+    return _Items(render, keys, np.asarray(clean.index, dtype="int64"))
+
+
+def _whole(text: pa.Array) -> Callable[[int, int], pa.Array]:
+    """A render function for item texts already built."""
+    return lambda start, stop: text.slice(start, stop - start)
 
 
 def _key_text(frame: pd.DataFrame, path: str) -> pa.Array:
@@ -412,7 +416,8 @@ def _order_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
         per_row = _tree_object(clean, line, strip=_LINE, keep_empty=False)
         frags.append(_grouped_lines(per_row, group, len(firsts)))
     text = _concat(_append_to_object(frags[0], frags[1] if len(frags) > 1 else None), ",")
-    return _Items([text], _key_text(head, bt.result_key), *_rows_per_group(clean.index, group))
+    return _Items(_whole(text), _key_text(head, bt.result_key),
+                  *_rows_per_group(clean.index, group))
 
 
 def _grouped_lines(per_row: pa.Array, group: np.ndarray, groups: int) -> pa.Array:
@@ -453,7 +458,7 @@ def _event_items(clean: pd.DataFrame) -> _Items:
     events = pa.array(joined.tolist(), type=_TEXT)
     text = _concat('{"customerId":', *head_ids, ',"events":{', events, "}},")
     keys = pc.cast(_arrow(customer.iloc[firsts]), _TEXT)
-    return _Items([text], keys, *_rows_per_group(clean.index, group))
+    return _Items(_whole(text), keys, *_rows_per_group(clean.index, group))
 
 
 def _first_occurrence(group: np.ndarray) -> np.ndarray:
