@@ -126,6 +126,22 @@ def edit_last_cell_of_first_failing_row(page: Any, old: str, new: str) -> None:
     rerun_after(page, lambda: cell.press("Enter"))  # the edit reaches the server
 
 
+def wait_for_partial_progress(page: Any, *, at_least: int = 1) -> None:
+    """Wait until the job's progress text shows at least ``at_least`` but not all rows
+    finished (``at_least=0``: the job is simply not finished yet)."""
+    page.locator(MAIN_PROGRESS).first.wait_for()
+    page.wait_for_function(
+        """(least) => {
+            const p = document.querySelector("[data-testid='stMain'] [data-testid='stProgress']");
+            const m = p && p.innerText.match(/([\\d,]+) of ([\\d,]+) rows finished/);
+            const n = s => Number(s.replace(/,/g, ''));
+            return m && n(m[1]) >= least && n(m[1]) < n(m[2]);
+        }""",
+        arg=at_least,
+        timeout=JOB_DONE_MS,
+    )
+
+
 def download_text(page: Any, button_name: str) -> tuple[str, str]:
     with page.expect_download() as info:
         page.get_by_role("button", name=button_name).click()
@@ -144,16 +160,7 @@ def test_jobs_page_follows_a_running_job_live_and_exports_its_failed_rows(
     open_page(page, app_server.url + "/jobs?job=e2e-live")
     wait_for_text(page, "campaign.csv")
     # Live: the progress text advances without any click while the job runs.
-    page.locator(MAIN_PROGRESS).first.wait_for()
-    page.wait_for_function(
-        """() => {
-            const p = document.querySelector("[data-testid='stMain'] [data-testid='stProgress']");
-            const m = p && p.innerText.match(/([\\d,]+) of ([\\d,]+) rows finished/);
-            return m && Number(m[1].replace(/,/g, '')) > 0
-                      && Number(m[1].replace(/,/g, '')) < Number(m[2].replace(/,/g, ''));
-        }""",
-        timeout=JOB_DONE_MS,
-    )
+    wait_for_partial_progress(page)  # live: the page advances without any click
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "jobs-page-mid-run.png"), full_page=True)
     assert page.url.endswith("job=e2e-live")
@@ -212,8 +219,8 @@ def test_new_operator_fixes_drops_submits_and_downloads_the_failed_rows(
     # Lands on the job, which the runner drives live to completion.
     page.wait_for_url(re.compile(r".*/jobs\?job=.+"))
     wait_for_text(page, "campaign.csv")
-    page.locator(MAIN_PROGRESS).first.wait_for()
-    page.get_by_text("1,194 of 1,194 rows finished").wait_for(timeout=JOB_DONE_MS)
+    wait_for_partial_progress(page, at_least=0)  # not finished when we land …
+    page.get_by_text("1,194 of 1,194 rows finished").wait_for(timeout=JOB_DONE_MS)  # … then is
     wait_for_app(page)
     assert metric_value(page, "Applied") == "1,191"
     assert metric_value(page, "Failed") == "3"
