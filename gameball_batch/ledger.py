@@ -287,6 +287,49 @@ class ItemOutcome(NamedTuple):
     result: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class ChunkFinish:
+    """One chunk to close, for :meth:`Ledger.finish_chunks` (see :meth:`Ledger.finish_chunk`)."""
+
+    job_id: str
+    index: int
+    state: str
+    unlisted: tuple[str, str | None] | None
+    outcomes: Iterable[ItemOutcome] = ()
+    applied: Collection[str] = ()
+    results: Any = None
+    error: str | None = None
+    expect: Collection[str] = (CHUNK_ACCEPTED,)
+    actor: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class _Prepared(NamedTuple):
+    outcomes: list[tuple[str, str | None, str | None, str, int, str]]
+    applied: str | None
+    results: str | None
+
+
+def _prepare(f: ChunkFinish) -> _Prepared:
+    outcomes = [(o.status, o.message, None if o.result is None else _dumps(o.result),
+                 f.job_id, f.index, o.key) for o in f.outcomes]
+    return _Prepared(outcomes, _dumps(list(f.applied)) if f.applied else None,
+                     None if f.results is None else _dumps(f.results))
+
+
+_OPEN_ROWS = ("pending", "unknown")
+# Applied keys and the unlisted verdict in one walk of the chunk's rows (rows_item index).
+_FINISH_ROWS = (
+    "UPDATE rows INDEXED BY rows_item SET "
+    "status = CASE WHEN key IN (SELECT value FROM json_each(:applied)) THEN 'applied' "
+    "ELSE :ustatus END, "
+    "message = CASE WHEN key IN (SELECT value FROM json_each(:applied)) THEN NULL "
+    "ELSE :umessage END "
+    "WHERE job_id = :job AND chunk_idx = :chunk AND (key IN (SELECT value FROM "
+    "json_each(:applied)) OR (:ustatus IS NOT NULL AND status IN ('pending', 'unknown')))"
+)
+
+
 _JOB_COLUMNS = (
     "id, batch_type, file_name, fingerprint, sheet, mapping, columns, row_count, item_count, "
     "chunk_count, totals, state, error, actor, parent_job_id, id_seed, created_at, updated_at, "
@@ -507,8 +550,7 @@ class Ledger:
             tx.executemany(
                 "INSERT INTO rows (job_id, row, chunk_idx, key, status, cells) "
                 "VALUES (?, ?, ?, ?, 'pending', ?)",
-                ((job.id, r.row, r.chunk_idx, r.key,
-                  json.dumps(list(r.cells), ensure_ascii=False)) for r in rows),
+                ((job.id, r.row, r.chunk_idx, r.key, _cells_json(r.cells)) for r in rows),
             )
             detail = {"batch_type": job.batch_type, "file": job.file_name,
                       "rows": job.row_count, "items": job.item_count,
@@ -751,42 +793,59 @@ class Ledger:
         result of an applied row lives there, see :meth:`chunk_results`); ``unlisted`` =
         (status, message) for rows whose item got no outcome (None leaves them as they are).
         """
+        return self.finish_chunks([ChunkFinish(
+            job_id, index, state=state, outcomes=outcomes, applied=applied, results=results,
+            unlisted=unlisted, error=error, expect=expect, actor=actor, detail=detail,
+        )])[0]
+
+    def finish_chunks(self, finishes: Sequence[ChunkFinish]) -> list[bool]:
+        """:meth:`finish_chunk` for several chunks in one transaction; whether each closed.
+
+        All or nothing: a failure leaves every one of them as it was (still ``accepted``,
+        so a runner polls it again). Each chunk keeps its own guard.
+        """
         # Encode before taking the write lock: other threads wait only for SQLite itself.
-        params = [(o.status, o.message, None if o.result is None else _dumps(o.result),
-                   job_id, index, o.key) for o in outcomes]
-        applied_json = _dumps(list(applied)) if applied else None
-        results_json = None if results is None else _dumps(results)
+        prepared = [_prepare(f) for f in finishes]
         with self._tx() as tx:
             now = self._clock()
-            changed = tx.execute(
-                f"UPDATE chunks SET state = ?, last_error = ?, finished_at = ?, updated_at = ?, "
-                f"results = ? WHERE job_id = ? AND idx = ? AND state IN ({_marks(expect)})",
-                (state, error, now, now, results_json, job_id, index, *expect),
-            ).rowcount == 1
-            if not changed:
-                return False
-            if applied_json is not None:
-                tx.execute(
-                    "UPDATE rows INDEXED BY rows_item SET status = 'applied', message = NULL "
-                    "WHERE job_id = ? AND chunk_idx = ? AND key IN (SELECT value FROM "
-                    "json_each(?))",
-                    (job_id, index, applied_json),
-                )
+            return [self._finish(tx, f, p, now) for f, p in zip(finishes, prepared, strict=True)]
+
+    def _finish(self, tx: sqlite3.Connection, f: ChunkFinish, p: _Prepared, now: float) -> bool:
+        changed = tx.execute(
+            f"UPDATE chunks SET state = ?, last_error = ?, finished_at = ?, updated_at = ?, "
+            f"results = ? WHERE job_id = ? AND idx = ? AND state IN ({_marks(f.expect)})",
+            (f.state, f.error, now, now, p.results, f.job_id, f.index, *f.expect),
+        ).rowcount == 1
+        if not changed:
+            return False
+        if p.applied is not None or f.unlisted is not None:
+            # One pass over the chunk's rows: applied keys, and (when asked) the unlisted
+            # verdict for rows still pending/unknown. Applied wins whatever the row's status.
+            unlisted = f.unlisted or (None, None)
+            tx.execute(_FINISH_ROWS, {"applied": p.applied or "[]", "ustatus": unlisted[0],
+                                      "umessage": unlisted[1], "job": f.job_id,
+                                      "chunk": f.index})
+        if p.outcomes:
             tx.executemany(
                 "UPDATE rows SET status = ?, message = ?, result = ? "
                 "WHERE job_id = ? AND chunk_idx = ? AND key = ?",
-                params,
+                p.outcomes,
             )
-            if unlisted is not None:
-                tx.execute(  # by chunk: the planner would otherwise walk the whole job
-                    "UPDATE rows INDEXED BY rows_item SET status = ?, message = ? "
-                    "WHERE job_id = ? AND chunk_idx = ? AND status IN ('pending', 'unknown')",
-                    (unlisted[0], unlisted[1], job_id, index),
-                )
-            if actor is not None:
-                self._audit(tx, actor, f"chunk.{state}", job_id,
-                            {"chunk": index, **(detail or {})})
-            return True
+            if f.unlisted is not None and any(o[0] in _OPEN_ROWS for o in p.outcomes):
+                self._mark_unlisted(tx, f.job_id, f.index, f.unlisted)
+        if f.actor is not None:
+            self._audit(tx, f.actor, f"chunk.{f.state}", f.job_id,
+                        {"chunk": f.index, **(f.detail or {})})
+        return True
+
+    @staticmethod
+    def _mark_unlisted(tx: sqlite3.Connection, job_id: str, index: int,
+                       unlisted: tuple[str, str | None]) -> None:
+        tx.execute(  # by chunk: the planner would otherwise walk the whole job
+            "UPDATE rows INDEXED BY rows_item SET status = ?, message = ? "
+            "WHERE job_id = ? AND chunk_idx = ? AND status IN ('pending', 'unknown')",
+            (unlisted[0], unlisted[1], job_id, index),
+        )
 
     def chunk_results(self, job_id: str, index: int) -> Any:
         """Gameball's per-item results of a chunk as recorded (None before it finished)."""
@@ -891,6 +950,19 @@ class Ledger:
 
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_cells_encoder = json.JSONEncoder(ensure_ascii=False).encode
+_quote = json.encoder.encode_basestring  # the C quoting json.dumps uses with ensure_ascii=False
+
+
+def _cells_json(cells: Sequence[str]) -> str:
+    """Exactly ``json.dumps(list(cells), ensure_ascii=False)``, about 4x faster for text cells.
+
+    Called once per row when a job is stored (a million times for a million rows).
+    """
+    try:
+        return "[" + ", ".join(map(_quote, cells)) + "]"
+    except TypeError:  # a cell that is not text: let the encoder say how it looks
+        return _cells_encoder(list(cells))
 
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()

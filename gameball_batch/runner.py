@@ -29,6 +29,14 @@ A ``sending`` chunk found by a new lease holder (its runner died mid-POST) becom
 Jobs: queued → running → finished | needs_operator (in-doubt rows wait for a decision);
 paused (send nothing more, follow accepted chunks); stopping → stopped.
 
+Recording is batched, sending is not. ``sending`` (before the POST), ``accepted`` (before
+the first poll), ``pending`` and ``unknown`` are each written in their own transaction the
+moment they happen. Only the last step, ``accepted → done/failed`` with its rows, is handed
+to one recorder thread that closes several chunks per transaction (all or nothing). A crash
+or a failed transaction before that commit leaves those chunks ``accepted`` with their jobId,
+so the next runner polls Gameball again and records the same results: nothing is lost that
+cannot be re-derived, no chunk is marked sent that was not, no row applied that was not.
+
 One runner per process (``owner_id`` = host:pid:random). A job is driven only under a lease
 in the ledger, renewed while driving; a lease whose owner process is gone on this host, or
 whose time ran out, may be taken over. The chunk-level guard (``mark_sending`` checks the
@@ -40,8 +48,10 @@ touch streamlit. It never sees API keys: the client factory holds them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import queue
 import random
 import socket
 import threading
@@ -73,6 +83,7 @@ RESEND_LIMIT = 5  # automatic resends of one in-doubt chunk before an operator m
 ALREADY_EXISTS_CODE = 9004
 POLL_FLOOR = 0.05  # seconds between polls of a job still running, at the least
 PENDING_BATCH = 64  # pending chunk indices read per scheduling query
+RECORD_BATCH = 16  # finished chunks recorded per ledger transaction, at most
 FINAL_REMOTE_STATES = ("completed", "failed", "stopped")
 DRIVE_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING, lg.JOB_STOPPING)
 SEND_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING)
@@ -123,6 +134,59 @@ def describe(exc: BaseException) -> str:
 
 def is_already_exists(item: ItemResult) -> bool:
     return item.code == ALREADY_EXISTS_CODE or "already exists" in (item.message or "").lower()
+
+
+class _Recorder:
+    """One writer thread that records finished chunks, several per ledger transaction.
+
+    Workers hand over a chunk's final status and go on sending: recording (mapping results
+    to rows, JSON, SQL) is off the path that keeps Gameball busy, and one transaction closes
+    every chunk that finished meanwhile. A chunk handed over but not yet recorded is still
+    ``accepted`` in the ledger, so a crash (or a failed transaction) loses nothing that
+    cannot be re-derived: the next runner polls its remote job again and records it then.
+    """
+
+    def __init__(self, ledger: Ledger, *, capacity: int, batch: int = RECORD_BATCH) -> None:
+        self._ledger = ledger
+        self._batch = batch
+        # Bounded: a worker waits when recording falls behind, so memory stays flat.
+        self._queue: queue.Queue[Callable[[], lg.ChunkFinish] | None] = queue.Queue(capacity)
+        self._thread = threading.Thread(target=self._run, name="gameball-recorder",
+                                        daemon=True)
+        self._thread.start()
+
+    def put(self, finish: Callable[[], lg.ChunkFinish]) -> None:
+        self._queue.put(finish)
+
+    def close(self) -> None:
+        """Record everything handed over so far, then end the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        closing = False
+        while not closing:
+            first = self._queue.get()
+            if first is None:
+                return
+            pending = [first]
+            while len(pending) < self._batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    closing = True
+                    break
+                pending.append(nxt)
+            self._record(pending)
+
+    def _record(self, pending: list[Callable[[], lg.ChunkFinish]]) -> None:
+        try:
+            self._ledger.finish_chunks([make() for make in pending])
+        except Exception:  # the chunks stay accepted: the next drive polls them again
+            log.exception("recording %d finished chunks failed; they will be polled again",
+                          len(pending))
 
 
 class Runner:
@@ -311,11 +375,18 @@ class Runner:
 
     def _pump(self, job_id: str, bt: BatchType) -> None:
         """Keep up to ``concurrency`` chunks in flight until nothing is left to do."""
+        recorder = _Recorder(self.ledger, capacity=2 * self._concurrency)
+        try:
+            self._pump_with(job_id, bt, recorder)
+        finally:
+            recorder.close()  # every handed-over result is in the ledger before we settle
+
+    def _pump_with(self, job_id: str, bt: BatchType, recorder: _Recorder) -> None:
         inflight: dict[Future[None], int] = {}
         # Chunks accepted before we took the lease (a restart) are followed first; pending
         # chunks are read in batches, so a chunk costs no scheduling query of its own.
         backlog = {c.index: c for c in self.ledger.chunks(job_id, states=(lg.CHUNK_ACCEPTED,))}
-        queue: deque[int] = deque()
+        ready: deque[int] = deque()
         renewed = self._clock()
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="gameball-chunk") as pool:
             while True:
@@ -327,8 +398,9 @@ class Runner:
                 if not (self._halt.is_set() or job_id in self._lost):
                     busy = set(inflight.values())
                     for task in self._next_chunks(job_id, busy, self._concurrency - len(inflight),
-                                                  backlog, queue):
-                        inflight[pool.submit(self._run_chunk, job_id, bt, *task)] = task[0]
+                                                  backlog, ready):
+                        inflight[pool.submit(self._run_chunk, job_id, bt, *task,
+                                             recorder)] = task[0]
                 if not inflight:
                     delay = self._idle_delay(job_id)
                     if delay is None:
@@ -429,13 +501,14 @@ class Runner:
     # --- one chunk ---------------------------------------------------------------------
 
     def _run_chunk(self, job_id: str, bt: BatchType, index: int,
-                   accepted: lg.Chunk | None) -> None:
+                   accepted: lg.Chunk | None, recorder: _Recorder) -> None:
         if accepted is not None and accepted.remote_job_id is not None:
-            self._follow(job_id, bt, index, accepted.remote_job_id, accepted.doubts > 0)
+            self._follow(job_id, bt, index, accepted.remote_job_id, accepted.doubts > 0,
+                         recorder)
             return
         sent = self._send(job_id, bt, index)
         if sent is not None:
-            self._follow(job_id, bt, index, *sent)
+            self._follow(job_id, bt, index, *sent, recorder)
 
     def _send(self, job_id: str, bt: BatchType, index: int) -> tuple[str, bool] | None:
         """POST the stored payload: (jobId, resent), or None when the chunk is not accepted."""
@@ -489,7 +562,7 @@ class Runner:
             self._auto_resend(job_id, bt, index, error, chunk.doubts)
 
     def _follow(self, job_id: str, bt: BatchType, index: int, remote: str,
-                resent: bool) -> None:
+                resent: bool, recorder: _Recorder) -> None:
         """Poll an accepted chunk's remote job with back-off until it ends, then record it."""
         delay, factor, ceiling = self._poll
         stop_sent = False
@@ -509,7 +582,8 @@ class Runner:
                 delay = min(max(delay * factor, POLL_FLOOR), ceiling)
                 continue
             if status.state in FINAL_REMOTE_STATES:
-                self._record(job_id, index, remote, resent, status)
+                recorder.put(functools.partial(self._finish, job_id, index, remote, resent,
+                                               status))
                 return
             delay = min(max(delay * factor, POLL_FLOOR), ceiling)
 
@@ -520,9 +594,9 @@ class Runner:
             log.warning("stopping remote job %s: %s", remote, describe(exc))
         return True
 
-    def _record(self, job_id: str, index: int, remote: str, resent: bool,
-                status: JobStatus) -> None:
-        """Map every per-item result to its source rows by result key, and close the chunk.
+    def _finish(self, job_id: str, index: int, remote: str, resent: bool,
+                status: JobStatus) -> lg.ChunkFinish:
+        """Map every per-item result to its source rows by result key: the chunk's closing.
 
         ``resent``: an earlier send of this chunk may have been applied, so "already exists"
         for one of its keys means applied by that earlier send.
@@ -532,7 +606,7 @@ class Runner:
         outcomes = [self._failure(i, i.key, resent) for i in status.failed if i.key is not None]
         results = {"successful": [i.data for i in status.successful],
                    "failed": [i.data for i in status.failed]}
-        self.ledger.finish_chunk(
+        return lg.ChunkFinish(
             job_id, index,
             # "failed" only for a job-level failure with no per-item results: a job whose
             # items all failed (or all turned out applied earlier) is still a processed chunk.
