@@ -55,6 +55,8 @@ _DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 64 * 1024
 _DETECT_BYTES = 256 * 1024
 _HASH_ON_THREAD_BYTES = 4 << 20
+_LAZY_DECODE_BYTES = 8 << 20  # smaller files decode in a blink: they take the general path
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # below " ", not \t \n \r
 # Excel's regional exports: Arabic first (the console's main audience), then Western.
 _LEGACY_FIRST = ("cp1256", "cp1252")
@@ -335,6 +337,9 @@ def _not_text(name_hint: str) -> IngestError:
 
 def _read_delimited(data: bytes, *, prefer_tab: bool) -> tuple[_Grid, str, str]:
     hint = "TSV" if prefer_tab else "CSV"
+    fast = _big_plain_utf8(data, hint)
+    if fast is not None:
+        return fast
     text, encoding = _decode(data, hint)
     if not _looks_like_text(text[:_DETECT_BYTES]):
         raise _not_text(hint)
@@ -350,6 +355,43 @@ def _read_delimited(data: bytes, *, prefer_tab: bool) -> tuple[_Grid, str, str]:
         # Ragged rows, or a row longer than arrow's block: the exact (slower) reader.
         grid = _read_with_csv_module(text, delimiter)
     return grid, encoding, delimiter
+
+
+def _big_plain_utf8(data: bytes, hint: str) -> tuple[_Grid, str, str] | None:
+    """The common big file — UTF-8 without BOM, starting with visible text — read without
+    decoding it all into a Python string (arrow checks the UTF-8); None for anything else,
+    which takes the general path above. Same result as that path for the files it takes.
+    """
+    if len(data) < _LAZY_DECODE_BYTES or data.startswith(_BOMS):
+        return None
+    _refuse_binary(data, hint)
+    if _bomless_utf16(data) or b"\x00" in data[:_DETECT_BYTES] or not _valid_utf8(data):
+        return None
+    head = data[: 4 * _DETECT_BYTES + 4].decode("utf-8", errors="ignore")  # ≥ _DETECT_BYTES chars
+    lead = len(head) - len(head.lstrip("\r\n"))  # leading line breaks: one byte each
+    if lead + _SNIFF_BYTES >= len(head) or not 0x21 <= data[lead] <= 0x7E:
+        return None  # odd start (a blank-looking file?): let the general path judge it
+    if not _looks_like_text(head[:_DETECT_BYTES]):
+        raise _not_text(hint)
+    delimiter, width = _sniff_delimiter(head[lead : lead + _SNIFF_BYTES], True,
+                                        hint == "TSV")
+    try:
+        grid = _read_with_arrow(pa.py_buffer(data).slice(lead), delimiter, width=width,
+                                skipped=_count_lines(head[:lead]), quoted=b'"' in data)
+    except pa.ArrowInvalid:
+        grid = _read_with_csv_module(data.decode("utf-8"), delimiter)
+    return grid, "utf-8", delimiter
+
+
+def _valid_utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8, checked by arrow without building a Python string."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]).validate(
+            full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _utf8_buffer(data: bytes, text: str, encoding: str) -> pa.Buffer:
@@ -394,13 +436,31 @@ def _sample_records(sample: str, delimiter: str, truncated: bool) -> list[list[s
 def _read_with_arrow(
     buffer: pa.Buffer, delimiter: str, *, width: int, skipped: int, quoted: bool
 ) -> _Grid:
-    table = pcsv.read_csv(
+    try:
+        # Parallel chunking assumes no line break inside quotes. Arrow checks that its parser
+        # and chunker agree and raises when a quoted line break crosses a chunk edge, so a
+        # file that has them is read again the slower, quote-aware way.
+        table = _arrow_csv(buffer, delimiter, width, newlines_in_values=False)
+    except pa.ArrowInvalid:
+        if not quoted:
+            raise
+        table = _arrow_csv(buffer, delimiter, width, newlines_in_values=True)
+    if table.num_columns > width + 64:
+        raise pa.ArrowInvalid("header wider than sniffed")  # let the exact reader handle it
+    header = [str(col[0].as_py()) for col in table.columns]
+    body = table.slice(1)
+    rows = np.arange(skipped + 2, skipped + 2 + body.num_rows, dtype=np.int64)
+    return _Grid(header, list(body.columns), rows)
+
+
+def _arrow_csv(buffer: pa.Buffer, delimiter: str, width: int, *,
+               newlines_in_values: bool) -> pa.Table:
+    return pcsv.read_csv(
         pa.BufferReader(buffer),
         read_options=pcsv.ReadOptions(autogenerate_column_names=True),
         parse_options=pcsv.ParseOptions(
             delimiter=delimiter,
-            # Only pay for quoted-newline support when the file has quotes at all.
-            newlines_in_values=quoted,
+            newlines_in_values=newlines_in_values,
             # Keep blank lines as blank records so the row numbers stay Excel's.
             ignore_empty_lines=False,
         ),
@@ -411,12 +471,6 @@ def _read_with_arrow(
             quoted_strings_can_be_null=False,
         ),
     )
-    if table.num_columns > width + 64:
-        raise pa.ArrowInvalid("header wider than sniffed")  # let the exact reader handle it
-    header = [str(col[0].as_py()) for col in table.columns]
-    body = table.slice(1)
-    rows = np.arange(skipped + 2, skipped + 2 + body.num_rows, dtype=np.int64)
-    return _Grid(header, list(body.columns), rows)
 
 
 def _read_with_csv_module(text: str, delimiter: str) -> _Grid:
