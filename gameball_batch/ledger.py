@@ -415,6 +415,7 @@ class Ledger:
         self._busy_ms = busy_ms
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
+        self._writer: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = _write_lock_for(self.path)
@@ -425,28 +426,44 @@ class Ledger:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a write takes the
-            # lock up front instead of failing when a read transaction tries to upgrade.
-            conn = sqlite3.connect(
-                self.path, timeout=self._busy_ms / 1000, isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; fast commits
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+            conn = self._local.conn = self._open()
         return conn
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a write takes the
+        # lock up front instead of failing when a read transaction tries to upgrade.
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_ms / 1000, isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; fast commits
+        conn.execute("PRAGMA foreign_keys = ON")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        """The one connection this Ledger writes through (call with the write lock held).
+
+        Every thread's writes share it: SQLite drops a connection's page cache whenever
+        another connection changed the file, so per-thread writers re-read the pages they
+        update in every transaction; one writer keeps them warm. The write lock serialises
+        its use, so no two threads ever run statements on it at once.
+        """
+        if self._writer is None:
+            self._writer = self._open()
+            self._writer.execute("PRAGMA cache_size = -32768")  # 32 MiB: a few chunks' pages
+        return self._writer
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
         # Writers of this process queue on a Python lock: SQLite's busy handler would make
         # them sleep in growing steps instead, which costs far more than the writes.
         with self._write_lock:
+            conn = self._writer_conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -483,6 +500,7 @@ class Ledger:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+            self._writer = None
         self._local = threading.local()
 
     def __enter__(self) -> Ledger:
