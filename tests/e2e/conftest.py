@@ -27,6 +27,7 @@ from e2e_support import (
     AppServer,
     browser_missing_reason,
     run_console,
+    watch_runs,
 )
 
 
@@ -80,6 +81,7 @@ def page(browser: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     )
     context.set_default_timeout(APP_TIMEOUT_MS)
     pg = context.new_page()
+    watch_runs(pg)
     try:
         yield pg
     finally:

@@ -147,26 +147,49 @@ def open_page(pg: Any, url: str) -> None:
     wait_for_app(pg)
 
 
-_WATCH_RUNS = """() => {
-    const app = document.querySelector("[data-testid='stApp']");
-    window.__gbRuns = 0;
-    if (window.__gbWatch) window.__gbWatch.disconnect();
-    window.__gbWatch = new MutationObserver(() => {
-        if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__gbRuns++;
-    });
-    window.__gbWatch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-}"""
-_RUN_DONE = """() => window.__gbRuns > 0 && document.querySelector("[data-testid='stApp']")
-    .getAttribute('data-test-script-state') === 'notRunning'"""
+
+# --- waiting for the script run an action causes ---------------------------------------------
+#
+# The DOM cannot tell reliably: a quick run may start and finish between two React renders,
+# so ``data-test-script-state`` never visibly leaves "notRunning". The server's own message
+# can: every full script run ends with a ``script_finished`` ForwardMsg on the page's
+# websocket. ``watch_runs`` keeps the page's current socket; ``rerun_after`` waits for that
+# message (fragment reruns of the live pages end differently and are ignored).
+
+_SOCKETS: dict[int, Any] = {}
+
+
+def watch_runs(pg: Any) -> None:
+    """Remember the page's Streamlit websocket (call before the first ``goto``)."""
+
+    def on_socket(socket: Any) -> None:
+        if "/_stcore/stream" in socket.url:
+            _SOCKETS[id(pg)] = socket
+
+    pg.on("websocket", on_socket)
+
+
+def _full_run_finished(payload: Any) -> bool:
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if not isinstance(payload, bytes | bytearray):
+        return False
+    msg = ForwardMsg()
+    try:
+        msg.ParseFromString(bytes(payload))
+    except Exception:  # not one of ours; keep waiting
+        return False
+    return (
+        msg.WhichOneof("type") == "script_finished"
+        and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
+    )
 
 
 def rerun_after(pg: Any, action: Any, *, timeout_ms: int = APP_TIMEOUT_MS) -> None:
-    """Do ``action`` (a click, a key) and wait until the script run it causes has finished.
-
-    A MutationObserver installed first sees the app leave ``notRunning``, so a run that
-    starts and ends between two polls is never missed, and a run that has not started yet
-    is never mistaken for one that is done.
-    """
-    pg.evaluate(_WATCH_RUNS)
-    action()
-    pg.wait_for_function(_RUN_DONE, timeout=timeout_ms)
+    """Do ``action`` (a click, a key) and wait until the script run it causes has finished."""
+    socket = _SOCKETS.get(id(pg))
+    if socket is None:
+        raise RuntimeError("call watch_runs(page) before opening the app")
+    with socket.expect_event("framereceived", predicate=_full_run_finished, timeout=timeout_ms):
+        action()
+    wait_for_app(pg)
