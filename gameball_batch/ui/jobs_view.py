@@ -591,6 +591,7 @@ def _list_body(was_live: bool) -> None:
         selection = st.session_state.get(JB_LIST_TABLE)
         picked = _selected_row(selection)
         if picked is not None and picked < len(frame):
+            st.session_state.pop(JB_LIST_TABLE, None)  # else "All jobs" would reopen it
             _open_job(str(frame.iloc[picked]["job"]))
             st.rerun(scope="app")
 
@@ -624,6 +625,7 @@ def _open_controls(jobs: list[lg.Job]) -> None:
 
 def _render_detail(ledger: Ledger, job_id: str) -> None:
     if st.button("← All jobs", key=JB_BACK):
+        st.session_state.pop(JB_LIST_TABLE, None)
         _open_job(None)
         st.rerun()
     snap: JobSnapshot | None = None

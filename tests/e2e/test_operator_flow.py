@@ -192,6 +192,24 @@ def test_a_refresh_keeps_the_same_job_open(
     assert re.search(r"job=e2e-refresh", page.url)
 
 
+def test_a_row_of_the_job_list_opens_the_job_and_all_jobs_goes_back(
+    app_server: AppServer, ledger: Ledger, page: Any
+) -> None:
+    queue_cashback_job(ledger, "e2e-pick", good=3, unknown_customers=0)  # newest: first row
+    open_page(page, app_server.url + "/jobs")
+    table = page.locator("[data-testid='stMain'] [data-testid='stDataFrame']").first
+    table.wait_for()
+    box = table.bounding_box()
+    assert box is not None
+    # The selection column is the narrow first one; the first row sits below the header.
+    rerun_after(page, lambda: page.mouse.click(box["x"] + 14, box["y"] + 35 + 17))
+    page.wait_for_url(re.compile(r".*/jobs\?job=e2e-pick$"))
+    wait_for_text(page, "e2e-pick")
+    rerun_after(page, page.get_by_role("button", name="All jobs").click)
+    page.get_by_text("Open a job").wait_for()
+    assert "job=" not in page.url
+
+
 def test_new_operator_fixes_drops_submits_and_downloads_the_failed_rows(
     app_server: AppServer, page: Any, tmp_path: Path
 ) -> None:
