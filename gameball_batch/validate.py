@@ -805,7 +805,7 @@ def _duplicates(
 
 def _repeats(path: str, values: pd.Series, issues: _Issues, code: str, *, warning: bool) -> None:
     """Rows whose value repeats an earlier row's; each names the first row it repeats."""
-    if _strictly_ascending(values):  # e.g. invoice numbers in order: no hashing needed
+    if _strictly_ascending(values) or _surely_distinct(values):  # the usual: no repeats
         return
     codes, _ = pd.factorize(values, use_na_sentinel=True)
     seen_max = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
@@ -836,6 +836,39 @@ def _strictly_ascending(values: pd.Series) -> bool:
             arr.type)):
         return False
     return bool(pc.all(pc.less(arr.slice(0, len(arr) - 1), arr.slice(1))).as_py())
+
+
+_WORD_HASH = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio)
+
+
+def _surely_distinct(values: pd.Series) -> bool:
+    """True when the texts, all of one byte length (as generated ids usually are), hash to
+    64-bit values that all differ, so none repeats; False means "not proven" (hash them).
+
+    Equal-length cells sit back to back in arrow's buffer: eight bytes at a time is a few
+    passes of integer arithmetic, far cheaper than a hash table of a million texts.
+    """
+    if len(values) < 2 or not isinstance(values.dtype, pd.StringDtype):
+        return False
+    arr = pa.array(values.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return False
+    offsets, data = _spans(arr)
+    n, width = len(arr), int(offsets[1] - offsets[0])
+    if not 0 < width <= 64 or int(offsets[-1] - offsets[0]) != n * width or (
+            np.diff(offsets) != width).any():
+        return False
+    words = -(-width // 8)
+    padded = np.zeros((n, words * 8), dtype=np.uint8)
+    padded[:, :width] = data[int(offsets[0]) : int(offsets[-1])].reshape(n, width)
+    columns = padded.view(np.uint64)
+    hashed = columns[:, 0].copy()
+    for word in range(1, words):
+        hashed *= _WORD_HASH
+        hashed ^= columns[:, word]
+    return bool(len(pd.unique(hashed)) == n)
 
 
 def _order_consistency(

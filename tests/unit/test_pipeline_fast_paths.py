@@ -46,6 +46,22 @@ def test_a_repeated_id_in_ascending_ids_is_still_refused() -> None:
         "'INV-000049' repeats row 51; each one may appear only once in this batch")
 
 
+@pytest.mark.parametrize("width", [6, 8, 13, 40])
+def test_a_repeated_id_among_same_length_ids_in_any_order_is_still_refused(width: int) -> None:
+    ids = [f"{(i * 7919) % 1000:0{width}d}" for i in range(300)]  # unordered, one length
+    ids[250] = ids[17]
+    result = validate(get("cashback"), cashback_frame(ids), now=NOW)
+    assert result.issues["code"].tolist() == ["duplicate_key"]
+    assert result.issues["row"].tolist() == [252]
+    assert "repeats row 19" in result.issues["message"].iloc[0]
+
+
+def test_same_length_ids_that_all_differ_are_all_kept() -> None:
+    ids = [f"{(i * 7919) % 100_003:013d}" for i in range(5000)]
+    assert len(set(ids)) == len(ids)
+    assert validate(get("cashback"), cashback_frame(ids), now=NOW).invalid_count == 0
+
+
 def test_a_plan_from_an_unchecked_result_still_keeps_keys_apart() -> None:
     # A result built without validate's repeat check: the planner must check keys itself.
     ids = ["A", "B", "A", "C"]
