@@ -9,9 +9,10 @@ The live part of a job detail runs inside ``st.fragment(run_every=…)`` that is
 off by a full rerun once the job settles. It must stay cheap while a million-row job runs,
 so each rerun reads only the job row, one row per chunk (about 1,000 for a million rows)
 and the job's newest audit id. The queries that grow with the job's size (row counts,
-failures by message, a page of the error table) are cached per session under a signature
-of those cheap reads, and recomputed only when a chunk, the job or its audit trail changed.
-Downloads are built only when clicked.
+failures by message, a page of the error table) live in one process-wide :class:`ViewCache`
+under a signature of those cheap reads: recomputed only when a chunk, the job or its audit
+trail changed and, while the job runs, on a background thread (reading only) so that a
+rerun never waits long for them. Downloads are built only when clicked.
 
 No traceback reaches the page: package calls are wrapped, and failures become
 ``st.error`` with a way forward.
