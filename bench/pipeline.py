@@ -125,6 +125,10 @@ def bench_xlsx(runs: int) -> dict[str, Any]:
             "runs": [r["seconds"] for r in pipe]}
 
 
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -134,9 +138,8 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"nproc {os.cpu_count()}, Python {platform.python_version()}, {cpu}, "
-            f"{time.strftime('%Y-%m-%d %H:%M')}, load average {load}")
+            f"{time.strftime('%Y-%m-%d %H:%M')}")
 
 
 def _stages(run: dict[str, float]) -> str:
@@ -175,11 +178,12 @@ def main() -> None:
         measure = measure_baseline if kind == "baseline" else measure_pipeline
         print(json.dumps(measure(Path(path))))
         return
+    print(f"load average before: {_load()}")
     runs = max(3, args.runs)
     csv = bench_csv(runs) if args.only in (None, "csv") else None
     xlsx = bench_xlsx(runs) if args.only in (None, "xlsx") else None
     report(csv, xlsx)
-    print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average after: {_load()}")
 
 
 if __name__ == "__main__":
