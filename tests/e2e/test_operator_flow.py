@@ -155,7 +155,7 @@ def test_jobs_page_follows_a_running_job_live_and_exports_its_failed_rows(
     # The first run starts the sandbox and runner. It opens "/" on purpose: see
     # test_fresh_console.py for what a deep link does to a console nobody has opened yet.
     open_page(page, app_server.url + "/")
-    queue_cashback_job(ledger, "e2e-live", good=2400, unknown_customers=3)
+    queue_cashback_job(ledger, "e2e-live", good=1200, unknown_customers=3)
 
     open_page(page, app_server.url + "/jobs?job=e2e-live")
     wait_for_text(page, "campaign.csv")
@@ -166,17 +166,17 @@ def test_jobs_page_follows_a_running_job_live_and_exports_its_failed_rows(
     assert page.url.endswith("job=e2e-live")
 
     wait_for_text(page, "finished", timeout_ms=JOB_DONE_MS)
-    page.get_by_text("2,403 of 2,403 rows finished").wait_for(timeout=JOB_DONE_MS)
+    page.get_by_text("1,203 of 1,203 rows finished").wait_for(timeout=JOB_DONE_MS)
     wait_for_app(page)
-    assert metric_value(page, "Applied") == "2,400"
+    assert metric_value(page, "Applied") == "1,200"
     assert metric_value(page, "Failed") == "3"
     page.screenshot(path=str(ARTIFACTS / "jobs-page-finished.png"), full_page=True)
 
     name, text = download_text(page, "Failed rows, CSV (3)")
     assert name.endswith("-failed.csv")
     table = list(csv.DictReader(io.StringIO(text)))
-    assert [r["source row"] for r in table] == ["2402", "2403", "2404"]
-    assert [r["Customer ID"] for r in table] == [f"cus-missing-{n}" for n in (2400, 2401, 2402)]
+    assert [r["source row"] for r in table] == ["1202", "1203", "1204"]
+    assert [r["Customer ID"] for r in table] == [f"cus-missing-{n}" for n in (1200, 1201, 1202)]
     assert all(r["error"] for r in table)
 
 
