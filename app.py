@@ -1,9 +1,10 @@
 """gameball-batch console: the router and frame, nothing else.
 
 Page config, the sign-in gate, the environment banner (sandbox or production, and where
-requests go), the shared sidebar, and ``st.navigation`` over the files in ``pages/`` that
-the person's roles allow (``ui/access_view.py``; wired explicitly, so Streamlit's
-auto-discovery never applies). Process-level resources
+requests go), the shared sidebar, and ``st.navigation`` over the files in ``screens/`` that
+the person's roles allow (``ui/access_view.py``). The folder is deliberately not called
+``pages/``: Streamlit auto-discovers that folder and serves its files by URL, without this
+router, until the first run of ``st.navigation`` in a process. Process-level resources
 (the embedded sandbox, the runner) start here once per process through
 ``gameball_batch.ui.services``. Page content lives in the page files and the package.
 """

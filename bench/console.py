@@ -163,12 +163,12 @@ def timed(call: Callable[[], Any]) -> float:
 
 
 def time_apptest(path: Path, runs: int) -> None:
-    """A full script run of pages/jobs.py on the job (figures and widgets included)."""
+    """A full script run of screens/jobs.py on the job (figures and widgets included)."""
     from streamlit.testing.v1 import AppTest
 
     os.environ["GAMEBALL_BATCH_DB"] = str(path)
     seconds = []
-    at = AppTest.from_file(str(ROOT / "pages" / "jobs.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "screens" / "jobs.py"), default_timeout=120)
     at.query_params["job"] = JOB_ID
     for _ in range(runs):
         seconds.append(timed(at.run))

@@ -37,12 +37,12 @@ class PageSpec:
 
 
 PAGES = (
-    PageSpec("pages/new_batch.py", "New batch", ":material/upload_file:", "new", Role.OPERATOR),
-    PageSpec("pages/jobs.py", "Jobs", ":material/monitoring:", "jobs", Role.VIEWER),
-    PageSpec("pages/approvals.py", "Approvals", ":material/approval:", "approvals",
+    PageSpec("screens/new_batch.py", "New batch", ":material/upload_file:", "new", Role.OPERATOR),
+    PageSpec("screens/jobs.py", "Jobs", ":material/monitoring:", "jobs", Role.VIEWER),
+    PageSpec("screens/approvals.py", "Approvals", ":material/approval:", "approvals",
              Role.APPROVER),
-    PageSpec("pages/history.py", "History", ":material/history:", "history", Role.VIEWER),
-    PageSpec("pages/settings.py", "Settings", ":material/settings:", "settings", Role.VIEWER),
+    PageSpec("screens/history.py", "History", ":material/history:", "history", Role.VIEWER),
+    PageSpec("screens/settings.py", "Settings", ":material/settings:", "settings", Role.VIEWER),
 )
 
 

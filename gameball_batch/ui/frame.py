@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 SIDEBAR_REFRESH_SECONDS = 2.0
 SIDEBAR_JOBS = 8
-JOBS_PAGE = "pages/jobs.py"
+JOBS_PAGE = "screens/jobs.py"
 
 
 def _no_page() -> None:
@@ -35,9 +35,10 @@ def _no_page() -> None:
 def stop_without_pages() -> NoReturn:
     """End this run with only what is already drawn, and no page reachable by URL.
 
-    Without an ``st.navigation`` call in a run, Streamlit falls back to the ``pages/``
-    directory, and a URL like ``/new_batch`` would run that page on its own, skipping the
-    sign-in gate and the role check. Registering one hidden, empty page first closes that.
+    Without an ``st.navigation`` call in a run, Streamlit falls back to its old multipage
+    mode, where a URL like ``/new_batch`` runs a page on its own, skipping the sign-in gate
+    and the role check. The screens are not in a ``pages/`` folder for that reason, and
+    registering one hidden, empty page here closes the fallback as well.
     """
     st.navigation([st.Page(_no_page, title="gameball-batch", url_path="locked")],
                   position="hidden")

@@ -1,6 +1,6 @@
 """The new-batch flow's screens: choose → upload → map → validate & fix → review → submit.
 
-``pages/new_batch.py`` calls :func:`render`; each step is a small function that draws its
+``screens/new_batch.py`` calls :func:`render`; each step is a small function that draws its
 widgets (keys from :mod:`gameball_batch.ui.state`) and calls the package for the work.
 Expensive results (the read table, the validation, the chunk plan, the impact) live in an
 :class:`~gameball_batch.ui.intake_model.IntakeCache` in session state, keyed by the file's
@@ -42,7 +42,7 @@ T = TypeVar("T")
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xls", "ods", "json", "jsonl"]
 ISSUE_TABLE_LIMIT = 10_000  # rows of the issue table drawn; the download holds them all
 CHUNK_SIZE = 1000
-JOBS_PAGE = "pages/jobs.py"
+JOBS_PAGE = "screens/jobs.py"
 ENGINE_MODULES = ("ingest", "mapping", "validate", "payloads")
 
 

@@ -1,6 +1,6 @@
 """The jobs and history screens: job list, live job detail, actions, audit trail.
 
-``pages/jobs.py`` and ``pages/history.py`` only call :func:`render_jobs_page` and
+``screens/jobs.py`` and ``screens/history.py`` only call :func:`render_jobs_page` and
 :func:`render_history_page`. Everything here *reads* the ledger, and changes a job only
 through ``gameball_batch.jobs`` (stop, pause, resume, retry, resolve), which audits each
 decision. Nothing here submits: the runner's thread does that.

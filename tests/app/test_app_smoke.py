@@ -16,7 +16,7 @@ from gameball_batch.ui import services
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-PAGES = ("pages/new_batch.py", "pages/jobs.py", "pages/history.py", "pages/settings.py")
+PAGES = ("screens/new_batch.py", "screens/jobs.py", "screens/history.py", "screens/settings.py")
 
 
 @pytest.fixture(autouse=True)

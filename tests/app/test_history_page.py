@@ -14,7 +14,7 @@ from gameball_batch import ledger as lg
 from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
 from gameball_batch.ui import jobs_view as jv
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "history.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "history.py")
 DAY = 86_400.0
 T0 = 1_790_000_000.0  # 2026-09-21, a fixed clock so the date filter is deterministic
 

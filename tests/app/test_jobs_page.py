@@ -19,7 +19,7 @@ from gameball_batch import ledger as lg
 from gameball_batch.ledger import ItemOutcome, Ledger, NewChunk, NewJob, NewRow
 from gameball_batch.ui import jobs_view as jv
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "jobs.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "jobs.py")
 COLUMNS = ("Customer", "Amount", "Invoice")
 OWNER = "test-runner"
 

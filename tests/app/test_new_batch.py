@@ -168,7 +168,7 @@ def test_sending_the_same_file_again_needs_an_explicit_override() -> None:
     at = upload(open_console(), "drop.csv", data)
     at.checkbox(key=keys.NB_CONFIRM).check().run()
     at.button(key=keys.NB_SUBMIT).click().run()
-    at.switch_page("pages/new_batch.py").run()
+    at.switch_page("screens/new_batch.py").run()
     at = upload(at, "drop.csv", data)
     assert any("already sent" in w.value for w in at.warning)
     at.checkbox(key=keys.NB_CONFIRM).check().run()

@@ -25,8 +25,8 @@ from gameball_batch.ui import state as keys
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 API_KEY = "gbk_live_4f9a8c2e7d1b6a3f5e0c9d8b"
 SECRET_KEY = "gbs_live_7e2d9c4b1a8f3e6d0c5b2a9f"
-PAGES = ("pages/new_batch.py", "pages/jobs.py", "pages/approvals.py", "pages/history.py",
-         "pages/settings.py")
+PAGES = ("screens/new_batch.py", "screens/jobs.py", "screens/approvals.py", "screens/history.py",
+         "screens/settings.py")
 CSV = (b"Customer ID,Transaction ID,Transaction Time,Amount\n"
        b"cus-1001,INV-1,2026-01-02T10:00:00Z,10\n"
        b"cus-1002,INV-2,2026-01-02T10:05:00Z,5\n")
@@ -95,7 +95,7 @@ def test_no_page_and_no_log_shows_the_keys(
     texts["connection test"] = page_text(at)
     for where, text in texts.items():
         assert_clean(text, where)
-    assert "set (" in texts["pages/settings.py"]  # keys are shown masked: set, and a length
+    assert "set (" in texts["screens/settings.py"]  # keys are shown masked: set, and a length
     with Ledger(services.get_settings().db_path) as ledger:
         exported = exports.to_csv_bytes(jobs.rows_frame(ledger, job_id).reset_index())
         audit = exports.to_csv_bytes(jobs.audit_trail(ledger))

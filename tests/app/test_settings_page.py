@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from gameball_batch.ui import sandbox_admin, services
 from gameball_batch.ui import state as keys
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "settings.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "settings.py")
 API_KEY = "Zq7xWv93KpL0mN4tRb8yHc2j"
 SECRET_KEY = "Ux5Qe1Gd6Fh0Js9Ka3Lz7Mw2"
 

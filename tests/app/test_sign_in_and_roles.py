@@ -16,8 +16,8 @@ from gameball_batch.ui import access_view, services
 from gameball_batch.ui import state as keys
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGE_FILES = ("pages/new_batch.py", "pages/jobs.py", "pages/approvals.py", "pages/history.py",
-              "pages/settings.py")
+PAGE_FILES = ("screens/new_batch.py", "screens/jobs.py", "screens/approvals.py",
+              "screens/history.py", "screens/settings.py")
 ROLES = """
 [roles]
 viewers = ["@audit.example"]
@@ -66,11 +66,12 @@ def navigation(at: AppTest) -> set[str]:
 
 
 @pytest.mark.parametrize(("email", "pages", "first_title"), [
-    ("carol@audit.example", {"pages/jobs.py", "pages/history.py", "pages/settings.py"}, "Jobs"),
-    ("ops@shop.example", {"pages/new_batch.py", "pages/jobs.py", "pages/history.py",
-                          "pages/settings.py"}, "New batch"),
-    ("boss@shop.example", {"pages/jobs.py", "pages/approvals.py", "pages/history.py",
-                           "pages/settings.py"}, "Jobs"),
+    ("carol@audit.example", {"screens/jobs.py", "screens/history.py", "screens/settings.py"},
+     "Jobs"),
+    ("ops@shop.example", {"screens/new_batch.py", "screens/jobs.py", "screens/history.py",
+                          "screens/settings.py"}, "New batch"),
+    ("boss@shop.example", {"screens/jobs.py", "screens/approvals.py", "screens/history.py",
+                           "screens/settings.py"}, "Jobs"),
 ], ids=["viewer", "operator", "approver"])
 def test_each_role_sees_only_its_pages(email: str, pages: set[str], first_title: str) -> None:
     configure(ROLES)
@@ -86,7 +87,7 @@ def test_a_viewer_cannot_open_the_approvals_page_by_its_file() -> None:
     configure(ROLES)
     at = console("carol@audit.example")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/approvals.py")
+        at.switch_page("screens/approvals.py")
 
 
 def test_a_signed_in_person_without_a_role_is_told_to_ask_for_access() -> None:
@@ -95,7 +96,7 @@ def test_a_signed_in_person_without_a_role_is_told_to_ask_for_access() -> None:
     assert not at.exception
     assert "no role is given to this address" in at.error[0].value
     assert not at.title  # no page ran
-    # No page can be opened by its URL either (Streamlit's pages/ fallback is closed).
+    # No page can be opened by its URL either (Streamlit's multipage fallback is closed).
     assert navigation(at) == set()
 
 

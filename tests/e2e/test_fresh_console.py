@@ -1,10 +1,11 @@
 """A shared job link opened on a console that nobody has opened since it started.
 
-Streamlit runs its old multipage mode (every file in ``pages/`` becomes a page, run on its
-own) until some script run has called ``st.navigation``. So the very first visit of a fresh
-process, if it is a deep link such as ``/jobs?job=…``, runs ``pages/jobs.py`` without
-``app.py``: no sign-in gate, no environment banner, no runner. This module starts its own
-console so that its first request is that deep link.
+Streamlit runs its old multipage mode (every file in a ``pages/`` folder becomes a page,
+run on its own) until some script run has called ``st.navigation``. A fresh process whose
+first request is a deep link such as ``/jobs?job=…`` would then run that page without
+``app.py``: no sign-in gate, no environment banner, no runner. That is why the screens live
+in ``screens/``, which Streamlit never auto-discovers. This module starts its own console so
+that its first request is that deep link.
 """
 
 from __future__ import annotations
@@ -17,11 +18,6 @@ from e2e_support import AppServer, open_page
 pytestmark = [pytest.mark.e2e]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Streamlit's pages/ auto-discovery runs a deep-linked page without app.py until "
-    "st.navigation has run once in the process; fixed by renaming pages/ (lead's call).",
-)
 def test_the_first_visit_by_shared_link_still_gets_the_frame(
     app_server: AppServer, page: Any
 ) -> None:
