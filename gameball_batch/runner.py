@@ -136,6 +136,35 @@ def is_already_exists(item: ItemResult) -> bool:
     return item.code == ALREADY_EXISTS_CODE or "already exists" in (item.message or "").lower()
 
 
+class _FirstPoll:
+    """How long to wait before a chunk's first status poll, learnt per job.
+
+    It starts at ``poll_initial``. A remote job already finished at its first poll halves the
+    wait for the next chunk (Gameball, or an instant sandbox, is faster than assumed); one
+    still running doubles it again, never above ``poll_initial``. A fast Gameball is not held
+    back by a fixed wait, and a slow one costs at most about one extra status request per
+    chunk while the wait settles (the rate limiter counts those like any other).
+    """
+
+    def __init__(self, initial: float) -> None:
+        self._initial = initial
+        self._waits: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, job_id: str) -> float:
+        with self._lock:
+            return self._waits.get(job_id, self._initial)
+
+    def learn(self, job_id: str, finished: bool) -> None:
+        with self._lock:
+            current = self._waits.get(job_id, self._initial)
+            if finished:
+                current = current / 2 if current >= 0.002 else 0.0
+            else:
+                current = min(self._initial, max(current * 2, POLL_FLOOR))
+            self._waits[job_id] = current
+
+
 class _Recorder:
     """One writer thread that records finished chunks, several per ledger transaction.
 
@@ -220,6 +249,7 @@ class Runner:
         self._concurrency = concurrency
         self._lease_seconds = lease_seconds
         self._poll = (poll_initial, poll_factor, poll_max)
+        self._first_poll = _FirstPoll(poll_initial)
         self._retry = (retry_initial, retry_max)
         self._tick = tick
         self._resend_limit = resend_limit
@@ -564,7 +594,9 @@ class Runner:
     def _follow(self, job_id: str, bt: BatchType, index: int, remote: str,
                 resent: bool, recorder: _Recorder) -> None:
         """Poll an accepted chunk's remote job with back-off until it ends, then record it."""
-        delay, factor, ceiling = self._poll
+        _initial, factor, ceiling = self._poll
+        delay = self._first_poll.wait(job_id)
+        first = True
         stop_sent = False
         while not (self._halt.is_set() or job_id in self._lost):
             if not stop_sent and self._job(job_id).state == lg.JOB_STOPPING:
@@ -581,6 +613,9 @@ class Runner:
                 log.warning("status of remote job %s: %s", remote, describe(exc))
                 delay = min(max(delay * factor, POLL_FLOOR), ceiling)
                 continue
+            if first and not stop_sent:
+                self._first_poll.learn(job_id, status.state in FINAL_REMOTE_STATES)
+            first = False
             if status.state in FINAL_REMOTE_STATES:
                 recorder.put(functools.partial(self._finish, job_id, index, remote, resent,
                                                status))
