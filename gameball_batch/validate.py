@@ -502,10 +502,40 @@ def _parse_zoned(text: pa.Array, todo: np.ndarray, millis: np.ndarray, done: np.
     if not todo.any():
         return
     stamps = pc.strptime(text, format="%Y-%m-%dT%H:%M:%S%z", unit="ms", error_is_null=True)
-    hit = todo & _np(pc.is_valid(stamps))
+    hit = _real_calendar(text, todo & _np(pc.is_valid(stamps)))
     values = pc.cast(pc.cast(stamps, pa.timestamp("ms")), pa.int64())
     millis[hit] = np.asarray(pc.fill_null(values, 0).to_numpy(), dtype="int64")[hit]
     done |= hit
+
+
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _real_calendar(text: pa.Array, hit: np.ndarray) -> np.ndarray:
+    """``hit`` without the cells that name no real time.
+
+    Arrow's strptime accepts 2026-02-30 and a 60th second; those cells must fall through
+    to the stricter parsers and be reported, never be sent as they are. Every hit cell
+    starts with YYYY-MM-DDTHH:MM:SS, so the parts sit at fixed places.
+    """
+    where = np.flatnonzero(hit)
+    if not where.size:
+        return hit
+    sub = text.filter(pa.array(hit))
+
+    def part(start: int, stop: int) -> np.ndarray:
+        piece = pc.utf8_slice_codeunits(sub, start, stop)
+        return np.asarray(pc.cast(piece, pa.int64()).to_numpy(), dtype="int64")
+
+    year, month, day = part(0, 4), part(5, 7), part(8, 10)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_ok = (month >= 1) & (month <= 12)
+    days = _DAYS_IN_MONTH[np.clip(month - 1, 0, 11)] + ((month == 2) & leap)
+    real = month_ok & (day >= 1) & (day <= days)
+    real &= (part(11, 13) <= 23) & (part(14, 16) <= 59) & (part(17, 19) <= 59)
+    out = hit.copy()
+    out[where[~real]] = False
+    return out
 
 
 def _parse_iso(text: pa.Array, todo: np.ndarray, millis: np.ndarray, done: np.ndarray) -> int:

@@ -295,3 +295,16 @@ def test_every_type_validates_an_empty_file() -> None:
                              index=pd.Index([], dtype="int64", name="row"))
         result = validate(bt, empty, now=NOW)
         assert result.total_rows == 0
+
+
+def test_times_that_name_no_real_calendar_moment_are_reported_not_sent() -> None:
+    times = [
+        "2026-02-30T00:00:00Z",  # no 30 February
+        "2025-02-29T00:00:00Z",  # not a leap year
+        "2026-11-20T09:15:60Z",  # no 60th second
+        "2026-11-20T24:00:00+02:00",  # no hour 24
+        "2024-02-29T10:00:00Z",  # a real leap day
+    ]
+    result = run("cashback", cashback(transactionTime=times))
+    assert codes(result) == [(r, "transactionTime", "not_a_date") for r in (2, 3, 4, 5)]
+    assert result.clean["transactionTime"].tolist() == ["2024-02-29T10:00:00.000Z"]
