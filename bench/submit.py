@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import socket
 import statistics
@@ -49,11 +50,21 @@ POLL_INITIAL = 0.0
 POLL_MAX = 0.05
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Sandbox:
     """A sandbox in its own process, as Gameball would be: its work never takes our GIL."""
 
     url: str
+    pid: int = 0
     api_key: str = DEMO_API_KEY
     secret_key: str = DEMO_SECRET_KEY
 
@@ -85,7 +96,7 @@ def sandbox_process(*, rate_limit: bool) -> Iterator[Sandbox]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("the sandbox process did not start")
             time.sleep(0.1)
-        yield Sandbox(url)
+        yield Sandbox(url, pid=proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -133,13 +144,16 @@ def run_runner(server: Sandbox, chunks: list[tuple[list[str], bytes]],
 
         runner = Runner(ledger, factory, concurrency=CONCURRENCY, poll_initial=POLL_INITIAL,
                         poll_max=POLL_MAX, tick=0.05)
+        cpu = time.process_time(), process_cpu(server.pid)
         runner.run_until_idle(job_id)
         done = time.perf_counter()
+        cpu = time.process_time() - cpu[0], process_cpu(server.pid) - cpu[1]
         runner.stop()
         summary = jobs.summary(ledger, job_id)
         ledger.close()
     assert summary.rows["applied"] == sum(len(k) for k, _ in chunks), summary.rows
-    return {"create": created - started, "send": done - created}
+    return {"create": created - started, "send": done - created, "cpu": cpu[0],
+            "sandbox_cpu": cpu[1]}
 
 
 def run_plain(server: Sandbox, chunks: list[tuple[list[str], bytes]]) -> float:
@@ -199,13 +213,17 @@ def overhead(rows: int, runs: int) -> None:
         for run in range(runs):
             chunks = build_chunks(rows, 1000, f"R{run}")
             server.reset()
+            cpu = time.process_time(), process_cpu(server.pid)
             plain_times.append(run_plain(server, chunks))
+            plain_cpu = time.process_time() - cpu[0], process_cpu(server.pid) - cpu[1]
             server.reset()
             timing = run_runner(server, chunks, None)
             runner_times.append(timing["send"])
             create_times.append(timing["create"])
             print(f"run {run + 1}: plain {plain_times[-1]:.1f} s, runner {runner_times[-1]:.1f} s"
-                  f" (+ {create_times[-1]:.1f} s storing the job)", flush=True)
+                  f" (+ {create_times[-1]:.1f} s storing the job); CPU s client/sandbox: plain "
+                  f"{plain_cpu[0]:.1f}/{plain_cpu[1]:.1f}, runner {timing['cpu']:.1f}/"
+                  f"{timing['sandbox_cpu']:.1f}; load {os.getloadavg()[0]:.1f}", flush=True)
     plain, runner = statistics.median(plain_times), statistics.median(runner_times)
     print(f"overhead, {rows:,} rows, median of {runs}: plain {plain:.1f} s, runner {runner:.1f} s,"
           f" ratio {runner / plain:.2f}; storing the job {statistics.median(create_times):.1f} s")
