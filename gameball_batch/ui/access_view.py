@@ -20,7 +20,7 @@ import streamlit as st
 from gameball_batch import access
 from gameball_batch.access import Identity, Role
 from gameball_batch.settings import Settings
-from gameball_batch.ui import frame
+from gameball_batch.ui import frame, services
 from gameball_batch.ui import state as keys
 
 FRAME_LOGIN_SIDEBAR = "frame.login_sidebar"  # button: optional sign-in (sandbox)
@@ -50,6 +50,20 @@ def roles(settings: Settings, who: Identity | None = None) -> frozenset[Role]:
     """The roles of the person at the console under the configured policy."""
     who = who or frame.identity()
     return access.policy_from_settings(settings).roles_for(who.email)
+
+
+def current_roles() -> frozenset[Role]:
+    """The roles of the person at the console now: the one check every screen asks.
+
+    Screens hide or disable what a role may not do (job actions, runner limits, sandbox
+    controls) by asking this, so the policy is read in one place.
+    """
+    return roles(services.get_settings())
+
+
+def holds(role: Role) -> bool:
+    """Whether the person at the console holds ``role``."""
+    return role in current_roles()
 
 
 def allowed(specs: Collection[PageSpec], held: frozenset[Role]) -> list[PageSpec]:

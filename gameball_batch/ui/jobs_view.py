@@ -36,10 +36,11 @@ import streamlit as st
 
 from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
+from gameball_batch.access import Role
 from gameball_batch.batch_types import BATCH_TYPES
 from gameball_batch.charts.jobs import chunk_grid_figure, failures_figure, progress_figure
 from gameball_batch.ledger import Ledger
-from gameball_batch.ui import services
+from gameball_batch.ui import access_view, services
 from gameball_batch.ui import state as keys
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,10 @@ ROW_STATUS_TEXT: dict[str, str] = {
     lg.ROW_UNKNOWN: "in doubt",
     lg.ROW_NOT_APPLIED: "not applied",
 }
+VIEW_ONLY_TEXT = (
+    "Only operators can stop, pause, resume or retry a job and decide on in-doubt chunks. "
+    "You can follow it here and download its rows."
+)
 DECISION_TEXT: dict[str, str] = {
     "resend": "Resend it (only if Gameball surely did not apply it)",
     "applied": "Mark its rows applied (Gameball did apply them)",
@@ -638,17 +643,27 @@ def _render_detail(ledger: Ledger, job_id: str) -> None:
             "ledger file, or the link was cut short. Go back to **All jobs** to pick one."
         )
         return
-    _header(snap.job)
+    may_act = _may_act()
+    _header(snap.job, may_act=may_act)
     st.fragment(run_every=LIVE_SECONDS if snap.live else None)(_live_body)(
         job_id, snap.live
     )
     with _guard("show the downloads"):
         _downloads(ledger, snap)
     with _guard("show the actions"):
-        _actions(ledger, snap)
+        _actions(ledger, snap, may_act=may_act)
 
 
-def _header(job: lg.Job) -> None:
+def _may_act() -> bool:
+    """Whether the person at the console may change jobs: operators only; no when unsure."""
+    try:
+        return access_view.holds(Role.OPERATOR)
+    except Exception:  # roles unreadable: show the job, offer no action
+        log.exception("reading the roles of the person at the console failed")
+        return False
+
+
+def _header(job: lg.Job, *, may_act: bool) -> None:
     st.subheader(f"{type_title(job.batch_type)} · {job.file_name or 'untitled file'}")
     bits = [
         f"{STATE_ICON.get(job.state, '')} **{STATE_TEXT.get(job.state, job.state)}**",
@@ -671,7 +686,8 @@ def _header(job: lg.Job) -> None:
     if job.state == lg.JOB_NEEDS_OPERATOR:
         st.warning(
             "Some rows are **in doubt**: Gameball may or may not have applied them. "
-            "Decide below under *Resolve in-doubt chunks*; nothing is resent without you."
+            + ("Decide below under *Resolve in-doubt chunks*; nothing is resent without you."
+               if may_act else "An operator decides on them; nothing is resent before that.")
         )
 
 
@@ -853,9 +869,12 @@ def _downloads(ledger: Ledger, snap: JobSnapshot) -> None:
 # --- actions -------------------------------------------------------------------------------
 
 
-def _actions(ledger: Ledger, snap: JobSnapshot) -> None:
+def _actions(ledger: Ledger, snap: JobSnapshot, *, may_act: bool) -> None:
     job = snap.job
     st.markdown("#### Actions")
+    if not may_act:  # no controls at all: a viewer's session never holds an action widget
+        st.caption(VIEW_ONLY_TEXT)
+        return
     cols = st.columns(4)
     if cols[0].button("Stop", key=JB_STOP, disabled=not is_live(job.state),
                       help="Send nothing more and stop what Gameball is still processing."):
