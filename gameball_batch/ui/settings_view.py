@@ -3,7 +3,9 @@
 Keys are only ever shown masked (``Secret.masked()``: that a key is set, and its length).
 Limits changed here apply to this process only and restart the runner; nothing is written
 to disk. Sandbox controls go through :mod:`gameball_batch.ui.sandbox_admin` and are drawn
-only when the console talks to the embedded sandbox. This module must not send batches.
+only when the console talks to the embedded sandbox. Only operators get the controls that
+change limits or the sandbox; everyone else sees the read-only panels (the role check is
+``access_view.holds``). This module must not send batches.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from typing import Any
 import streamlit as st
 
 from gameball_batch import access
-from gameball_batch.ui import frame, sandbox_admin, services
+from gameball_batch.access import Role
+from gameball_batch.ui import access_view, frame, sandbox_admin, services
 from gameball_batch.ui import state as keys
 
 log = logging.getLogger(__name__)
+
+OPERATORS_ONLY = ("Only operators can change the limits or the sandbox; ask one if something "
+                  "here needs to change.")
 
 
 def render() -> None:
@@ -26,11 +32,21 @@ def render() -> None:
     _flash()
     settings = services.get_settings()
     connection = services.get_connection()
+    may_change = _may_change()
     _connection(connection, settings)
-    _limits(settings)
+    _limits(settings, may_change=may_change)
     _access(settings)
-    if connection.sandbox is not None:
+    if connection.sandbox is not None and may_change:
         _sandbox(connection.base_url)
+
+
+def _may_change() -> bool:
+    """Whether the person at the console may change limits and the sandbox (operators)."""
+    try:
+        return access_view.holds(Role.OPERATOR)
+    except Exception:  # roles unreadable: read-only
+        log.exception("reading the roles of the person at the console failed")
+        return False
 
 
 def _flash() -> None:
@@ -41,7 +57,13 @@ def _flash() -> None:
 
 
 def _run(action: Callable[[], str]) -> None:
-    """Run a button's action; its outcome is shown once, as success or error."""
+    """Run a button's action; its outcome is shown once, as success or error.
+
+    The role is checked again here: a callback must not outlive a role taken away.
+    """
+    if not _may_change():
+        st.session_state[keys.ST_FLASH] = ("error", OPERATORS_ONLY)
+        return
     try:
         st.session_state[keys.ST_FLASH] = ("success", action())
     except (sandbox_admin.SandboxAdminError, ValueError) as exc:
@@ -88,13 +110,16 @@ def _test_connection() -> None:
 # --- limits ---------------------------------------------------------------------------------
 
 
-def _limits(settings: Any) -> None:
+def _limits(settings: Any, *, may_change: bool) -> None:
     st.header("Limits")
     a, b, c, d = st.columns(4)
     a.metric("Chunks in flight per job", settings.concurrency)
     b.metric("Requests per second", f"{settings.rate_per_second:g}")
     c.metric("Requests per 30 s", settings.rate_per_30s)
     d.metric("Upload limit", f"{settings.max_upload_mb} MB · {settings.max_rows:,} rows")
+    if not may_change:
+        st.caption(OPERATORS_ONLY)
+        return
     with st.expander("Change for this process (until restart)"):
         left, right = st.columns(2)
         left.number_input("Chunks in flight per job", min_value=1, max_value=32, step=1,
@@ -118,11 +143,10 @@ def _apply_limits() -> str:
 
 def _access(settings: Any) -> None:
     st.header("Access")
-    policy = access.policy_from_settings(settings)
     who = frame.identity()
-    roles = ", ".join(sorted(r.value for r in policy.roles_for(who.email))) or "none"
+    roles = ", ".join(sorted(r.value for r in access_view.roles(settings, who))) or "none"
     st.markdown(f"You are **{who.actor}** · roles: {roles}")
-    if not policy.configured:
+    if not access.policy_from_settings(settings).configured:
         st.caption("No [roles] section is configured, so everyone who can open the console "
                    "holds every role.")
 
