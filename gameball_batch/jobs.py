@@ -89,6 +89,21 @@ def earlier_jobs(ledger: Ledger, fingerprint: str, slug: str) -> list[lg.Job]:
     return ledger.jobs(fingerprint=fingerprint, batch_type=slug)
 
 
+UPLOADED = "file.uploaded"  # audit action: a file was read successfully (no job yet)
+
+
+def record_upload(
+    ledger: Ledger, *, actor: str, file_name: str, file_format: str, rows: int,
+    fingerprint: str, sheet: str | None = None,
+) -> None:
+    """Audit that ``actor`` uploaded a readable file: what it was, never its contents."""
+    detail: dict[str, Any] = {"file": file_name, "format": file_format, "rows": rows,
+                              "fingerprint": fingerprint}
+    if sheet:
+        detail["sheet"] = sheet
+    ledger.audit(actor, UPLOADED, None, detail)
+
+
 # --- reading -------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ import streamlit as st
 
 from gameball_batch import approval_flow, approvals, exports, guards
 from gameball_batch import impact as impact_mod
+from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType
 from gameball_batch.charts import intake as charts
@@ -119,7 +120,7 @@ FLOW_KEYS = (
     keys.NB_EDITOR_PAGE_FRAME, keys.NB_DROP_INVALID, keys.NB_OVERRIDE_SENT,
     keys.NB_OVERRIDE_REASON, keys.NB_CONFIRM,
     keys.NB_CONFIRM_TEXT, keys.NB_FIX_PAGE, keys.NB_ISSUE_FIELDS, keys.NB_ISSUE_RULES,
-    keys.NB_SUBMIT_ERROR,
+    keys.NB_SUBMIT_ERROR, keys.NB_UPLOAD_AUDITED,
 )
 
 
@@ -308,11 +309,26 @@ def _read(engine: Engine, held: model.HeldFile) -> Any:
     table = _attempt(f"read {held.name}" + (f", sheet “{sheet}”" if sheet else ""),
                      lambda: _cached("table", (held.fingerprint, held.name, sheet), read),
                      hint=hint + (" Or choose another worksheet above." if sheet else ""))
+    _audit_upload(held, table)
     st.caption(_detected(held, table))
     if table.frame.empty:
         st.error(f"{held.name} has a header but no data rows. Add rows and upload it again.")
         raise StepFailed("empty file")
     return table
+
+
+def _audit_upload(held: model.HeldFile, table: Any) -> None:
+    """Record a successful read in the audit log once per file (and sheet), not per rerun."""
+    done: set[tuple[str, str, str | None]] = st.session_state.setdefault(
+        keys.NB_UPLOAD_AUDITED, set())
+    key = (held.fingerprint, held.name, table.sheet)
+    if key in done:
+        return
+    _attempt("record the upload in the audit log", lambda: job_service.record_upload(
+        services.get_ledger(), actor=frame.identity().actor, file_name=held.name,
+        file_format=str(table.format), rows=len(table.frame), fingerprint=held.fingerprint,
+        sheet=table.sheet))
+    done.add(key)
 
 
 def _detected(held: model.HeldFile, table: Any) -> str:

@@ -949,6 +949,7 @@ def _resolve_section(ledger: Ledger, snap: JobSnapshot) -> None:
 # --- history page --------------------------------------------------------------------------
 
 ACTION_TEXT: dict[str, str] = {
+    job_service.UPLOADED: "file uploaded",
     "job.created": "submitted",
     "job.retry_failed": "retry requested",
     "job.stopping": "stop requested",

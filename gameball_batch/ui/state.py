@@ -27,6 +27,9 @@ NB_UPLOAD_GEN = "nb.upload_gen"  # int, bumped by "Start over" so the uploader e
 # fills it; tests and benchmarks may set it directly (the documented upload hook).
 NB_FILE = "nb.file"
 NB_SHEET = "nb.sheet"  # selectbox: worksheet of a workbook
+# set[(fingerprint, name, sheet)] already in the audit log for the held file: each read is
+# recorded once, not on every rerun; a new upload starts a new set.
+NB_UPLOAD_AUDITED = "nb.upload_audited"
 
 # --- new batch: map ---------------------------------------------------------------------
 NB_MAP_PREFIX = "nb.map."  # one selectbox per field: NB_MAP_PREFIX + field path
