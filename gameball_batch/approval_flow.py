@@ -7,7 +7,8 @@ was reviewed: file fingerprint, mapping, row count, totals and the bytes of ever
 that will be sent. Approving recomputes the digest from the stored job and its stored
 payloads; any difference voids the approval, and so does approving one's own job. An
 approved job goes to ``queued`` (the runner picks it up); a rejected one to ``rejected``
-(settled, nothing sent). Every request, approval, refusal and rejection is audited.
+(settled, nothing sent: its chunks failed and its rows not_applied in the same
+transaction). Every request, approval, refusal and rejection is audited.
 
 :func:`submit` is the one way the console and the CLI create a job: it enforces the
 duplicate guards (``guards.py``), applies the approval rules and records both.
@@ -206,8 +207,11 @@ def reject(ledger: Ledger, job_id: str, approver: str, reason: str) -> None:
         raise ApprovalRefused("Give a reason for the rejection: the submitter will read it.")
     pending = pending_approval(ledger, job_id)
     detail = {"reason": reason.strip(), "submitter": pending.job.actor}
+    verdict = f"Rejected by {approver}: {reason.strip()}"
+    # Its rows and chunks are settled with the state, so totals and exports never show a
+    # rejected job's rows as still pending.
     if not ledger.set_job_state(job_id, lg.JOB_REJECTED, expect=(lg.JOB_AWAITING_APPROVAL,),
-                                error=f"Rejected by {approver}: {reason.strip()}",
-                                actor=approver, detail=detail):
+                                error=verdict, actor=approver, detail=detail,
+                                unsent=f"Not sent: {verdict[0].lower()}{verdict[1:]}"):
         raise ApprovalRefused("Someone else decided on this job a moment ago; reload the page.")
     ledger.audit(approver, REJECTED, job_id, detail)

@@ -373,9 +373,14 @@ def retry_failed(ledger: Ledger, job_id: str, actor: str) -> str:
     """A child job holding exactly the failed and not-applied rows, with the same items.
 
     Items are copied from the parent's stored payloads, so generated transaction ids and
-    every value stay the same; the child is linked to its parent.
+    every value stay the same; the child is linked to its parent. A rejected job is never
+    retried: its rows are not_applied because an approver said no, and a retry would send
+    them without approval.
     """
     parent = _job_or_error(ledger, job_id)
+    if parent.state == lg.JOB_REJECTED:
+        raise JobError(f"Job {job_id} was rejected by an approver, so its rows cannot be "
+                       "retried. Fix the file and submit it again for approval.")
     if parent.state not in lg.SETTLED_JOB_STATES:
         raise JobError(f"Job {job_id} is still {parent.state}; retry once it has settled.")
     bt = batch_types.get(parent.batch_type)

@@ -608,16 +608,32 @@ class Ledger:
     def set_job_state(
         self, job_id: str, state: str, *, expect: Collection[str] | None = None,
         error: str | None = None, actor: str | None = None,
-        detail: dict[str, Any] | None = None,
+        detail: dict[str, Any] | None = None, unsent: str | None = None,
     ) -> bool:
-        """Move a job to ``state`` if it is in one of ``expect``; audit it when ``actor``."""
+        """Move a job to ``state`` if it is in one of ``expect``; audit it when ``actor``.
+
+        ``unsent``: settle what was never sent, in the same transaction (a rejected job):
+        pending chunks become failed and pending rows not_applied, with this message.
+        """
         with self._tx() as tx:
+            now = self._clock()
             sql = "UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE id = ?"
-            args: list[Any] = [state, error, self._clock(), job_id]
+            args: list[Any] = [state, error, now, job_id]
             if expect is not None:
                 sql += f" AND state IN ({_marks(expect)})"
                 args += list(expect)
             changed = tx.execute(sql, args).rowcount == 1
+            if changed and unsent is not None:
+                tx.execute(
+                    "UPDATE chunks SET state = 'failed', last_error = ?, finished_at = ?, "
+                    "updated_at = ? WHERE job_id = ? AND state = 'pending'",
+                    (unsent, now, now, job_id),
+                )
+                tx.execute(
+                    "UPDATE rows SET status = 'not_applied', message = ? "
+                    "WHERE job_id = ? AND status = 'pending'",
+                    (unsent, job_id),
+                )
             if changed and actor is not None:
                 self._audit(tx, actor, f"job.{state}", job_id, detail)
             return changed

@@ -889,9 +889,11 @@ def _actions(ledger: Ledger, snap: JobSnapshot, *, may_act: bool) -> None:
         _act(lambda: job_service.resume(ledger, job.id, _actor()),
              "Resumed: the job is back in the queue.", "Only a paused job can be resumed.")
     retryable = snap.rows.get(lg.ROW_FAILED, 0) + snap.rows.get(lg.ROW_NOT_APPLIED, 0)
+    rejected = job.state == lg.JOB_REJECTED  # retrying would send without approval
     if cols[3].button(f"Retry failed rows ({retryable:,})", key=JB_RETRY,
-                      disabled=not (retryable and job.state in lg.SETTLED_JOB_STATES),
-                      help="A new job with exactly the failed and not-applied rows, same ids."):
+                      disabled=rejected or not (retryable and job.state in lg.SETTLED_JOB_STATES),
+                      help="A rejected job cannot be retried: submit the file again." if rejected
+                      else "A new job with exactly the failed and not-applied rows, same ids."):
         _retry(ledger, job.id)
     _resolve_section(ledger, snap)
 
