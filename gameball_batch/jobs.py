@@ -200,9 +200,11 @@ def rows_frame(
         index=pd.Index([r.row for r in rows], name="row", dtype="int64"),
     )
     if with_cells and job.columns:
-        cells = pd.DataFrame([list(r.cells) for r in rows], columns=list(job.columns),
+        # A file column named like one of ours ("status", …) is kept as "status (file)".
+        names = [f"{c} (file)" if c in frame.columns else c for c in job.columns]
+        cells = pd.DataFrame([list(r.cells) for r in rows], columns=names,
                              index=frame.index, dtype=object)
-        frame = frame.join(cells, rsuffix=" (file)")
+        frame = pd.concat([frame, cells], axis=1)
     return frame
 
 
