@@ -20,6 +20,20 @@ DEDUPED = [s for s, bt in BATCH_TYPES.items() if not bt.idempotent]  # applied c
 SEEDED = 300  # customers cus-1001 … cus-1300, so every item below has its own customer
 
 
+# One valid item per batch type for the demo customers of a freshly seeded sandbox.
+SAMPLES: dict[str, dict[str, Any]] = {
+    "customers": {"customerId": "cus-2001", "customerAttributes": {"firstName": "Amira"}},
+    "orders": {"customerId": "cus-1001", "orderId": "SO-1", "orderDate": PAST, "totalPaid": 99},
+    "balance-inquiries": {"customerId": "cus-1002"},
+    "adjustments": {"customerId": "cus-1003", "amount": 25, "reason": "Service recovery"},
+    "cashback": {"customerId": "cus-1001", "transactionId": "INV-1", "transactionTime": PAST,
+                 "amount": 150.75},
+    "redemptions": {"customerId": "cus-1002", "transactionId": "RED-1", "transactionTime": PAST,
+                    "points": 30},
+    "events": {"customerId": "cus-1004", "events": {"write_review": {"stars": 5}}},
+}
+
+
 def item_for(slug: str, i: int, customer: str | None = None) -> dict[str, Any]:
     """A valid item of each type for the seeded sandbox; every item its own customer."""
     cid = customer or f"cus-{1001 + i}"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from submission_helpers import SAMPLES
 
 from gameball_batch.batch_types import BATCH_TYPES
 from gameball_batch.client import (
@@ -30,19 +31,6 @@ from gameball_batch.client import (
 )
 from gameball_batch.client.errors import GameballError
 from gameball_batch.sandbox import SandboxServer
-
-PAST = "2026-01-15T08:00:00Z"
-SAMPLES: dict[str, dict[str, Any]] = {
-    "customers": {"customerId": "cus-2001", "customerAttributes": {"firstName": "Amira"}},
-    "orders": {"customerId": "cus-1001", "orderId": "SO-1", "orderDate": PAST, "totalPaid": 99},
-    "balance-inquiries": {"customerId": "cus-1002"},
-    "adjustments": {"customerId": "cus-1003", "amount": 25, "reason": "Service recovery"},
-    "cashback": {"customerId": "cus-1001", "transactionId": "INV-1", "transactionTime": PAST,
-                 "amount": 150.75},
-    "redemptions": {"customerId": "cus-1002", "transactionId": "RED-1", "transactionTime": PAST,
-                    "points": 30},
-    "events": {"customerId": "cus-1004", "events": {"write_review": {"stars": 5}}},
-}
 
 
 class FakeClock:

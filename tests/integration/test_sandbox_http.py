@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from submission_helpers import SAMPLES, wait_until
 
 from gameball_batch.batch_types import BATCH_TYPES
 from gameball_batch.sandbox import SandboxServer
 
 VERSIONS = ("v4.0", "v4", "v4.1")
-PAST = "2026-01-15T08:00:00Z"
-
-SAMPLES: dict[str, dict[str, Any]] = {
-    "customers": {"customerId": "cus-2001", "customerAttributes": {"firstName": "Amira"}},
-    "orders": {"customerId": "cus-1001", "orderId": "SO-1", "orderDate": PAST, "totalPaid": 99},
-    "balance-inquiries": {"customerId": "cus-1002"},
-    "adjustments": {"customerId": "cus-1003", "amount": 25, "reason": "Service recovery"},
-    "cashback": {"customerId": "cus-1001", "transactionId": "INV-1", "transactionTime": PAST,
-                 "amount": 150.75},
-    "redemptions": {"customerId": "cus-1002", "transactionId": "RED-1", "transactionTime": PAST,
-                    "points": 30},
-    "events": {"customerId": "cus-1004", "events": {"write_review": {"stars": 5}}},
-}
 
 
 def keys(sandbox: SandboxServer) -> dict[str, str]:
@@ -56,13 +43,6 @@ def status(http: httpx.Client, job_id: int, version: str = "v4.0") -> dict[str, 
 
 def cashback(tx: str, customer: str = "cus-1001") -> dict[str, Any]:
     return {**SAMPLES["cashback"], "transactionId": tx, "customerId": customer}
-
-
-def wait_until(condition: Callable[[], bool], deadline: float = 10.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, "condition not met before the deadline"
-        time.sleep(0.02)
 
 
 def assert_envelope(response: httpx.Response, status_code: int, code: int) -> dict[str, Any]:
