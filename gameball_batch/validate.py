@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -516,22 +517,37 @@ def _real_calendar(text: pa.Array, hit: np.ndarray) -> np.ndarray:
 
     Arrow's strptime accepts 2026-02-30 and a 60th second; those cells must fall through
     to the stricter parsers and be reported, never be sent as they are. Every hit cell
-    starts with YYYY-MM-DDTHH:MM:SS, so the parts sit at fixed places.
+    starts with the ASCII digits of YYYY-MM-DDTHH:MM:SS, so each part is read straight
+    from the bytes at fixed places (a string slice and cast per part cost 10x more).
     """
     where = np.flatnonzero(hit)
-    if not where.size:
-        return hit
-    sub = text.filter(pa.array(hit))
+    if not where.size or text.null_count:
+        return hit if not where.size else _real_calendar(pc.fill_null(text, ""), hit)
+    offsets, data = _spans(text)
+    widths = np.diff(offsets)
+    if (widths == widths[0]).all():  # the usual column of one shape: a zero-copy grid
+        grid = data[int(offsets[0]) : int(offsets[-1])].reshape(len(text), int(widths[0]))
+        if where.size < len(text):
+            grid = grid[where]
 
-    def part(start: int, stop: int) -> np.ndarray:
-        piece = pc.utf8_slice_codeunits(sub, start, stop)
-        return np.asarray(pc.cast(piece, pa.int64()).to_numpy(), dtype="int64")
+        def byte(at: int) -> np.ndarray:
+            return grid[:, at]
+    else:
+        starts = offsets[:-1][where].astype(np.int64)
+
+        def byte(at: int) -> np.ndarray:
+            return data[starts + at]
+
+    def part(first: int, stop: int) -> np.ndarray:
+        value = np.zeros(where.size, dtype=np.int32)
+        for at in range(first, stop):
+            value = value * 10 + (byte(at).astype(np.int32) - 0x30)
+        return value
 
     year, month, day = part(0, 4), part(5, 7), part(8, 10)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_ok = (month >= 1) & (month <= 12)
     days = _DAYS_IN_MONTH[np.clip(month - 1, 0, 11)] + ((month == 2) & leap)
-    real = month_ok & (day >= 1) & (day <= days)
+    real = (month >= 1) & (month <= 12) & (day >= 1) & (day <= days)
     real &= (part(11, 13) <= 23) & (part(14, 16) <= 59) & (part(17, 19) <= 59)
     out = hit.copy()
     out[where[~real]] = False
@@ -738,11 +754,13 @@ def validate(
     issues = _Issues(rows, dict(columns or {}))
     typed: dict[str, pd.Series] = {}
     given: dict[str, np.ndarray] = {}
-    for path in mapped.columns:
-        spec = bt.spec_for(str(path))
-        if spec is None:
-            continue
-        typed[spec.path], given[spec.path] = _check_column(spec, mapped[path], issues, ctx)
+    known = [(p, s) for p in mapped.columns if (s := bt.spec_for(str(p))) is not None]
+    # Gathering each column's text into one arrow array is memory-bound copying that arrow
+    # does without the GIL: two threads do the columns side by side on the two cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        texts = list(pool.map(lambda item: _text(mapped[item[0]]), known))
+    for (_path, spec), text in zip(known, texts, strict=True):
+        typed[spec.path], given[spec.path] = _check_column(spec, text, issues, ctx)
     _generate_key(bt, typed, given, ctx, id_seed)
     _required(bt, typed, given, issues, ctx)
     _one_of(bt, given, issues)
@@ -751,9 +769,9 @@ def validate(
 
 
 def _check_column(
-    spec: FieldSpec, raw: pd.Series, issues: _Issues, ctx: _Context,
+    spec: FieldSpec, texts: tuple[pa.Array, pa.Array], issues: _Issues, ctx: _Context,
 ) -> tuple[pd.Series, np.ndarray]:
-    original, text = _text(raw)
+    original, text = texts
     blank = _np(pc.equal(text, ""))
     subject = issues.header(spec.path) or spec.label
     col = _Column(spec, subject, original, text, blank)
