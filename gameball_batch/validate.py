@@ -538,10 +538,23 @@ def _real_calendar(text: pa.Array, hit: np.ndarray) -> np.ndarray:
         def byte(at: int) -> np.ndarray:
             return data[starts + at]
 
+    # Most cells cannot be wrong: only a day of 29 or more (or 00), a month over 12 (or 00),
+    # an hour from 24, or minutes/seconds from 60 need the arithmetic below.
+    b = {at: byte(at) for at in (5, 6, 8, 9, 11, 12, 14, 17)}
+    zero, one, two, three, six = (np.uint8(ord(c)) for c in "01236")
+    doubtful = (b[8] >= three) | ((b[8] == two) & (b[9] == np.uint8(ord("9"))))
+    doubtful |= (b[8] == zero) & (b[9] == zero)
+    doubtful |= (b[5] > one) | ((b[5] == one) & (b[6] > two)) | ((b[5] == zero) & (b[6] == zero))
+    doubtful |= (b[11] > two) | ((b[11] == two) & (b[12] > three))
+    doubtful |= (b[14] >= six) | (b[17] >= six)
+    pick = np.flatnonzero(doubtful)
+    if not pick.size:
+        return hit
+
     def part(first: int, stop: int) -> np.ndarray:
-        value = np.zeros(where.size, dtype=np.int32)
+        value = np.zeros(pick.size, dtype=np.int32)
         for at in range(first, stop):
-            value = value * 10 + (byte(at).astype(np.int32) - 0x30)
+            value = value * 10 + (byte(at)[pick].astype(np.int32) - 0x30)
         return value
 
     year, month, day = part(0, 4), part(5, 7), part(8, 10)
@@ -550,7 +563,7 @@ def _real_calendar(text: pa.Array, hit: np.ndarray) -> np.ndarray:
     real = (month >= 1) & (month <= 12) & (day >= 1) & (day <= days)
     real &= (part(11, 13) <= 23) & (part(14, 16) <= 59) & (part(17, 19) <= 59)
     out = hit.copy()
-    out[where[~real]] = False
+    out[where[pick[~real]]] = False
     return out
 
 

@@ -303,8 +303,14 @@ def test_times_that_name_no_real_calendar_moment_are_reported_not_sent() -> None
         "2025-02-29T00:00:00Z",  # not a leap year
         "2026-11-20T09:15:60Z",  # no 60th second
         "2026-11-20T24:00:00+02:00",  # no hour 24
+        "2026-13-01T00:00:00Z",  # no month 13
+        "2026-11-00T00:00:00Z",  # no day 0
         "2024-02-29T10:00:00Z",  # a real leap day
+        "2026-09-30T23:59:59Z",  # the last second of a 30-day month
     ]
     result = run("cashback", cashback(transactionTime=times))
-    assert codes(result) == [(r, "transactionTime", "not_a_date") for r in (2, 3, 4, 5)]
-    assert result.clean["transactionTime"].tolist() == ["2024-02-29T10:00:00.000Z"]
+    assert codes(result) == [(r, "transactionTime", "not_a_date") for r in range(2, 8)]
+    assert result.clean["transactionTime"].tolist() == [
+        "2024-02-29T10:00:00.000Z",
+        "2026-09-30T23:59:59.000Z",
+    ]
