@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from gameball_batch.charts import empty, layout
+
 ISSUE_COLOUR = "#D64545"
 VALUE_COLOUR = "#3C78C4"
 NEGATIVE_COLOUR = "#E8A33C"
@@ -20,22 +22,11 @@ HISTOGRAM_BINS = 40
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 320) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left"},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        showlegend=False,
-        bargap=0.05,
-    )
-    return fig
+    return layout(fig, title, height=height, showlegend=False, bargap=0.05)
 
 
 def _empty(title: str, message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, title, height=180)
+    return empty(title, message, height=180)
 
 
 def issue_counts(issues: pd.DataFrame) -> pd.DataFrame:

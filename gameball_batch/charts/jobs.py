@@ -13,6 +13,8 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
+from gameball_batch.charts import empty, layout
+
 # One colour per chunk state, chosen so the two states that need an operator (failed,
 # unknown) stand out against the calm ones, and colour-blind readers still get the legend.
 STATE_COLOURS: dict[str, str] = {
@@ -38,21 +40,12 @@ MESSAGE_WIDTH = 70
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 320) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left"},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
-    )
-    return fig
+    legend = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"}
+    return layout(fig, title, height=height, legend=legend)
 
 
 def _empty(title: str, message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, title, height=200)
+    return empty(title, message, height=200)
 
 
 SERIES_COLOURS: dict[str, str] = {

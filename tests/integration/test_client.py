@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fake_clock import FakeClock
 from submission_helpers import SAMPLES
 
 from gameball_batch.batch_types import BATCH_TYPES
@@ -31,21 +32,6 @@ from gameball_batch.client import (
 )
 from gameball_batch.client.errors import GameballError
 from gameball_batch.sandbox import SandboxServer
-
-
-class FakeClock:
-    """Monotonic time that moves only when the client sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def payload(*items: dict[str, Any]) -> bytes:
@@ -235,7 +221,7 @@ def test_a_429_burst_is_waited_out_for_creation_and_status(
 def test_a_429_burst_holds_back_everyone_sharing_the_client_limiter(
     sandbox: SandboxServer, make_client: Callable[..., GameballClient]
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     client = make_client(rate_limit=RateLimit(), clock=clock, sleep=clock.sleep)
     set_faults(sandbox, rate_limit_next=2)
     job_id = client.create_batch("cashback", payload(cashback("INV-1")))
@@ -245,7 +231,7 @@ def test_a_429_burst_holds_back_everyone_sharing_the_client_limiter(
 
 
 def test_the_sandboxs_own_rate_limit_is_retried_after_its_retry_after() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     with SandboxServer(instant=True, rate_limit=True, rate_per_second=2, rate_per_30s=100,
                        seed_customers=5, monotonic=clock) as server, \
             GameballClient(server.url, server.api_key, server.secret_key, rate_limit=None,
@@ -260,7 +246,7 @@ def test_the_sandboxs_own_rate_limit_is_retried_after_its_retry_after() -> None:
 
 
 def test_the_client_limiter_keeps_under_the_sandboxs_limit_so_no_429_is_met() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     with SandboxServer(instant=True, rate_limit=True, rate_per_second=2, rate_per_30s=5,
                        seed_customers=5, monotonic=clock) as server, \
             GameballClient(server.url, server.api_key, server.secret_key,

@@ -9,17 +9,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from fake_clock import FakeClock
 
 from gameball_batch import ledger as lg
 from gameball_batch.ledger import ItemOutcome, Ledger, NewChunk, NewJob, NewRow
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _job(job_id: str = "job-1", rows: int = 4, per_chunk: int = 2) -> tuple:

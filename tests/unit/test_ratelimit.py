@@ -6,23 +6,9 @@ import threading
 from collections.abc import Sequence
 
 import pytest
+from fake_clock import FakeClock
 
 from gameball_batch.client.ratelimit import RateLimit, RateLimiter
-
-
-class FakeClock:
-    """A clock that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def limiter(clock: FakeClock, **limit: float) -> RateLimiter:
