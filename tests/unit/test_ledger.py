@@ -31,7 +31,7 @@ def _job(job_id: str = "job-1", rows: int = 4, per_chunk: int = 2) -> tuple:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_000.0)
 
 
 @pytest.fixture
