@@ -166,6 +166,29 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX row_keys_bkey ON row_keys(bkey, at);
     """,
+    # 4: payloads and results move out of the chunk record. Every state change of a chunk
+    # rewrote its record, ~100 KB of payload included (claim, accepted, finish: three times
+    # per chunk), and the scheduler's reads walked past it; now the chunk record is a few
+    # dozen bytes and each blob is written once.
+    """
+    CREATE TABLE chunk_payloads (
+        job_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        payload BLOB NOT NULL,
+        PRIMARY KEY (job_id, idx)
+    );
+    INSERT INTO chunk_payloads (job_id, idx, payload) SELECT job_id, idx, payload FROM chunks;
+    CREATE TABLE chunk_results (
+        job_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        results BLOB NOT NULL,
+        PRIMARY KEY (job_id, idx)
+    );
+    INSERT INTO chunk_results (job_id, idx, results)
+        SELECT job_id, idx, results FROM chunks WHERE results IS NOT NULL;
+    ALTER TABLE chunks DROP COLUMN payload;
+    ALTER TABLE chunks DROP COLUMN results;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -307,14 +330,16 @@ class ChunkFinish:
 class _Prepared(NamedTuple):
     outcomes: list[tuple[str, str | None, str | None, str, int, str]]
     applied: str | None
-    results: str | None
+    results: str | bytes | None
 
 
 def _prepare(f: ChunkFinish) -> _Prepared:
     outcomes = [(o.status, o.message, None if o.result is None else _dumps(o.result),
                  f.job_id, f.index, o.key) for o in f.outcomes]
-    return _Prepared(outcomes, _dumps(list(f.applied)) if f.applied else None,
-                     None if f.results is None else _dumps(f.results))
+    # JSON bytes (Gameball's reply as received) are kept as they are: no second encoding.
+    results = f.results if f.results is None or isinstance(f.results, bytes) else _dumps(
+        f.results)
+    return _Prepared(outcomes, _dumps(list(f.applied)) if f.applied else None, results)
 
 
 _OPEN_ROWS = ("pending", "unknown")
@@ -561,9 +586,13 @@ class Ledger:
                  job.state, job.actor, job.parent_job_id, job.id_seed, now, now),
             )
             tx.executemany(
-                "INSERT INTO chunks (job_id, idx, payload, item_count, state, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                ((job.id, c.index, c.payload, c.item_count, now, now) for c in chunk_list),
+                "INSERT INTO chunks (job_id, idx, item_count, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, 'pending', ?, ?)",
+                ((job.id, c.index, c.item_count, now, now) for c in chunk_list),
+            )
+            tx.executemany(
+                "INSERT INTO chunk_payloads (job_id, idx, payload) VALUES (?, ?, ?)",
+                ((job.id, c.index, c.payload) for c in chunk_list),
             )
             tx.executemany(
                 "INSERT INTO rows (job_id, row, chunk_idx, key, status, cells) "
@@ -703,7 +732,7 @@ class Ledger:
 
     def payload(self, job_id: str, index: int) -> bytes:
         r = self._conn().execute(
-            "SELECT payload FROM chunks WHERE job_id = ? AND idx = ?", (job_id, index)
+            "SELECT payload FROM chunk_payloads WHERE job_id = ? AND idx = ?", (job_id, index)
         ).fetchone()
         if r is None:
             raise KeyError(f"job {job_id} has no chunk {index}")
@@ -756,7 +785,9 @@ class Ledger:
             if not changed:
                 return None
             r = tx.execute(
-                "SELECT payload, doubts FROM chunks WHERE job_id = ? AND idx = ?", (job_id, index)
+                "SELECT p.payload, c.doubts FROM chunks AS c JOIN chunk_payloads AS p "
+                "ON p.job_id = c.job_id AND p.idx = c.idx WHERE c.job_id = ? AND c.idx = ?",
+                (job_id, index),
             ).fetchone()
             return bytes(r["payload"]), int(r["doubts"])
 
@@ -823,8 +854,9 @@ class Ledger:
 
         ``applied``: keys whose rows are simply applied (one statement for all of them);
         ``outcomes``: every other per-key outcome, with its message and result; ``results``:
-        Gameball's per-item results for the whole chunk, kept as one JSON document (the
-        result of an applied row lives there, see :meth:`chunk_results`); ``unlisted`` =
+        what Gameball said about the whole chunk, kept as one JSON document: its status
+        reply as received (bytes, stored unchanged) or any JSON-able value (the result of
+        an applied row lives there, see :meth:`chunk_results`); ``unlisted`` =
         (status, message) for rows whose item got no outcome (None leaves them as they are).
         """
         return self.finish_chunks([ChunkFinish(
@@ -846,12 +878,15 @@ class Ledger:
 
     def _finish(self, tx: sqlite3.Connection, f: ChunkFinish, p: _Prepared, now: float) -> bool:
         changed = tx.execute(
-            f"UPDATE chunks SET state = ?, last_error = ?, finished_at = ?, updated_at = ?, "
-            f"results = ? WHERE job_id = ? AND idx = ? AND state IN ({_marks(f.expect)})",
-            (f.state, f.error, now, now, p.results, f.job_id, f.index, *f.expect),
+            f"UPDATE chunks SET state = ?, last_error = ?, finished_at = ?, updated_at = ? "
+            f"WHERE job_id = ? AND idx = ? AND state IN ({_marks(f.expect)})",
+            (f.state, f.error, now, now, f.job_id, f.index, *f.expect),
         ).rowcount == 1
         if not changed:
             return False
+        if p.results is not None:
+            tx.execute("INSERT OR REPLACE INTO chunk_results (job_id, idx, results) "
+                       "VALUES (?, ?, ?)", (f.job_id, f.index, p.results))
         if p.applied is not None or f.unlisted is not None:
             # One pass over the chunk's rows: applied keys, and (when asked) the unlisted
             # verdict for rows still pending/unknown. Applied wins whatever the row's status.
@@ -882,9 +917,13 @@ class Ledger:
         )
 
     def chunk_results(self, job_id: str, index: int) -> Any:
-        """Gameball's per-item results of a chunk as recorded (None before it finished)."""
+        """What Gameball said about a chunk, as recorded (None before it finished).
+
+        For chunks the runner closed this is Gameball's status reply, decoded; ledgers from
+        before schema 4 hold ``{"successful": [...], "failed": [...]}``.
+        """
         r = self._conn().execute(
-            "SELECT results FROM chunks WHERE job_id = ? AND idx = ?", (job_id, index)
+            "SELECT results FROM chunk_results WHERE job_id = ? AND idx = ?", (job_id, index)
         ).fetchone()
         return json.loads(r["results"]) if r is not None and r["results"] else None
 

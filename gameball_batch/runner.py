@@ -637,10 +637,11 @@ class Runner:
         for one of its keys means applied by that earlier send.
         """
         # A key that is not in this chunk matches no row; the ledger ignores it.
-        applied = [i.key for i in status.successful if i.key is not None]
+        applied = [key for key in status.successful.item_keys() if key is not None]
         outcomes = [self._failure(i, i.key, resent) for i in status.failed if i.key is not None]
-        results = {"successful": [i.data for i in status.successful],
-                   "failed": [i.data for i in status.failed]}
+        # Gameball's reply as received is the chunk's record; encode one only without it.
+        results: object = status.body or {"successful": list(status.successful.raw()),
+                                          "failed": list(status.failed.raw())}
         return lg.ChunkFinish(
             job_id, index,
             # "failed" only for a job-level failure with no per-item results: a job whose

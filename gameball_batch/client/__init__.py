@@ -31,7 +31,7 @@ from gameball_batch.client.errors import (
     UnexpectedResponse,
 )
 from gameball_batch.client.http import GameballClient
-from gameball_batch.client.models import FINAL_STATES, ItemResult, JobStatus, State
+from gameball_batch.client.models import FINAL_STATES, ItemResult, Items, JobStatus, State
 from gameball_batch.client.ratelimit import RateLimit, RateLimiter
 from gameball_batch.client.retry import Backoff
 from gameball_batch.client.sansio import Paths
@@ -45,6 +45,7 @@ __all__ = [
     "GameballError",
     "InvalidRequest",
     "ItemResult",
+    "Items",
     "JobStatus",
     "MaybeSent",
     "NotFound",

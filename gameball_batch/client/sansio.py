@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -36,7 +36,7 @@ from gameball_batch.client.errors import (
     ServerError,
     UnexpectedResponse,
 )
-from gameball_batch.client.models import ItemResult, JobStatus, State
+from gameball_batch.client.models import ItemResult, Items, JobStatus, State
 
 USER_AGENT = f"gameball-batch/{__version__}"
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
@@ -311,7 +311,7 @@ def decode_status(request: Request, reply: Reply, *, job_id: str | None = None,
     """A status reply as a :class:`JobStatus` (either shape, any spelling)."""
     raise_for_error(request, reply, redact=redact)
     document = _json_object(request, reply, redact)
-    return parse_status(document, job_id=job_id, batch_type=batch_type)
+    return parse_status(document, job_id=job_id, batch_type=batch_type, body=reply.body)
 
 
 def _json_object(request: Request, reply: Reply, redact: Collection[str]) -> dict[str, Any]:
@@ -364,7 +364,7 @@ def normalise_state(raw: Any) -> State:
 
 
 def parse_status(document: Mapping[str, Any], *, job_id: str | None = None,
-                 batch_type: str | BatchType | None = None) -> JobStatus:
+                 batch_type: str | BatchType | None = None, body: bytes = b"") -> JobStatus:
     """Shape 1 (``response.successful/failed``, ``finishedCount``…) or shape 2
     (``results``/``errors``, ``processedItems``…), reference §4.1 and §10.2."""
     fields = _lower(document)
@@ -377,11 +377,12 @@ def parse_status(document: Mapping[str, Any], *, job_id: str | None = None,
     failed = response_fields.get("failed")
     if not response_fields:
         successful, failed = fields.get("results"), fields.get("errors")
+    parse, key = _item_readers(names, exact)
     return JobStatus(
         state=normalise_state(raw_status),
         raw_status=None if raw_status is None else str(raw_status),
-        successful=[_parse_item(item, names, exact=exact) for item in _items(successful)],
-        failed=[_parse_item(item, names, exact=exact) for item in _items(failed)],
+        successful=Items(_items(successful), parse, key),
+        failed=Items(_items(failed), parse, key),
         finished_count=_finished(fields),
         error_count=_first_count(fields, "errorcount", "faileditems"),
         total_count=_first_count(fields, "totalcount", "totalitems"),
@@ -390,7 +391,29 @@ def parse_status(document: Mapping[str, Any], *, job_id: str | None = None,
         operation=_text(fields.get("operation")),
         job_id=_id_text(fields.get("batchid", fields.get("jobid"))) or job_id,
         extra=_extra(document, response),
+        body=body,
     )
+
+
+def _item_readers(names: tuple[str, ...], exact: bool,
+                  ) -> tuple[Callable[[Any], ItemResult], Callable[[Any], str | None]]:
+    """(parse an item, read only its key) for :class:`Items`; both agree on every key."""
+    first = names[0]
+
+    def parse(raw: Any) -> ItemResult:
+        return _parse_item(raw, names, exact=exact)
+
+    def key(raw: Any) -> str | None:
+        # The common case (the documented name holds text) without building an ItemResult.
+        if exact and type(raw) is dict:
+            value = raw.get(first)
+            if type(value) is str:
+                text = value.strip()
+                if text:
+                    return text
+        return _parse_item(raw, names, exact=exact).key
+
+    return parse, key
 
 
 def result_keys(batch_type: str | BatchType | None, operation: str | None) -> tuple[str, ...]:

@@ -99,6 +99,20 @@ def test_item_failures_reach_the_rows_that_caused_them(
     assert jobs.summary(ledger, job_id).state == "finished"
 
 
+def test_each_chunk_keeps_gameballs_status_reply_as_received(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    items = [item_for("cashback", i, customer="cus-9999" if i == 2 else None) for i in range(4)]
+    job_id = add_job(ledger, "cashback", items, per_chunk=2)
+    make_runner().run_until_idle(job_id, timeout=30)
+    remote = ledger.chunk(job_id, 1).remote_job_id  # type: ignore[union-attr]
+    with GameballClient(sandbox.url, sandbox.api_key, sandbox.secret_key,
+                        rate_limit=None) as client:
+        reply = json.loads(client.get_status(str(remote), "cashback").body)
+    assert ledger.chunk_results(job_id, 1) == reply
+    assert [f["customerId"] for f in reply["response"]["failed"]] == ["cus-9999"]
+
+
 def test_a_key_sent_by_another_job_is_a_failure_not_applied(
     sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
 ) -> None:

@@ -97,7 +97,7 @@ def test_self_approval_is_refused_and_audited(ledger: Ledger) -> None:
     "UPDATE jobs SET totals = json_set(totals, '$.\"amount.total\"', 99999.0)",
     "UPDATE jobs SET mapping = json_set(mapping, '$.amount', 'Other column')",
     "UPDATE jobs SET row_count = row_count - 1",
-    "UPDATE chunks SET payload = CAST(replace(CAST(payload AS TEXT), '150.75', '1500.75') "
+    "UPDATE chunk_payloads SET payload = CAST(replace(CAST(payload AS TEXT), '150.75', '1500.75') "
     "AS BLOB)",
 ], ids=["totals", "mapping", "row count", "payload"])
 def test_any_change_after_the_request_voids_the_approval(

@@ -331,6 +331,26 @@ def test_numeric_keys_become_text() -> None:
     assert status_of(body, "orders").successful[0].key == "10001"
 
 
+def test_reading_only_the_keys_gives_the_same_keys_as_reading_each_item() -> None:
+    # The runner reads a finished job's keys without parsing the items; every odd item must
+    # still get exactly the key a full read gives it, or a row would be mis-recorded.
+    items = [{"transactionId": "INV-1"}, {"transactionId": "  INV-2 "}, {"transactionId": 3},
+             {"transactionId": ""}, {"TransactionId": "INV-4"}, {"customerId": "cus-5"},
+             {"message": "no key"}, "INV-7", 8, None]
+    body = {"status": "completed", "response": {"successful": items, "failed": items}}
+    status = status_of(body, "cashback")
+    keys = status.successful.item_keys()
+    assert keys == [i.key for i in status_of(body, "cashback").successful]
+    assert keys == ["INV-1", "INV-2", "3", None, "INV-4", "cus-5", None, "INV-7", "8", None]
+    assert status.failed.item_keys() == [i.key for i in status.failed]
+    assert len(status.successful) == 10
+
+
+def test_a_status_keeps_the_reply_exactly_as_received() -> None:
+    raw = b'{"status":"completed","response":{"successful":[{"transactionId":"A"}]}}'
+    assert status_of(raw, "cashback").body == raw
+
+
 # --- error replies -------------------------------------------------------------------------
 
 

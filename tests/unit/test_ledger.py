@@ -57,6 +57,28 @@ def test_file_from_a_newer_version_is_refused_with_a_message(tmp_path: Path) -> 
         Ledger(tmp_path / "l.db")
 
 
+def test_a_ledger_from_schema_3_keeps_its_payloads_and_results(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for number in range(3):
+        for statement in lg._statements(lg.MIGRATIONS[number]):
+            conn.execute(statement)
+    conn.execute("INSERT INTO jobs (id, batch_type, state, created_at, updated_at) "
+                 "VALUES ('old', 'cashback', 'finished', 1, 1)")
+    conn.execute("INSERT INTO chunks (job_id, idx, payload, item_count, state, created_at, "
+                 "updated_at, results) VALUES ('old', 0, X'7B7D', 1, 'done', 1, 1, "
+                 "'{\"successful\":[{\"transactionId\":\"T0\"}],\"failed\":[]}')")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    with Ledger(path) as led:
+        assert led.schema_version() == lg.SCHEMA_VERSION
+        assert led.payload("old", 0) == b"{}"
+        assert led.chunk_results("old", 0) == {"successful": [{"transactionId": "T0"}],
+                                               "failed": []}
+        assert led.chunk("old", 0).state == "done"  # type: ignore[union-attr]
+
+
 def test_payload_bytes_are_stored_exactly(ledger: Ledger) -> None:
     assert ledger.payload("job-1", 1) == b'{"body":[1]}'
     assert [c.state for c in ledger.chunks("job-1")] == ["pending", "pending"]
