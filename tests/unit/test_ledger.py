@@ -147,6 +147,24 @@ def test_results_reach_the_rows_of_their_key(ledger: Ledger) -> None:
     assert not ledger.finish_chunk("job-1", 0, state="done", outcomes=[], unlisted=None)
 
 
+@pytest.mark.parametrize(("applied", "outcomes", "expected"), [
+    (["T0", "T1"], [], {2: "applied", 3: "applied"}),
+    (["T0"], [ItemOutcome("T1", "failed", "Customer Not Found")], {2: "applied", 3: "failed"}),
+    (["T0"], [], {2: "applied", 3: "unknown"}),  # T1 not reported: not assumed applied
+    (["T0", "T9"], [], {2: "applied", 3: "unknown"}),  # a foreign key applies nothing
+], ids=["all applied", "one failed", "one unreported", "foreign key"])
+def test_every_row_gets_the_verdict_of_its_own_key(
+    ledger: Ledger, applied: list[str], outcomes: list[ItemOutcome], expected: dict[int, str]
+) -> None:
+    ledger.acquire_lease("job-1", "r", 30)
+    ledger.mark_sending("job-1", 0, "r")
+    ledger.mark_accepted("job-1", 0, "77")
+    assert ledger.finish_chunk("job-1", 0, state="done", applied=applied, outcomes=outcomes,
+                               unlisted=("unknown", "Gameball did not report this row."))
+    assert {r.row: r.status for r in ledger.rows("job-1", chunk_idx=0)} == expected
+    assert ledger.row_counts("job-1")["pending"] == 2  # the other chunk is untouched
+
+
 def test_sending_chunks_left_by_a_dead_owner_become_unknown(ledger: Ledger) -> None:
     ledger.acquire_lease("job-1", "r", 30)
     ledger.mark_sending("job-1", 1, "r")
