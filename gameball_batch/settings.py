@@ -66,6 +66,7 @@ class Settings:
     concurrency: int = 4  # chunks in flight per job
     rate_per_second: float = 30.0  # Gameball "Others": 30 requests/s (reference §6)
     rate_per_30s: int = 360  # and 360 per 30 s
+    rate_shared: bool = False  # one budget for every request, not one per HTTP method
     max_upload_mb: int = 200
     max_rows: int = 2_000_000
     sandbox_rate: float = 200.0  # items per second the embedded sandbox processes
@@ -141,5 +142,7 @@ def load_settings(
         "allow_anonymous"
     )
     values["allow_anonymous"] = str(anon).lower() in {"1", "true", "yes"}
+    shared = env.get("GAMEBALL_RATE_SHARED") or limits.get("rate_shared")
+    values["rate_shared"] = str(shared).lower() in {"1", "true", "yes"}
     values.update(overrides)
     return Settings(**values)

@@ -118,7 +118,8 @@ def _target(settings: Settings) -> Iterator[_Target]:
     """The Gameball account from the settings, or an embedded sandbox for this process."""
     from gameball_batch.client import GameballClient, RateLimit
 
-    limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s)
+    limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
+                      shared=settings.rate_shared)
     if not settings.use_sandbox:
         api_key, secret_key = settings.api_key, settings.secret_key
         if secret_key is None:

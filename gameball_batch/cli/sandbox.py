@@ -39,9 +39,12 @@ def register(group: click.Group) -> None:
               help="Items processed per second; 0 applies each job at once (instant mode).")
 @click.option("--no-rate-limit", is_flag=True,
               help="Turn off Gameball's 30/s and 360/30 s request limits.")
+@click.option("--rate-shared", is_flag=True,
+              help="Count creation, status and stop requests in one budget "
+                   "(default: one per HTTP method).")
 @click.option("--fault", "faults", multiple=True, metavar="NAME=VALUE", help=FAULT_HELP)
 def sandbox(host: str, port: int, seed_customers: int, rate: float, no_rate_limit: bool,
-            faults: tuple[str, ...]) -> None:
+            rate_shared: bool, faults: tuple[str, ...]) -> None:
     """Run the embedded Gameball sandbox until Ctrl-C."""
     try:
         fault_settings = Faults().updated(parse_fault_options(faults))
@@ -49,7 +52,8 @@ def sandbox(host: str, port: int, seed_customers: int, rate: float, no_rate_limi
         raise click.BadParameter(str(exc), param_hint="--fault") from None
     server = SandboxServer(
         host=host, port=port, seed_customers=seed_customers, instant=rate == 0,
-        item_rate=rate or 200.0, rate_limit=not no_rate_limit, faults=fault_settings,
+        item_rate=rate or 200.0, rate_limit=not no_rate_limit, rate_shared=rate_shared,
+        faults=fault_settings,
     )
     try:
         url = server.start()

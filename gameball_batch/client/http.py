@@ -183,7 +183,7 @@ class GameballClient:
 
     def _attempt(self, request: Request) -> Reply:
         if self.limiter is not None:
-            self.limiter.acquire()
+            self.limiter.acquire(request.method)
         reply = self._send(request)
         log.debug("%s %s -> %s", request.method, request.path, reply.status)
         sansio.raise_for_error(request, reply, redact=self._redact())
@@ -207,6 +207,6 @@ class GameballClient:
         if getattr(error, "retry_after", None) is not None and self.limiter is not None:
             # Gameball named a time: everyone sharing the budget holds off, not just this
             # thread; the limiter does the waiting in the next attempt's acquire().
-            self.limiter.defer(wait)
+            self.limiter.defer(wait, request.method)
             return
         self._sleep(wait)

@@ -5,6 +5,13 @@ second and 360 per 30 seconds (reference §6). :class:`RateLimit` is that config
 immutable value, safe as a default argument); :class:`RateLimiter` enforces it for every
 thread that shares it. Pass one ``RateLimiter`` to several clients to give them one budget.
 
+Budgets are kept per HTTP method by default: Gameball's table gives "each resource its own
+bucket" and lists a resource's GET and POST as separate rows with their own numbers
+(Transactions GET 30 and POST 30; Customers GET 100 but POST 30), so creating batches (POST)
+and reading their status (GET) each get 30/s and 360 per 30 s. ``RateLimit(shared=True)``
+puts every request in one budget, for an account where Gameball counts them together
+(its 429s would say so; the client waits them out either way).
+
 The limiter hands out send times ("reservations") in order: the n-th request of a window
 may go no sooner than the window's length after the request n places before it. So in any
 window of ``seconds`` there are never more than ``requests`` sends, however the server
@@ -29,10 +36,12 @@ Sleep = Callable[[float], None]
 
 @dataclass(frozen=True, kw_only=True)
 class RateLimit:
-    """``per_second`` requests per second and ``per_30s`` per 30 seconds, both at once."""
+    """``per_second`` requests per second and ``per_30s`` per 30 seconds, both at once,
+    for each HTTP method (or for all requests together when ``shared``)."""
 
     per_second: float = 30.0
     per_30s: int = 360
+    shared: bool = False
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.per_second) and self.per_second > 0):
@@ -48,7 +57,11 @@ class RateLimit:
 
 
 class RateLimiter:
-    """Thread-safe enforcement of a :class:`RateLimit`; ``acquire()`` before every request."""
+    """Thread-safe enforcement of a :class:`RateLimit`; ``acquire(bucket)`` before every request.
+
+    ``bucket`` names the budget a request counts against (the client passes its HTTP
+    method); a shared limit ignores it.
+    """
 
     def __init__(self, limit: RateLimit | None = None, *, clock: Clock = time.monotonic,
                  sleep: Sleep = time.sleep) -> None:
@@ -57,33 +70,52 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._sent: deque[float] = deque(maxlen=max(n for n, _ in self._windows))
-        self._not_before = -math.inf
+        self._buckets: dict[str, _Bucket] = {}
 
-    def reserve(self) -> float:
-        """Book the next free send time; seconds to wait until it (0.0 = send now)."""
+    def reserve(self, bucket: str = "") -> float:
+        """Book the bucket's next free send time; seconds to wait until it (0.0 = send now)."""
         with self._lock:
-            now = self._clock()
-            at = max(now, self._not_before, self._sent[-1] if self._sent else now)
-            for requests, seconds in self._windows:
-                if len(self._sent) >= requests:
-                    at = max(at, self._sent[-requests] + seconds)
-            self._sent.append(at)
-            return at - now
+            return self._bucket(bucket).reserve(self._clock(), self._windows)
 
-    def acquire(self) -> float:
+    def acquire(self, bucket: str = "") -> float:
         """Wait (with the injected sleep) until this request may go; the seconds waited."""
-        wait = self.reserve()
+        wait = self.reserve(bucket)
         if wait > 0:
             self._sleep(wait)
         return wait
 
-    def defer(self, seconds: float) -> None:
-        """Gameball said 429: nobody sharing this limiter sends for ``seconds`` from now."""
+    def defer(self, seconds: float, bucket: str = "") -> None:
+        """Gameball said 429: nothing in that bucket is sent for ``seconds`` from now."""
         if seconds > 0:
             with self._lock:
-                self._not_before = max(self._not_before, self._clock() + seconds)
+                target = self._bucket(bucket)
+                target.not_before = max(target.not_before, self._clock() + seconds)
+
+    def _bucket(self, name: str) -> _Bucket:
+        key = "" if self.limit.shared else name.upper()
+        found = self._buckets.get(key)
+        if found is None:
+            found = self._buckets[key] = _Bucket(max(n for n, _ in self._windows))
+        return found
 
     def __repr__(self) -> str:
         return (f"RateLimiter(per_second={self.limit.per_second}, "
-                f"per_30s={self.limit.per_30s})")
+                f"per_30s={self.limit.per_30s}, shared={self.limit.shared})")
+
+
+class _Bucket:
+    """One budget's booked send times (call with the limiter's lock held)."""
+
+    __slots__ = ("not_before", "sent")
+
+    def __init__(self, depth: int) -> None:
+        self.sent: deque[float] = deque(maxlen=depth)
+        self.not_before = -math.inf
+
+    def reserve(self, now: float, windows: tuple[tuple[int, float], ...]) -> float:
+        at = max(now, self.not_before, self.sent[-1] if self.sent else now)
+        for requests, seconds in windows:
+            if len(self.sent) >= requests:
+                at = max(at, self.sent[-requests] + seconds)
+        self.sent.append(at)
+        return at - now

@@ -105,6 +105,7 @@ def create_app(
     rate_limit: bool = True,
     rate_per_second: int = 30,
     rate_per_30s: int = 360,
+    rate_shared: bool = False,
     seed_customers: int = 0,
     faults: Faults | Mapping[str, Any] | None = None,
     config: CoreConfig | None = None,
@@ -123,7 +124,7 @@ def create_app(
         faults=start_faults,
         initial_faults=Faults(**start_faults.as_dict()),
         limiter=RateLimiter(per_second=rate_per_second, per_30s=rate_per_30s,
-                            monotonic=monotonic) if rate_limit else None,
+                            shared=rate_shared, monotonic=monotonic) if rate_limit else None,
         instant=instant,
         item_rate=item_rate,
         seed_customers=seed_customers,
@@ -199,7 +200,7 @@ async def _guard(request: Request) -> Response | None:
         return refused
     if state.limiter is not None:
         with state.lock:
-            wait = state.limiter.admit(state.api_key)
+            wait = state.limiter.admit(state.api_key, request.method)
         if wait > 0:
             return _too_many(wait, "Too many requests: 30 per second and 360 per 30 seconds")
     return None

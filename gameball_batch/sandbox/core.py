@@ -254,23 +254,27 @@ def parse_fault_options(items: Iterable[str]) -> dict[str, str]:
 
 
 class RateLimiter:
-    """Gameball's "Others" bucket (reference §6): 30 per second and 360 per 30 s, per key."""
+    """Gameball's "Others" limits (reference §6): 30 per second and 360 per 30 s, per key
+    and HTTP method (the table gives a resource's GET and POST their own rows), or per key
+    alone when ``shared``."""
 
     def __init__(
-        self, *, per_second: int = 30, per_30s: int = 360, monotonic: Monotonic
+        self, *, per_second: int = 30, per_30s: int = 360, shared: bool = False,
+        monotonic: Monotonic,
     ) -> None:
         self.per_second = per_second
         self.per_30s = per_30s
+        self.shared = shared
         self._monotonic = monotonic
-        self._hits: dict[str, deque[float]] = {}
+        self._hits: dict[tuple[str, str], deque[float]] = {}
 
     def reset(self) -> None:
         self._hits.clear()
 
-    def admit(self, key: str) -> float:
+    def admit(self, key: str, method: str = "") -> float:
         """0.0 when the request may pass (and is counted), else seconds until it could."""
         now = self._monotonic()
-        hits = self._hits.setdefault(key, deque())
+        hits = self._hits.setdefault((key, "" if self.shared else method.upper()), deque())
         while hits and hits[0] <= now - 30.0:
             hits.popleft()
         if len(hits) >= self.per_30s:

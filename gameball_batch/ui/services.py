@@ -146,7 +146,8 @@ def new_client(connection: Connection, settings: Settings, **options: Any) -> Ga
     """A client for ``connection`` within the configured rate limit (``options`` go to it)."""
     from gameball_batch.client import GameballClient, RateLimit
 
-    limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s)
+    limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
+                      shared=settings.rate_shared)
     return GameballClient(
         connection.base_url, connection.api_key, connection.secret_key or "",
         rate_limit=limit, **options,

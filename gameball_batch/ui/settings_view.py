@@ -117,6 +117,11 @@ def _limits(settings: Any, *, may_change: bool) -> None:
     b.metric("Requests per second", f"{settings.rate_per_second:g}")
     c.metric("Requests per 30 s", settings.rate_per_30s)
     d.metric("Upload limit", f"{settings.max_upload_mb} MB · {settings.max_rows:,} rows")
+    st.caption("Request limits count creating batches and reading their status together."
+               if settings.rate_shared else
+               "Request limits apply to creating batches and to reading their status "
+               "separately, as Gameball lists GET and POST limits per resource. Set "
+               "`rate_shared = true` under [limits] if Gameball answers with 429s.")
     if not may_change:
         st.caption(OPERATORS_ONLY)
         return

@@ -258,6 +258,19 @@ def test_the_client_limiter_keeps_under_the_sandboxs_limit_so_no_429_is_met() ->
     assert clock.slept == [1.0, 1.0, 28.0]  # 2 per second, then the 30-second window
 
 
+def test_creations_and_status_reads_spend_separate_budgets_at_both_ends() -> None:
+    clock = FakeClock(1000.0)
+    with SandboxServer(instant=True, rate_limit=True, rate_per_second=2, rate_per_30s=5,
+                       seed_customers=5, monotonic=clock) as server, \
+            GameballClient(server.url, server.api_key, server.secret_key,
+                           rate_limit=RateLimit(per_second=2, per_30s=5), max_retries=0,
+                           clock=clock, sleep=clock.sleep) as client:
+        jobs = [client.create_batch("cashback", payload(cashback(f"INV-{n}"))) for n in range(2)]
+        states = [client.get_status(job).state for job in jobs]  # max_retries=0: no 429 met
+    assert states == ["completed"] * 2
+    assert clock.slept == []  # two creations and two reads within one second's budget
+
+
 # --- creation failures that must not be retried ----------------------------------------------
 
 

@@ -35,7 +35,32 @@ def most_in_any_window(times: Sequence[float], seconds: float) -> int:
 
 
 def test_defaults_are_gameballs_published_limits() -> None:
-    assert RateLimit() == RateLimit(per_second=30, per_30s=360)
+    assert RateLimit() == RateLimit(per_second=30, per_30s=360, shared=False)
+
+
+def test_creations_and_status_reads_each_have_their_own_budget() -> None:
+    # Gameball lists a resource's GET and POST with their own limits (reference §6): a full
+    # second of creations leaves status reads free to go.
+    clock = FakeClock()
+    lim = limiter(clock)
+    assert [lim.reserve("POST") for _ in range(30)] == [0.0] * 30
+    assert lim.reserve("GET") == 0.0
+    assert lim.reserve("post") == 1.0  # the method's spelling does not open a new budget
+
+
+def test_a_shared_limit_counts_every_request_together() -> None:
+    clock = FakeClock()
+    lim = RateLimiter(RateLimit(shared=True), clock=clock, sleep=clock.sleep)
+    assert [lim.reserve("POST") for _ in range(30)] == [0.0] * 30
+    assert lim.reserve("GET") == 1.0
+
+
+def test_a_429_on_status_reads_holds_back_only_status_reads() -> None:
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.defer(5.0, "GET")
+    assert lim.reserve("GET") == 5.0
+    assert lim.reserve("POST") == 0.0
 
 
 def test_thirty_requests_go_at_once_and_the_31st_waits_a_second() -> None:

@@ -510,3 +510,13 @@ def test_rate_limiter_allows_30_per_second_and_360_per_30_seconds() -> None:
     assert 0 < wait <= 30  # 360 used within the last 30 s
     now[0] = 30.5
     assert limiter.admit("k") == 0
+
+
+@pytest.mark.parametrize(("shared", "status_read_waits"), [(False, False), (True, True)])
+def test_rate_limiter_counts_each_method_apart_unless_shared(
+    shared: bool, status_read_waits: bool
+) -> None:
+    limiter = RateLimiter(shared=shared, monotonic=lambda: 0.0)
+    assert all(limiter.admit("k", "POST") == 0 for _ in range(30))
+    assert limiter.admit("k", "POST") > 0
+    assert (limiter.admit("k", "GET") > 0) is status_read_waits

@@ -31,6 +31,19 @@ def test_environment_wins_over_secrets_file(tmp_path: Path) -> None:
     assert settings.environment == "production"
 
 
+@pytest.mark.parametrize(("file_text", "env", "shared"), [
+    ("", {}, False),  # Gameball counts GET and POST apart: so do we, unless told otherwise
+    ("[limits]\nrate_shared = true\n", {}, True),
+    ("", {"GAMEBALL_RATE_SHARED": "true"}, True),
+])
+def test_request_budgets_are_per_method_unless_shared_is_set(
+    tmp_path: Path, file_text: str, env: dict[str, str], shared: bool
+) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(file_text)
+    assert load_settings(env=env, secrets_path=secrets).rate_shared is shared
+
+
 def test_secret_never_appears_in_repr_str_or_format() -> None:
     secret = Secret("sk_live_very_secret_value")
     settings = load_settings(env={"GAMEBALL_API_KEY": "sk_live_very_secret_value"})
