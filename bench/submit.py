@@ -6,9 +6,10 @@ bytes with the same concurrency and poll each remote job until it is done; the r
 records every chunk and every per-item result in its SQLite ledger. Reported: seconds until
 every chunk accepted and every result recorded, and the ratio runner / plain loop.
 
-Part 2 (rate limit): 1000 one-item chunks through the client's default rate limiter
-(30 requests/second), against the sandbox with its own limits off, compared with the floor
-of 1000 / 30 s.
+Part 2 (rate limit): 1000 one-item chunks through the client's rate limiter against the
+sandbox with its own limits off, compared with the floor of 1000 / 30 s: the defaults (30/s
+and 360 per 30 s, for creation and status reads each), the per-second limit alone, and the
+per-second limit with creation and status reads sharing one budget (``rate_shared``).
 
 Run:  PYTHONPATH=. python bench/submit.py [--rows N] [--runs K] [--skip-rate] [--skip-overhead]
 This is a benchmark, not a test: it prints timings and asserts nothing.
@@ -231,14 +232,14 @@ def overhead(rows: int, runs: int) -> None:
           f"{client_decode_seconds(rows):.1f} s", flush=True)
 
 
-def rate_limited(chunks_count: int, per_30s: int = 360) -> None:
+def rate_limited(chunks_count: int, per_30s: int = 360, shared: bool = False) -> None:
     with sandbox_process(rate_limit=False) as server:
         server.reset()
         chunks = build_chunks(chunks_count, 1, "RL")
         with tempfile.TemporaryDirectory() as tmp:
             ledger = Ledger(Path(tmp) / "ledger.db")
             job_id = make_job(ledger, chunks)
-            limit = RateLimit(per_30s=per_30s)
+            limit = RateLimit(per_30s=per_30s, shared=shared)
             factory: Callable[[], Any] = lambda: GameballClient(  # noqa: E731
                 server.url, server.api_key, server.secret_key, rate_limit=limit)
             runner = Runner(ledger, factory, concurrency=CONCURRENCY, poll_initial=0.0,
@@ -251,11 +252,12 @@ def rate_limited(chunks_count: int, per_30s: int = 360) -> None:
             ledger.close()
     floor = chunks_count / 30
     sent = last_sent - started
-    print(f"rate limit: {chunks_count} one-item chunks, RateLimit"
-          f"({limit.per_second:g}/s and {limit.per_30s} per 30 s, POST and GET alike): last chunk "
-          f"sent after {sent:.1f} s ({sent / floor:.2f}x the {floor:.1f} s floor of "
-          f"{chunks_count}/30 s), every result recorded after {done - started:.1f} s "
-          f"({chunks_count * 2} requests)")
+    budgets = "one budget for POST and GET" if shared else "POST and GET each"
+    total = done - started
+    print(f"rate limit: {chunks_count} one-item chunks, RateLimit({limit.per_second:g}/s and "
+          f"{limit.per_30s} per 30 s, {budgets}): last chunk sent after {sent:.1f} s, every "
+          f"result recorded after {total:.1f} s = {total / floor:.2f}x the {floor:.1f} s floor "
+          f"of {chunks_count}/30 s ({chunks_count * 2} requests)", flush=True)
 
 
 def main() -> None:
@@ -271,8 +273,9 @@ def main() -> None:
     if not args.skip_overhead:
         overhead(args.rows, args.runs)
     if not args.skip_rate:
-        rate_limited(args.rate_chunks)  # the defaults: 30/s and 360 per 30 s
         rate_limited(args.rate_chunks, per_30s=1_000_000)  # the per-second limit alone
+        rate_limited(args.rate_chunks)  # the defaults: 30/s and 360 per 30 s
+        rate_limited(args.rate_chunks, per_30s=1_000_000, shared=True)  # one budget
 
 
 if __name__ == "__main__":

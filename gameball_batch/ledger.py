@@ -618,6 +618,11 @@ class Ledger:
         ).fetchone()
         return _job(r) if r else None
 
+    def job_state(self, job_id: str) -> str | None:
+        """Just the job's state: what the runner checks between requests."""
+        r = self._conn().execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if r is None else str(r[0])
+
     def jobs(
         self, *, states: Collection[str] | None = None, limit: int = 200,
         fingerprint: str | None = None, batch_type: str | None = None,

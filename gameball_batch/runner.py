@@ -451,13 +451,13 @@ class Runner:
         """(index, accepted chunk or None for a pending one) to run next, at most ``free``."""
         if free <= 0:
             return []
-        job = self._job(job_id)
-        if job.state == lg.JOB_STOPPING:
+        state = self._state(job_id)
+        if state == lg.JOB_STOPPING:
             self._stop_pending(job_id)
         tasks: list[tuple[int, lg.Chunk | None]] = []
         for index in [i for i in backlog if i not in busy][:free]:
             tasks.append((index, backlog.pop(index)))
-        if job.state not in SEND_STATES:
+        if state not in SEND_STATES:
             queue.clear()
             return tasks
         while len(tasks) < free:
@@ -475,7 +475,7 @@ class Runner:
         """With nothing in flight: how long until a backed-off chunk is due (None: done)."""
         if self._halt.is_set() or job_id in self._lost:
             return None
-        if self._job(job_id).state not in SEND_STATES:
+        if self._state(job_id) not in SEND_STATES:
             return None
         due = self.ledger.next_not_before(job_id)
         if due is None:
@@ -599,7 +599,7 @@ class Runner:
         first = True
         stop_sent = False
         while not (self._halt.is_set() or job_id in self._lost):
-            if not stop_sent and self._job(job_id).state == lg.JOB_STOPPING:
+            if not stop_sent and self._state(job_id) == lg.JOB_STOPPING:
                 stop_sent = self._stop_remote(remote)
                 delay = 0.0
             self._pause(delay)
@@ -690,6 +690,12 @@ class Runner:
         if job is None:
             raise KeyError(f"No job {job_id} in {self.ledger.path}")
         return job
+
+    def _state(self, job_id: str) -> str:
+        state = self.ledger.job_state(job_id)
+        if state is None:
+            raise KeyError(f"No job {job_id} in {self.ledger.path}")
+        return state
 
     def _backoff(self, attempt: int) -> float:
         base, ceiling = self._retry
