@@ -29,13 +29,14 @@ A ``sending`` chunk found by a new lease holder (its runner died mid-POST) becom
 Jobs: queued → running → finished | needs_operator (in-doubt rows wait for a decision);
 paused (send nothing more, follow accepted chunks); stopping → stopped.
 
-Recording is batched, sending is not. ``sending`` (before the POST), ``accepted`` (before
-the first poll), ``pending`` and ``unknown`` are each written in their own transaction the
-moment they happen. Only the last step, ``accepted → done/failed`` with its rows, is handed
-to one recorder thread that closes several chunks per transaction (all or nothing). A crash
-or a failed transaction before that commit leaves those chunks ``accepted`` with their jobId,
-so the next runner polls Gameball again and records the same results: nothing is lost that
-cannot be re-derived, no chunk is marked sent that was not, no row applied that was not.
+Recording is handed off, sending is not. ``sending`` (before the POST), ``accepted``
+(before the first poll), ``pending`` and ``unknown`` are each written in their own
+transaction the moment they happen; ``sending`` and ``accepted`` even go ahead of recording
+that waits for the ledger (see ``ledger._WriteLock``). Only the last step, ``accepted →
+done/failed`` with its rows, is handed to one recorder thread. A crash or a failed
+transaction before that commit leaves the chunk ``accepted`` with its jobId, so the next
+runner polls Gameball again and records the same results: nothing is lost that cannot be
+re-derived, no chunk is marked sent that was not, no row applied that was not.
 
 One runner per process (``owner_id`` = host:pid:random). A job is driven only under a lease
 in the ledger, renewed while driving; a lease whose owner process is gone on this host, or
@@ -83,7 +84,9 @@ RESEND_LIMIT = 5  # automatic resends of one in-doubt chunk before an operator m
 ALREADY_EXISTS_CODE = 9004
 POLL_FLOOR = 0.05  # seconds between polls of a job still running, at the least
 PENDING_BATCH = 64  # pending chunk indices read per scheduling query
-RECORD_BATCH = 16  # finished chunks recorded per ledger transaction, at most
+# Finished chunks recorded per ledger transaction, at most. One: a 1000-row chunk's
+# transaction takes ~2 ms, and a sender waiting to mark its next chunk goes in between.
+RECORD_BATCH = 1
 FINAL_REMOTE_STATES = ("completed", "failed", "stopped")
 DRIVE_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING, lg.JOB_STOPPING)
 SEND_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING)
@@ -166,11 +169,11 @@ class _FirstPoll:
 
 
 class _Recorder:
-    """One writer thread that records finished chunks, several per ledger transaction.
+    """One writer thread that records finished chunks, up to ``batch`` per transaction.
 
     Workers hand over a chunk's final status and go on sending: recording (mapping results
-    to rows, JSON, SQL) is off the path that keeps Gameball busy, and one transaction closes
-    every chunk that finished meanwhile. A chunk handed over but not yet recorded is still
+    to rows, JSON, SQL) is off the path that keeps Gameball busy, and its transactions give
+    way to the senders' short ones. A chunk handed over but not yet recorded is still
     ``accepted`` in the ledger, so a crash (or a failed transaction) loses nothing that
     cannot be re-derived: the next runner polls its remote job again and records it then.
     """

@@ -131,7 +131,8 @@ def _limits(settings: Any, *, may_change: bool) -> None:
                           value=int(settings.concurrency), key=keys.ST_CONCURRENCY)
         right.number_input("Requests per second", min_value=0.5, max_value=30.0, step=0.5,
                            value=float(settings.rate_per_second), key=keys.ST_RATE,
-                           help="Gameball allows 30 per second and 360 per 30 s per key.")
+                           help="Gameball allows 30 per second and 360 per 30 s per key "
+                                "and HTTP method.")
         st.button("Apply and restart the runner", key=keys.ST_APPLY_LIMITS,
                   on_click=lambda: _run(_apply_limits))
 

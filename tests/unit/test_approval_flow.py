@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,19 +93,28 @@ def test_self_approval_is_refused_and_audited(ledger: Ledger) -> None:
     assert [e.action for e in ledger.audit_entries(held.job_id)][-1] == approval_flow.REFUSED
 
 
+def _raise_an_amount_in_the_payloads(raw: sqlite3.Connection) -> None:
+    for idx, blob in raw.execute("SELECT idx, payload FROM chunk_payloads").fetchall():
+        edited = lg._unpack(blob).replace(b"150.75", b"1500.75")
+        assert edited != lg._unpack(blob)
+        raw.execute("UPDATE chunk_payloads SET payload = ? WHERE idx = ?", (edited, idx))
+
+
 @pytest.mark.parametrize("change", [
     "UPDATE jobs SET totals = json_set(totals, '$.\"amount.total\"', 99999.0)",
     "UPDATE jobs SET mapping = json_set(mapping, '$.amount', 'Other column')",
     "UPDATE jobs SET row_count = row_count - 1",
-    "UPDATE chunk_payloads SET payload = CAST(replace(CAST(payload AS TEXT), '150.75', '1500.75') "
-    "AS BLOB)",
+    _raise_an_amount_in_the_payloads,
 ], ids=["totals", "mapping", "row count", "payload"])
 def test_any_change_after_the_request_voids_the_approval(
-    ledger: Ledger, tmp_path: Path, change: str
+    ledger: Ledger, tmp_path: Path, change: str | Callable[[sqlite3.Connection], None]
 ) -> None:
     held = example("cashback").submit(ledger, actor=OPS, rules=ApprovalRules(total_amount_over=1))
     with sqlite3.connect(tmp_path / "approvals.db") as raw:  # someone edits the ledger file
-        raw.execute(change)
+        if isinstance(change, str):
+            raw.execute(change)
+        else:
+            change(raw)
     [pending] = approval_flow.awaiting(ledger)
     assert not pending.intact
     with pytest.raises(ApprovalRefused, match="changed after it was reviewed"):
