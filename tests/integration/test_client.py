@@ -12,6 +12,7 @@ import logging
 import random
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -245,28 +246,32 @@ def test_the_sandboxs_own_rate_limit_is_retried_after_its_retry_after() -> None:
     assert counts == {"INV-0": 1, "INV-1": 1, "INV-2": 1}
 
 
-def test_the_client_limiter_keeps_under_the_sandboxs_limit_so_no_429_is_met() -> None:
-    clock = FakeClock(1000.0)
+@contextmanager
+def _both_limited(clock: FakeClock) -> Iterator[GameballClient]:
+    """A client limited to 2/s and 5 per 30 s against a sandbox enforcing the same; a single
+    429 would raise (max_retries=0)."""
     with SandboxServer(instant=True, rate_limit=True, rate_per_second=2, rate_per_30s=5,
                        seed_customers=5, monotonic=clock) as server, \
             GameballClient(server.url, server.api_key, server.secret_key,
                            rate_limit=RateLimit(per_second=2, per_30s=5), max_retries=0,
                            clock=clock, sleep=clock.sleep) as client:
+        yield client
+
+
+def test_the_client_limiter_keeps_under_the_sandboxs_limit_so_no_429_is_met() -> None:
+    clock = FakeClock(1000.0)
+    with _both_limited(clock) as client:
         jobs = [client.create_batch("cashback", payload(cashback(f"INV-{n}")))
-                for n in range(6)]  # max_retries=0: a single 429 would raise
+                for n in range(6)]
     assert len(jobs) == 6
     assert clock.slept == [1.0, 1.0, 28.0]  # 2 per second, then the 30-second window
 
 
 def test_creations_and_status_reads_spend_separate_budgets_at_both_ends() -> None:
     clock = FakeClock(1000.0)
-    with SandboxServer(instant=True, rate_limit=True, rate_per_second=2, rate_per_30s=5,
-                       seed_customers=5, monotonic=clock) as server, \
-            GameballClient(server.url, server.api_key, server.secret_key,
-                           rate_limit=RateLimit(per_second=2, per_30s=5), max_retries=0,
-                           clock=clock, sleep=clock.sleep) as client:
+    with _both_limited(clock) as client:
         jobs = [client.create_batch("cashback", payload(cashback(f"INV-{n}"))) for n in range(2)]
-        states = [client.get_status(job).state for job in jobs]  # max_retries=0: no 429 met
+        states = [client.get_status(job).state for job in jobs]
     assert states == ["completed"] * 2
     assert clock.slept == []  # two creations and two reads within one second's budget
 
