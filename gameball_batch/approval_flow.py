@@ -113,16 +113,18 @@ def submit(
     reasons = tuple(approval_reasons(impact, rules))
     state = lg.JOB_AWAITING_APPROVAL if reasons else lg.JOB_QUEUED
     totals = impact.totals()
-    job_id = jobs.create_job(
-        ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
-        mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
-    )
-    guards.record(ledger, job_id, keys=keys, report=duplicates, override_reason=override,
-                  actor=actor)
+    # The override and the approval request are stored in the job's own transaction: the
+    # runner can never see a queued job whose override or row keys are missing.
+    audit = [entry for entry in [guards.override_entry(duplicates, override)] if entry]
     if reasons:
         digest = reviewed_digest(fingerprint=fingerprint, mapping=mapping, plan=plan,
                                  totals=totals)
-        ledger.audit(actor, REQUESTED, job_id, {"reasons": list(reasons), "digest": digest})
+        audit.append((REQUESTED, {"reasons": list(reasons), "digest": digest}))
+    job_id = jobs.create_job(
+        ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
+        mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
+        row_keys=guards.stored_keys(keys), audit=audit,
+    )
     return Submission(job_id, state, reasons, override)
 
 

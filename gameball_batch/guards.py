@@ -222,15 +222,15 @@ def require_override(report: DuplicateReport, reason: str | None) -> str | None:
     return cleaned
 
 
-def record(
-    ledger: Ledger, job_id: str, *, keys: pd.Series, report: DuplicateReport,
-    override_reason: str | None, actor: str,
-) -> None:
-    """After the job exists: store its rows' keys, and audit an override if one was given."""
-    if len(keys):
-        ledger.store_row_keys(job_id, ((int(r), str(k)) for r, k in
-                                       zip(keys.index.tolist(), keys.tolist(), strict=True)))
+def stored_keys(keys: pd.Series) -> list[tuple[int, str]]:
+    """(source row, business key) pairs to store with the job, for later guards."""
+    return [(int(r), str(k)) for r, k in zip(keys.index.tolist(), keys.tolist(), strict=True)]
+
+
+def override_entry(report: DuplicateReport,
+                   override_reason: str | None) -> tuple[str, dict[str, Any]] | None:
+    """The audit entry of an override (action, detail), stored with the job; None without."""
     if report.blocked and override_reason:
-        ledger.audit(actor, OVERRIDE_ACTION, job_id,
-                     {"reason": override_reason, **report.summary()})
+        return OVERRIDE_ACTION, {"reason": override_reason, **report.summary()}
+    return None
 

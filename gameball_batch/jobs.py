@@ -52,11 +52,14 @@ def create_job(
     sheet: str | None = None,
     totals: Mapping[str, Any] | None = None,
     state: str = lg.JOB_QUEUED,
+    row_keys: Iterable[tuple[int, str]] = (),
+    audit: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> str:
     """Store a planned job (payload bytes, rows with their original cells); its new id.
 
     ``frame`` is the file as read (all text, index = source row numbers); the cells of each
     planned row are kept so failed rows can be exported exactly as the operator sent them.
+    ``row_keys`` and ``audit`` are stored with it (see :meth:`Ledger.create_job`).
     """
     columns = tuple(str(c) for c in frame.columns)
     cells = _cells_by_row(frame)
@@ -75,7 +78,7 @@ def create_job(
         for key, item_rows in zip(chunk.keys, chunk.rows, strict=True)
         for row in item_rows
     )
-    ledger.create_job(job, chunks, rows)
+    ledger.create_job(job, chunks, rows, row_keys=row_keys, audit=audit)
     return job_id
 
 

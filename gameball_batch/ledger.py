@@ -596,9 +596,17 @@ class Ledger:
     # -- jobs --
 
     def create_job(
-        self, job: NewJob, chunks: Iterable[NewChunk], rows: Iterable[NewRow]
+        self, job: NewJob, chunks: Iterable[NewChunk], rows: Iterable[NewRow], *,
+        row_keys: Iterable[tuple[int, str]] = (),
+        audit: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> None:
-        """Store a job, every chunk's exact payload and every row, in one transaction."""
+        """Store a job, every chunk's exact payload and every row, in one transaction.
+
+        ``row_keys``: (row, business key) pairs for the duplicate guard (see guards.py);
+        ``audit``: (action, detail) entries by the job's actor, such as an override or an
+        approval request. Both land in the same transaction as the job, so no crash can
+        leave a job that the runner may send without them.
+        """
         now = self._clock()
         chunk_list = list(chunks)
         packed = [_pack(c.payload) for c in chunk_list]  # before the lock: nobody waits on it
@@ -627,10 +635,16 @@ class Ledger:
                 "VALUES (?, ?, ?, ?, 'pending', ?)",
                 ((job.id, r.row, r.chunk_idx, r.key, _cells_json(r.cells)) for r in rows),
             )
+            tx.executemany(
+                "INSERT OR REPLACE INTO row_keys (job_id, row, bkey, at) VALUES (?, ?, ?, ?)",
+                ((job.id, row, key, now) for row, key in row_keys),
+            )
             detail = {"batch_type": job.batch_type, "file": job.file_name,
                       "rows": job.row_count, "items": job.item_count,
                       "chunks": len(chunk_list), "parent_job_id": job.parent_job_id}
             self._audit(tx, job.actor, "job.created", job.id, detail)
+            for action, entry in audit:
+                self._audit(tx, job.actor, action, job.id, entry)
 
     def job(self, job_id: str) -> Job | None:
         r = self._conn().execute(
@@ -1030,17 +1044,6 @@ class Ledger:
         return {r["key"] for r in cur}
 
     # -- business keys (duplicate guards, see guards.py) --
-
-    def store_row_keys(self, job_id: str, keys: Iterable[tuple[int, str]]) -> None:
-        """Record each row's business key, stamped with the job's creation time."""
-        with self._tx() as tx:
-            r = tx.execute("SELECT created_at FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if r is None:
-                raise KeyError(f"no job {job_id}")
-            tx.executemany(
-                "INSERT OR REPLACE INTO row_keys (job_id, row, bkey, at) VALUES (?, ?, ?, ?)",
-                ((job_id, row, key, r["created_at"]) for row, key in keys),
-            )
 
     def find_row_keys(
         self, keys: Collection[str], *, since: float, statuses: Collection[str],

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,23 @@ def test_only_one_of_two_processes_wins_a_lease(tmp_path: Path) -> None:
     ]
     wins = [int(p.communicate(timeout=60)[0].strip()) for p in procs]
     assert sum(wins) == 1
+
+
+def test_a_job_its_row_keys_and_its_audit_entries_are_stored_together(tmp_path: Path) -> None:
+    def keys_then_crash() -> Iterator[tuple[int, str]]:
+        yield (2, "cus-0|T0")
+        raise RuntimeError("the process died while storing the job")
+
+    job, chunks, rows = _job("job-2")
+    with Ledger(tmp_path / "l.db") as led:
+        with pytest.raises(RuntimeError):
+            led.create_job(job, chunks, rows, row_keys=keys_then_crash(),
+                           audit=[("duplicates.override", {"reason": "resend"})])
+        assert led.job("job-2") is None
+        assert led.audit_entries("job-2") == []
+        led.create_job(job, chunks, rows, row_keys=[(2, "cus-0|T0")],
+                       audit=[("duplicates.override", {"reason": "resend"})])
+        assert [e.action for e in led.audit_entries("job-2")] == ["job.created",
+                                                                  "duplicates.override"]
+        assert led.find_row_keys(["cus-0|T0"], since=0, statuses=("pending",)) == [
+            ("cus-0|T0", "job-2", 2, led.job("job-2").created_at)]  # type: ignore[union-attr]
