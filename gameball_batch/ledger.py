@@ -174,7 +174,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 4: payloads and results move out of the chunk record. Every state change of a chunk
     # rewrote its record, ~100 KB of payload included (claim, accepted, finish: three times
     # per chunk), and the scheduler's reads walked past it; now the chunk record is a few
-    # dozen bytes and each blob is written once.
+    # dozen bytes and each blob is written once. The table is rebuilt rather than altered
+    # with DROP COLUMN, which needs SQLite 3.35 (RHEL 9 and Ubuntu 20.04 ship older ones).
     """
     CREATE TABLE chunk_payloads (
         job_id TEXT NOT NULL,
@@ -191,8 +192,31 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO chunk_results (job_id, idx, results)
         SELECT job_id, idx, results FROM chunks WHERE results IS NOT NULL;
-    ALTER TABLE chunks DROP COLUMN payload;
-    ALTER TABLE chunks DROP COLUMN results;
+    CREATE TABLE chunks_v4 (
+        job_id TEXT NOT NULL REFERENCES jobs(id),
+        idx INTEGER NOT NULL,
+        item_count INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        doubts INTEGER NOT NULL DEFAULT 0,
+        remote_job_id TEXT,
+        last_error TEXT,
+        owner TEXT,
+        not_before REAL NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        sent_at REAL,
+        finished_at REAL,
+        PRIMARY KEY (job_id, idx)
+    ) WITHOUT ROWID;
+    INSERT INTO chunks_v4 (job_id, idx, item_count, state, attempts, doubts, remote_job_id,
+                           last_error, owner, not_before, created_at, updated_at, sent_at,
+                           finished_at)
+        SELECT job_id, idx, item_count, state, attempts, doubts, remote_job_id, last_error,
+               owner, not_before, created_at, updated_at, sent_at, finished_at FROM chunks;
+    DROP TABLE chunks;
+    ALTER TABLE chunks_v4 RENAME TO chunks;
+    CREATE INDEX chunks_state ON chunks(job_id, state);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -517,8 +541,9 @@ class Ledger:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        if self._checkpointer is not None:
-            self._checkpointer.written()
+        checkpointer = self._checkpointer  # close() may clear it meanwhile
+        if checkpointer is not None:
+            checkpointer.written()
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         with self._tx() as tx:

@@ -78,6 +78,14 @@ def test_a_ledger_from_schema_3_keeps_its_payloads_and_results(tmp_path: Path) -
         assert led.chunk_results("old", 0) == {"successful": [{"transactionId": "T0"}],
                                                "failed": []}
         assert led.chunk("old", 0).state == "done"  # type: ignore[union-attr]
+    raw = sqlite3.connect(path)
+    columns = [r[1] for r in raw.execute("PRAGMA table_info(chunks)")]
+    assert columns == ["job_id", "idx", "item_count", "state", "attempts", "doubts",
+                       "remote_job_id", "last_error", "owner", "not_before", "created_at",
+                       "updated_at", "sent_at", "finished_at"]
+    assert raw.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                       "AND tbl_name = 'chunks'").fetchall() == [("chunks_state",)]
+    raw.close()
 
 
 def test_payload_bytes_are_stored_exactly(ledger: Ledger) -> None:
