@@ -769,7 +769,11 @@ def _submit(
     clicked = st.button(label, key=keys.NB_SUBMIT, type="primary", disabled=not ready)
     if not clicked or not ready:
         return
-    job_id = _create_job(table, held, fixed, mapping, impact, plan, report, result, override)
+    # Storing a million rows takes seconds (bench/README.md, Submission): say what happens.
+    with st.spinner(f"Storing {plan.row_count:,} rows and {len(plan.chunks):,} chunks in the "
+                    "job ledger…"):
+        job_id = _create_job(table, held, fixed, mapping, impact, plan, report, result,
+                             override)
     if job_id is None:
         st.rerun()
     _start_over()
