@@ -84,9 +84,6 @@ RESEND_LIMIT = 5  # automatic resends of one in-doubt chunk before an operator m
 ALREADY_EXISTS_CODE = 9004
 POLL_FLOOR = 0.05  # seconds between polls of a job still running, at the least
 PENDING_BATCH = 64  # pending chunk indices read per scheduling query
-# Finished chunks recorded per ledger transaction, at most. One: a 1000-row chunk's
-# transaction takes ~2 ms, and a sender waiting to mark its next chunk goes in between.
-RECORD_BATCH = 1
 FINAL_REMOTE_STATES = ("completed", "failed", "stopped")
 DRIVE_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING, lg.JOB_STOPPING)
 SEND_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING)
@@ -169,18 +166,18 @@ class _FirstPoll:
 
 
 class _Recorder:
-    """One writer thread that records finished chunks, up to ``batch`` per transaction.
+    """One writer thread that records finished chunks, one ledger transaction each.
 
     Workers hand over a chunk's final status and go on sending: recording (mapping results
-    to rows, JSON, SQL) is off the path that keeps Gameball busy, and its transactions give
-    way to the senders' short ones. A chunk handed over but not yet recorded is still
+    to rows, JSON, SQL) is off the path that keeps Gameball busy. One chunk per transaction
+    (~2 ms for 1000 rows), because a sender waiting to mark its next chunk goes in between
+    (see ``ledger._WriteLock``). A chunk handed over but not yet recorded is still
     ``accepted`` in the ledger, so a crash (or a failed transaction) loses nothing that
     cannot be re-derived: the next runner polls its remote job again and records it then.
     """
 
-    def __init__(self, ledger: Ledger, *, capacity: int, batch: int = RECORD_BATCH) -> None:
+    def __init__(self, ledger: Ledger, *, capacity: int) -> None:
         self._ledger = ledger
-        self._batch = batch
         # Bounded: a worker waits when recording falls behind, so memory stays flat.
         self._queue: queue.Queue[Callable[[], lg.ChunkFinish] | None] = queue.Queue(capacity)
         self._thread = threading.Thread(target=self._run, name="gameball-recorder",
@@ -196,29 +193,11 @@ class _Recorder:
         self._thread.join()
 
     def _run(self) -> None:
-        closing = False
-        while not closing:
-            first = self._queue.get()
-            if first is None:
-                return
-            pending = [first]
-            while len(pending) < self._batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    closing = True
-                    break
-                pending.append(nxt)
-            self._record(pending)
-
-    def _record(self, pending: list[Callable[[], lg.ChunkFinish]]) -> None:
-        try:
-            self._ledger.finish_chunks([make() for make in pending])
-        except Exception:  # the chunks stay accepted: the next drive polls them again
-            log.exception("recording %d finished chunks failed; they will be polled again",
-                          len(pending))
+        while (make := self._queue.get()) is not None:
+            try:
+                self._ledger.finish_chunks([make()])
+            except Exception:  # the chunk stays accepted: the next drive polls it again
+                log.exception("recording a finished chunk failed; it will be polled again")
 
 
 class Runner:

@@ -102,6 +102,11 @@ def _secret(value: object) -> Secret | None:
     return Secret(text) if text else None
 
 
+def _flag(value: Any) -> bool:
+    """A yes/no setting from TOML (a bool) or the environment (text)."""
+    return str(value).lower() in {"1", "true", "yes"}
+
+
 def load_settings(
     env: Mapping[str, str] | None = None,
     secrets_path: Path | None = None,
@@ -141,8 +146,7 @@ def load_settings(
     anon = env.get("GAMEBALL_ALLOW_ANONYMOUS") or secrets.get("auth_policy", {}).get(
         "allow_anonymous"
     )
-    values["allow_anonymous"] = str(anon).lower() in {"1", "true", "yes"}
-    shared = env.get("GAMEBALL_RATE_SHARED") or limits.get("rate_shared")
-    values["rate_shared"] = str(shared).lower() in {"1", "true", "yes"}
+    values["allow_anonymous"] = _flag(anon)
+    values["rate_shared"] = _flag(env.get("GAMEBALL_RATE_SHARED") or limits.get("rate_shared"))
     values.update(overrides)
     return Settings(**values)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 from gameball_batch import ledger as lg
@@ -37,8 +36,8 @@ def test_a_waiting_sender_goes_before_waiting_recording() -> None:
         first = threading.Thread(target=sender)
         first.start()
         sender_waiting.wait()
-        while gate._senders == 0:  # until it queues for the lock
-            time.sleep(0.001)
+        with gate._gate:  # until the sender has queued for the lock
+            assert gate._gate.wait_for(lambda: gate._senders == 1, timeout=30)
         second = threading.Thread(target=recorder)
         second.start()
     first.join()
@@ -63,10 +62,10 @@ def test_written_pages_reach_the_database_file_while_the_ledger_stays_open(
             except sqlite3.DatabaseError:  # not even the schema copied yet
                 return False
 
-    deadline = time.monotonic() + 15
-    while not in_main_file():
-        assert time.monotonic() < deadline, "the write-ahead log was never checkpointed"
-        time.sleep(0.02)
+    checkpointer = led._checkpointer
+    assert checkpointer is not None
+    with checkpointer.done:  # woken after each checkpoint; no polling
+        assert checkpointer.done.wait_for(in_main_file, timeout=30), "never checkpointed"
     led.close()
 
 
