@@ -37,6 +37,16 @@ class JobError(ValueError):
     """An operator action that cannot be done; ``str(e)`` says why, for the operator."""
 
 
+class RetryExists(JobError):
+    """The job's failed rows were already retried; ``child_id`` is that retry."""
+
+    def __init__(self, parent_id: str, child_id: str) -> None:
+        super().__init__(f"Job {parent_id[:8]}'s failed rows were already retried as job "
+                         f"{child_id[:8]}; open that job instead. A job is retried once.")
+        self.parent_id = parent_id
+        self.child_id = child_id
+
+
 # --- creating ------------------------------------------------------------------------------
 
 
@@ -54,6 +64,8 @@ def create_job(
     state: str = lg.JOB_QUEUED,
     row_keys: Iterable[tuple[int, str]] = (),
     audit: Sequence[tuple[str, dict[str, Any]]] = (),
+    target: lg.Target = lg.Target(),  # noqa: B008 - immutable
+    retry_of: str | None = None,
 ) -> str:
     """Store a planned job (payload bytes, rows with their original cells); its new id.
 
@@ -68,7 +80,7 @@ def create_job(
         id=job_id, batch_type=plan.batch_type.slug, file_name=file_name,
         fingerprint=fingerprint, sheet=sheet, mapping=dict(mapping), columns=columns,
         row_count=plan.row_count, item_count=plan.item_count, totals=dict(totals or {}),
-        actor=actor, id_seed=fingerprint, state=state,
+        actor=actor, id_seed=fingerprint, state=state, target=target, retry_of=retry_of,
     )
     chunks = [NewChunk(c.index, c.payload, len(c.keys)) for c in plan.chunks]
     empty: list[str] = [""] * len(columns)
@@ -131,6 +143,10 @@ class JobSummary:
     parent_job_id: str | None = None
     error: str | None = None
     lease_owner: str | None = None
+    target_kind: str = ""  # "sandbox" | "production" ("" for jobs from before targets)
+    target_label: str = ""  # "sandbox" or "production · api.gameball.co · key 1a2b3c"
+    abort: bool = False  # a stop that also asked Gameball to stop its jobs
+    retry_child: str | None = None  # the job that retried this one's failed rows
 
     @property
     def done_rows(self) -> int:
@@ -174,7 +190,9 @@ def summary(ledger: Ledger, job_id: str) -> JobSummary:
         updated_at=job.updated_at, row_count=job.row_count, item_count=job.item_count,
         chunk_count=job.chunk_count, rows=ledger.row_counts(job.id),
         chunks=ledger.chunk_counts(job.id), totals=job.totals, parent_job_id=job.parent_job_id,
-        error=job.error, lease_owner=job.lease_owner,
+        error=job.error, lease_owner=job.lease_owner, target_kind=job.target.kind,
+        target_label=job.target.label, abort=job.abort,
+        retry_child=child.id if (child := ledger.retry_child(job.id)) is not None else None,
     )
 
 
@@ -281,13 +299,24 @@ def audit_trail(ledger: Ledger, job_id: str | None = None, *, limit: int = 1000)
 # --- operator actions ----------------------------------------------------------------------
 
 
-def request_stop(ledger: Ledger, job_id: str, actor: str) -> bool:
-    """Ask the job to stop: nothing more is sent, remote jobs in flight are stopped."""
+def request_stop(ledger: Ledger, job_id: str, actor: str, *, abort: bool = False) -> bool:
+    """Stop the job (DESIGN.md §7).
+
+    **Stop sending** (the default): nothing new is sent; chunks Gameball already accepted
+    run to the end and are recorded, so every row's outcome stays known. **Abort at
+    Gameball** (``abort``): also asks Gameball to stop each of the job's remote jobs; the
+    docs promise nothing about which items ran before that, so rows its reply does not list
+    stay in doubt. A stop already under way can be turned into an abort, never back.
+    """
     job = _job_or_error(ledger, job_id)
     if job.state in lg.SETTLED_JOB_STATES:
         return False
+    if job.state == lg.JOB_STOPPING and (job.abort or not abort):
+        return False
     return ledger.set_job_state(job_id, lg.JOB_STOPPING, expect=lg.ACTIVE_JOB_STATES,
-                                actor=actor)
+                                actor=actor, abort=abort or job.abort,
+                                detail={"mode": "abort at Gameball" if abort
+                                        else "stop sending"})
 
 
 def pause(ledger: Ledger, job_id: str, actor: str) -> bool:
@@ -346,14 +375,14 @@ def _resolve_unknown_chunk(
         if job.state in (lg.JOB_STOPPED, lg.JOB_STOPPING):
             raise JobError("This job was stopped: it sends nothing more.")
         ledger.mark_pending(job.id, index, error=None, expect=(lg.CHUNK_UNKNOWN,), actor=actor,
-                            detail=detail)
+                            detail=detail, operator=True)
         return
     applied = decision == "applied"
     ledger.finish_chunk(
         job.id, index, state=lg.CHUNK_DONE if applied else lg.CHUNK_FAILED, outcomes=(),
         unlisted=(lg.ROW_APPLIED if applied else lg.ROW_NOT_APPLIED,
                   _verdict(decision, actor, detail["reason"])),
-        expect=(lg.CHUNK_UNKNOWN,), actor=actor, detail=detail,
+        expect=(lg.CHUNK_UNKNOWN,), actor=actor, detail=detail, cause="operator",
     )
 
 
@@ -374,13 +403,26 @@ def _after_decision(ledger: Ledger, job_id: str, actor: str) -> None:
 # --- retry ---------------------------------------------------------------------------------
 
 
-def retry_failed(ledger: Ledger, job_id: str, actor: str) -> str:
-    """A child job holding exactly the failed and not-applied rows, with the same items.
+class NeedsReview(JobError):
+    """A retry of a type that is not safe to resend must be reviewed like a new job."""
 
-    Items are copied from the parent's stored payloads, so generated transaction ids and
-    every value stay the same; the child is linked to its parent. A rejected job is never
-    retried: its rows are not_applied because an approver said no, and a retry would send
-    them without approval.
+
+def retry_failed(
+    ledger: Ledger, job_id: str, actor: str, *, target: lg.Target | None = None,
+    state: str = lg.JOB_QUEUED, audit: Sequence[tuple[str, dict[str, Any]]] = (),
+    reviewed: bool = False,
+) -> str:
+    """The one child job holding exactly the failed and not-applied rows, with the same items.
+
+    A job's failed rows are retried **once**: a second request, from a second click, another
+    operator or the CLI, raises :class:`RetryExists` naming the existing child (the ledger's
+    unique index decides, so concurrent requests agree). Items are copied from the parent's
+    stored payloads, so generated transaction ids and every value stay the same; the child
+    is linked to its parent, keeps its target, and stores its rows' business keys, so rows
+    it applies show in later duplicate checks. Rows that were ever in doubt are retried only
+    after an operator or evidence settled them (their status says so). Types that are not
+    safe to resend (adjustments, events) need ``reviewed``: the caller has shown the impact,
+    applied the approval rules (``state``/``audit``) and had the operator confirm.
     """
     parent = _job_or_error(ledger, job_id)
     if parent.state == lg.JOB_REJECTED:
@@ -388,7 +430,17 @@ def retry_failed(ledger: Ledger, job_id: str, actor: str) -> str:
                        "retried. Fix the file and submit it again for approval.")
     if parent.state not in lg.SETTLED_JOB_STATES:
         raise JobError(f"Job {job_id} is still {parent.state}; retry once it has settled.")
+    existing = ledger.retry_child(job_id)
+    if existing is not None:
+        raise RetryExists(job_id, existing.id)
+    if target is not None and parent.target.known and not parent.target.same_as(target):
+        raise JobError(f"Job {job_id[:8]} was sent to {parent.target.label}; this console is "
+                       f"connected to {target.label}. A job is only retried against its own "
+                       "target.")
     bt = batch_types.get(parent.batch_type)
+    if not bt.resend_safe and not reviewed:
+        raise NeedsReview(f"{bt.title} are not safe to resend, so retrying job {job_id[:8]} "
+                          "is reviewed like a new job: check the impact, then confirm.")
     rows = ledger.rows(job_id, statuses=RETRYABLE)
     if not rows:
         raise JobError(f"Job {job_id} has no failed or not-applied rows to retry.")
@@ -399,12 +451,28 @@ def retry_failed(ledger: Ledger, job_id: str, actor: str) -> str:
         fingerprint=parent.fingerprint, sheet=parent.sheet, mapping=parent.mapping,
         columns=parent.columns, row_count=len(new_rows), item_count=len(items),
         totals=_totals(bt, [item for _, _, item in items]), actor=actor,
-        id_seed=parent.id_seed, parent_job_id=parent.id,
+        id_seed=parent.id_seed, parent_job_id=parent.id, state=state,
+        target=parent.target if parent.target.known else (target or lg.Target()),
+        retry_of=parent.id,
     )
-    ledger.create_job(child, chunks, new_rows)
+    keys = ledger.row_keys_of(job_id, [r.row for r in new_rows])
+    entries = [("job.retry_of", {"parent_job_id": parent.id, "rows": len(new_rows)}),
+               *audit]
+    try:
+        ledger.create_job(child, chunks, new_rows, row_keys=keys, audit=entries)
+    except lg.RetryExists as exc:  # another request won the race
+        raise RetryExists(job_id, exc.child_id) from None
     ledger.audit(actor, "job.retry_failed", job_id, {"child_job_id": child.id,
                                                      "rows": len(new_rows)})
     return child.id
+
+
+def retry_items(ledger: Ledger, job_id: str) -> list[dict[str, Any]]:
+    """The items a retry of ``job_id`` would send (for its review)."""
+    parent = _job_or_error(ledger, job_id)
+    bt = batch_types.get(parent.batch_type)
+    rows = ledger.rows(job_id, statuses=RETRYABLE)
+    return [item for _, _, item in _items_for(ledger, bt, job_id, rows)]
 
 
 def _items_for(
@@ -427,21 +495,22 @@ def _items_for(
 def _rechunk(
     items: list[tuple[int, str, dict[str, Any]]], rows: Sequence[lg.Row]
 ) -> tuple[list[NewChunk], list[NewRow]]:
-    """Pack items into chunks of at most 1000 with a key never twice in one chunk."""
+    """Pack items into chunks of at most 1000, with neither a key nor a customer twice in
+    one chunk (so a reply naming only the customer maps to one item, DESIGN.md)."""
     bodies: list[list[dict[str, Any]]] = []
-    keysets: list[set[str]] = []
+    taken: list[set[tuple[str, str]]] = []
     placed: dict[tuple[int, str], int] = {}
     for parent_idx, key, item in items:
-        # Fill the last chunk; a full one or a repeated key starts the next (keys stay unique).
-        target: int | None = len(bodies) - 1
-        if not bodies or key in keysets[-1] or len(bodies[-1]) >= MAX_ITEMS_PER_REQUEST:
-            target = None
+        marks = {("key", key), ("customer", str(item.get("customerId", "")))}
+        # First fit: the first chunk with room that holds neither this key nor customer.
+        target = next((i for i, used in enumerate(taken)
+                       if len(bodies[i]) < MAX_ITEMS_PER_REQUEST and not used & marks), None)
         if target is None:
             bodies.append([])
-            keysets.append(set())
+            taken.append(set())
             target = len(bodies) - 1
         bodies[target].append(item)
-        keysets[target].add(key)
+        taken[target] |= marks
         placed[(parent_idx, key)] = target
     chunks = [NewChunk(i, _payload(body), len(body)) for i, body in enumerate(bodies)]
     new_rows = [NewRow(r.row, placed[(r.chunk_idx, r.key)], r.key, r.cells)

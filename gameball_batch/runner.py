@@ -1,47 +1,49 @@
 """Drives jobs from the ledger through the Gameball client, every row applied at most once.
 
-The state transitions are the product. A chunk moves only through these, each one a guarded
-ledger update (the chunk must be in the state named on the left):
+The runner keeps threads, leases and scheduling. What a reply or an error *means* is decided
+in ``outcomes.py``; which state may follow which, and who may move it, is the ledger's
+transition table (``ledger/transitions.py``). The path of a chunk::
 
-    pending  ──mark_sending──▶ sending        payload already in the ledger; only the holder of
-                                              a live lease, on a job that is queued/running
-    sending  ──jobId──────────▶ accepted      remote job id recorded before any polling
-    sending  ──NotSent/429────▶ pending       provably never left, or refused: send later
-    sending  ──4xx refused────▶ failed        rows failed with Gameball's message (not applied)
-    sending  ──401/403/404────▶ pending       and the job pauses: configuration, not data
-    sending  ──5xx/MaybeSent──▶ unknown       may have been applied: never resent blindly
-    accepted ──completed──────▶ done          per-item results → rows by result key; items in
-                                              neither list → row unknown
-    accepted ──failed (job)───▶ failed        same mapping
-    accepted ──stopped────────▶ done          unreported rows not_applied (or unknown when
-                                              Gameball reports nothing after it had started)
-    unknown  ──resend-safe────▶ pending       customers/balance-inquiries (idempotent) and
-                                              orders/cashback/redemptions (server dedupes), at
-                                              most RESEND_LIMIT times; then an "already exists"
-                                              (9004) failure of a key this job sent counts as
-                                              applied
-    unknown  ──operator───────▶ pending | done | failed   (jobs.resolve_chunk, audited)
-    pending  ──job stopping───▶ failed        rows not_applied
+    pending  ──claim (durable)──▶ sending      payload already in the ledger; only the holder
+                                               of a live lease, on a job still sending
+    sending  ──jobId────────────▶ accepted     remote job id recorded before any polling
+    sending  ──not sent / 429───▶ pending      provably never left, or refused: send later
+    sending  ──4xx refused──────▶ failed       rows failed with Gameball's message
+    sending  ──401/403/404──────▶ pending      and the job pauses: configuration, not data
+    sending  ──5xx / lost answer▶ unknown      may have been applied: never resent blindly
+    accepted ──final status─────▶ done|failed  outcomes.read_status: rows by customer/key;
+                                               rows the reply does not name stay in doubt
+    accepted ──no progress / 4xx▶ unknown      everything ends: after ``max_age`` without
+                                               progress or ``max_refusals`` refused reads
+    unknown  ──resend-safe──────▶ pending      customers, balance inquiries (idempotent) and
+                                               orders, cashback, redemptions (server dedupes),
+                                               at most RESEND_LIMIT times; rows stay in doubt
+                                               until the resend's reply names them
+    unknown  ──operator/evidence▶ pending | done | failed   (jobs.py, verify, audited)
+
+**Stop sending** (a job in ``stopping``) sends nothing new: pending chunks that never left
+fail with their rows not applied (those that were in doubt before stay in doubt), and chunks
+Gameball accepted are followed to the end, so every outcome stays known. **Abort at
+Gameball** (``stopping`` with ``abort``) also asks Gameball to stop each remote job, retrying
+a refused stop with back-off (shown on the job and audited).
 
 A ``sending`` chunk found by a new lease holder (its runner died mid-POST) becomes
-``unknown``. ``accepted`` chunks survive restarts: the new runner just polls their jobId.
+``unknown``. ``accepted`` chunks survive restarts: the new runner polls their jobId.
 
-Jobs: queued → running → finished | needs_operator (in-doubt rows wait for a decision);
-paused (send nothing more, follow accepted chunks); stopping → stopped.
-
-Recording is handed off, sending is not. ``sending`` (before the POST), ``accepted``
+Recording is handed off, sending is not. ``sending`` (before the POST, fsynced), ``accepted``
 (before the first poll), ``pending`` and ``unknown`` are each written in their own
-transaction the moment they happen; ``sending`` and ``accepted`` even go ahead of recording
-that waits for the ledger (see ``ledger._WriteLock``). Only the last step, ``accepted →
-done/failed`` with its rows, is handed to one recorder thread. A crash or a failed
-transaction before that commit leaves the chunk ``accepted`` with its jobId, so the next
-runner polls Gameball again and records the same results: nothing is lost that cannot be
-re-derived, no chunk is marked sent that was not, no row applied that was not.
+transaction the moment they happen. Only ``accepted → done/failed`` with its rows is handed
+to one recorder thread; a crash before that commit leaves the chunk ``accepted`` with its
+jobId, so the next runner polls Gameball again and records the same results.
 
-One runner per process (``owner_id`` = host:pid:random). A job is driven only under a lease
-in the ledger, renewed while driving; a lease whose owner process is gone on this host, or
-whose time ran out, may be taken over. The chunk-level guard (``mark_sending`` checks the
-lease inside its UPDATE) is what makes two runners unable to send the same chunk.
+One runner per process (``owner_id`` = host:pid:random:pid-namespace). A job is driven only
+under a lease in the ledger, renewed while driving; a lease whose time ran out, or whose
+owner process is gone on this host *and in this PID namespace*, may be taken over. Every
+exit from ``sending``/``accepted`` names its owner, so a stale runner's late reply cannot
+overwrite the new owner's chunk (the refusal is audited with the Gameball job id).
+
+A runner serves one target (sandbox or production, base URL, key fingerprint): it never
+drives a job that was sent to another.
 
 This module must not build payloads, read files, talk HTTP itself (the client does) or
 touch streamlit. It never sees API keys: the client factory holds them.
@@ -49,6 +51,7 @@ touch streamlit. It never sees API keys: the client factory holds them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -59,34 +62,37 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import Protocol
 
 from gameball_batch import batch_types
 from gameball_batch import ledger as lg
+from gameball_batch import outcomes as oc
 from gameball_batch.batch_types import BatchType
-from gameball_batch.client import ItemResult, JobStatus
+from gameball_batch.client import JobStatus
 from gameball_batch.client.errors import (
     ApiError,
-    AuthError,
     GameballError,
-    InvalidRequest,
     NotFound,
-    NotSent,
     RateLimited,
+    ServerError,
 )
-from gameball_batch.ledger import ItemOutcome, Ledger
+from gameball_batch.ledger import Ledger, Target
 
 log = logging.getLogger(__name__)
 
 RESEND_LIMIT = 5  # automatic resends of one in-doubt chunk before an operator must decide
-ALREADY_EXISTS_CODE = 9004
 POLL_FLOOR = 0.05  # seconds between polls of a job still running, at the least
 PENDING_BATCH = 64  # pending chunk indices read per scheduling query
+MAX_AGE = 30 * 60.0  # seconds a remote job may go without progress before it is in doubt
+MAX_REFUSALS = 5  # status reads refused with a 4xx in a row before the chunk is in doubt
 FINAL_REMOTE_STATES = ("completed", "failed", "stopped")
 DRIVE_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING, lg.JOB_STOPPING)
 SEND_STATES = (lg.JOB_QUEUED, lg.JOB_RUNNING)
+# Rows of other jobs that could be why Gameball already holds an id (DESIGN.md §3).
+LIVE_ROWS = (lg.ROW_APPLIED, lg.ROW_PENDING, lg.ROW_UNKNOWN)
 
 
 class Client(Protocol):
@@ -101,18 +107,36 @@ class Client(Protocol):
 ClientFactory = Callable[[], Client]
 
 
+class WrongTarget(RuntimeError):
+    """A job was sent to another target than this runner serves; says which it needs."""
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace and boot: two containers with one hostname differ here."""
+    parts = []
+    with contextlib.suppress(OSError):
+        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+    with contextlib.suppress(OSError):
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8])
+    return "-".join(parts)
+
+
 def new_owner_id() -> str:
-    """host:pid:random — the pid lets a runner on the same host see that an owner died."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """host:pid:random:namespace: the pid tells a runner here that an owner died, and the
+    namespace says whether "here" is really the same PID space."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}:{_pid_namespace()}"
 
 
 def owner_is_dead(owner: str) -> bool:
-    """True only when ``owner`` ran on this host in a process that no longer exists."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    """True only when ``owner`` ran on this host, in this PID namespace and boot, in a
+    process that no longer exists. Anything else waits for its lease to run out."""
+    parts = owner.split(":")
+    if len(parts) < 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return False
-    pid = int(pid_text)
+    namespace = _pid_namespace()
+    if not namespace or parts[3] != namespace:
+        return False
+    pid = int(parts[1])
     if pid == os.getpid():
         return False
     try:
@@ -124,16 +148,7 @@ def owner_is_dead(owner: str) -> bool:
     return False
 
 
-def describe(exc: BaseException) -> str:
-    """An operator-facing line for a client error (never a key: the client never puts one)."""
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, ApiError) and exc.code is not None and str(exc.code) not in text:
-        text = f"{text} (code {exc.code})"
-    return text
-
-
-def is_already_exists(item: ItemResult) -> bool:
-    return item.code == ALREADY_EXISTS_CODE or "already exists" in (item.message or "").lower()
+describe = oc.describe  # kept for callers that format client errors
 
 
 class _FirstPoll:
@@ -201,7 +216,11 @@ class _Recorder:
 
 
 class Runner:
-    """The process-level submission engine. ``start()`` a daemon thread, or ``drive()``."""
+    """The process-level submission engine. ``start()`` a daemon thread, or ``drive()``.
+
+    ``target``: the Gameball this runner's client talks to; jobs sent to another are left
+    alone (``None``: drive whatever the ledger holds, for ledgers without targets).
+    """
 
     def __init__(
         self,
@@ -209,6 +228,7 @@ class Runner:
         client_factory: ClientFactory,
         *,
         owner_id: str | None = None,
+        target: Target | None = None,
         concurrency: int = 4,
         lease_seconds: float = 30.0,
         poll_initial: float = 0.5,
@@ -218,6 +238,8 @@ class Runner:
         retry_max: float = 60.0,
         tick: float = 0.25,
         resend_limit: int = RESEND_LIMIT,
+        max_age: float = MAX_AGE,
+        max_refusals: int = MAX_REFUSALS,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -225,6 +247,7 @@ class Runner:
             raise ValueError("concurrency must be at least 1")
         self.ledger = ledger
         self.owner_id = owner_id or new_owner_id()
+        self.target = target
         self._factory = client_factory
         self._client: Client | None = None
         self._client_lock = threading.Lock()
@@ -235,10 +258,12 @@ class Runner:
         self._retry = (retry_initial, retry_max)
         self._tick = tick
         self._resend_limit = resend_limit
+        self._max_age = max_age
+        self._max_refusals = max_refusals
         self._clock = clock
         self._sleep = sleep
         self._halt = threading.Event()
-        self._lost: set[str] = set()  # jobs whose lease we lost while driving
+        self._lost: set[str] = set()  # jobs whose lease we lost, or whose time ran out
         self._driving: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -289,10 +314,10 @@ class Runner:
             self._halt.wait(self._tick)
 
     def scan(self) -> list[str]:
-        """Start a driving thread for each unfinished job nobody else holds; their ids."""
+        """Start a driving thread for each unfinished job of our target nobody else holds."""
         started = []
         for job in self.ledger.jobs(states=DRIVE_STATES, limit=1000):
-            if self._held_elsewhere(job) or self._is_driving(job.id):
+            if not self.serves(job) or self._held_elsewhere(job) or self._is_driving(job.id):
                 continue
             thread = threading.Thread(
                 target=self._drive_quietly, args=(job.id,), daemon=True,
@@ -303,6 +328,20 @@ class Runner:
             thread.start()
             started.append(job.id)
         return started
+
+    def serves(self, job: lg.Job) -> bool:
+        """Whether this runner may drive ``job``: it was sent to this runner's target."""
+        if self.target is None or not job.target.known:
+            return self.target is None or not job.target.known
+        return job.target.same_as(self.target)
+
+    def check_target(self, job: lg.Job) -> None:
+        """Raise :class:`WrongTarget`, naming the target the job needs, if we may not drive it."""
+        if not self.serves(job):
+            here = self.target.label if self.target is not None else "no recorded target"
+            raise WrongTarget(
+                f"Job {job.id[:8]} was sent to {job.target.label}; this runner talks to "
+                f"{here}. Configure the same target (credentials and base URL) to drive it.")
 
     def _held_elsewhere(self, job: lg.Job) -> bool:
         live = job.lease_owner not in (None, self.owner_id) and (
@@ -347,15 +386,25 @@ class Runner:
         return self._job(job_id)
 
     def run_until_idle(self, job_id: str, timeout: float | None = None) -> lg.Job:
-        """Drive the job in this thread; if another live runner holds it, wait for it."""
+        """Drive the job in this thread; if another live runner holds it, wait for it.
+
+        ``timeout`` is honoured inside the drive too: when it passes, this runner leaves the
+        job (resumable, lease released) and raises :class:`TimeoutError`.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
+        self.check_target(self._job(job_id))
         while not self.idle(job_id) and not self._halt.is_set():
             job = self._job(job_id)
-            if job.state in DRIVE_STATES and self.drive(job_id):
+            if job.state in DRIVE_STATES and self.drive(job_id, deadline=deadline):
+                if deadline is not None and time.monotonic() > deadline \
+                        and not self.idle(job_id):
+                    break
                 continue
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} is still running after {timeout:g} s")
+                break
             self._pause(self._tick)
+        if deadline is not None and time.monotonic() > deadline and not self.idle(job_id):
+            raise TimeoutError(f"job {job_id} is still running after {timeout:g} s")
         return self._job(job_id)
 
     def halt(self) -> None:
@@ -364,8 +413,12 @@ class Runner:
 
     # --- driving one job ---------------------------------------------------------------
 
-    def drive(self, job_id: str) -> bool:
-        """Drive one job until nothing more can happen; False if another runner holds it."""
+    def drive(self, job_id: str, *, deadline: float | None = None) -> bool:
+        """Drive one job until nothing more can happen; False if another runner holds it.
+
+        ``deadline`` (``time.monotonic()``): leave the job, still resumable, when it passes.
+        """
+        self.check_target(self._job(job_id))
         if not self.ledger.acquire_lease(
             job_id, self.owner_id, self._lease_seconds, break_if=owner_is_dead
         ):
@@ -378,22 +431,29 @@ class Runner:
             self.ledger.set_job_state(job_id, lg.JOB_RUNNING, expect=(lg.JOB_QUEUED,),
                                       actor=self.owner_id)
             self._requeue_in_doubt(job_id, bt)
-            self._pump(job_id, bt)
+            self._pump(job_id, bt, deadline)
             if job_id not in self._lost:
                 self._settle(job_id)
         finally:
             self.ledger.release_lease(job_id, self.owner_id)
         return True
 
-    def _pump(self, job_id: str, bt: BatchType) -> None:
+    def _leaving(self, job_id: str, deadline: float | None) -> bool:
+        """Whether to stop working on this job now (halted, lease lost, time is up)."""
+        if deadline is not None and time.monotonic() > deadline:
+            self._lost.add(job_id)
+        return self._halt.is_set() or job_id in self._lost
+
+    def _pump(self, job_id: str, bt: BatchType, deadline: float | None) -> None:
         """Keep up to ``concurrency`` chunks in flight until nothing is left to do."""
         recorder = _Recorder(self.ledger, capacity=2 * self._concurrency)
         try:
-            self._pump_with(job_id, bt, recorder)
+            self._pump_with(job_id, bt, recorder, deadline)
         finally:
             recorder.close()  # every handed-over result is in the ledger before we settle
 
-    def _pump_with(self, job_id: str, bt: BatchType, recorder: _Recorder) -> None:
+    def _pump_with(self, job_id: str, bt: BatchType, recorder: _Recorder,
+                   deadline: float | None) -> None:
         inflight: dict[Future[None], int] = {}
         # Chunks accepted before we took the lease (a restart) are followed first; pending
         # chunks are read in batches, so a chunk costs no scheduling query of its own.
@@ -407,14 +467,14 @@ class Runner:
                         log.warning("lost the lease on job %s; leaving it", job_id)
                         self._lost.add(job_id)
                     renewed = self._clock()
-                if not (self._halt.is_set() or job_id in self._lost):
+                if not self._leaving(job_id, deadline):
                     busy = set(inflight.values())
                     for task in self._next_chunks(job_id, busy, self._concurrency - len(inflight),
                                                   backlog, ready):
                         inflight[pool.submit(self._run_chunk, job_id, bt, *task,
-                                             recorder)] = task[0]
+                                             recorder, deadline)] = task[0]
                 if not inflight:
-                    delay = self._idle_delay(job_id)
+                    delay = self._idle_delay(job_id, deadline)
                     if delay is None:
                         return
                     self._pause(delay)
@@ -453,9 +513,9 @@ class Runner:
                 tasks.append((index, None))
         return tasks
 
-    def _idle_delay(self, job_id: str) -> float | None:
+    def _idle_delay(self, job_id: str, deadline: float | None) -> float | None:
         """With nothing in flight: how long until a backed-off chunk is due (None: done)."""
-        if self._halt.is_set() or job_id in self._lost:
+        if self._leaving(job_id, deadline):
             return None
         if self._state(job_id) not in SEND_STATES:
             return None
@@ -472,31 +532,29 @@ class Runner:
             return
         if chunks[lg.CHUNK_PENDING] and job.state != lg.JOB_STOPPING:
             return  # paused, or halted: it stays resumable
-        rows = self.ledger.row_counts(job_id)
         if job.state == lg.JOB_STOPPING:
             self._stop_pending(job_id)
+        rows = self.ledger.row_counts(job_id)
+        if job.state == lg.JOB_STOPPING:
             state = lg.JOB_STOPPED
-        elif chunks[lg.CHUNK_UNKNOWN] or rows[lg.ROW_UNKNOWN]:
+        elif self.ledger.chunk_counts(job_id)[lg.CHUNK_UNKNOWN] or rows[lg.ROW_UNKNOWN]:
             state = lg.JOB_NEEDS_OPERATOR
         else:
             state = lg.JOB_FINISHED
         self.ledger.set_job_state(
             job_id, state, expect=(lg.JOB_QUEUED, lg.JOB_RUNNING, lg.JOB_PAUSED,
                                    lg.JOB_STOPPING),
+            error=job.error if state == lg.JOB_STOPPED else None,
             actor=self.owner_id, detail={"rows": rows},
         )
 
     def _stop_pending(self, job_id: str) -> None:
-        for chunk in self.ledger.chunks(job_id, states=(lg.CHUNK_PENDING,)):
-            self.ledger.finish_chunk(
-                job_id, chunk.index, state=lg.CHUNK_FAILED, outcomes=(),
-                unlisted=(lg.ROW_NOT_APPLIED, "Not sent: the job was stopped."),
-                error="stopped before sending", expect=(lg.CHUNK_PENDING,),
-            )
+        """Stop sending: chunks that never left are settled (never-in-doubt rows not sent)."""
+        self.ledger.settle_unsent(job_id, "Not sent: the job was stopped.")
 
     def _requeue_in_doubt(self, job_id: str, bt: BatchType) -> None:
         """Resend-safe types: in-doubt chunks go back to pending (within the resend limit)."""
-        if not bt.resend_safe:
+        if not bt.resend_safe or self._state(job_id) not in SEND_STATES:
             return
         for chunk in self.ledger.chunks(job_id, states=(lg.CHUNK_UNKNOWN,)):
             if chunk.doubts <= self._resend_limit:
@@ -506,21 +564,22 @@ class Runner:
                      doubts: int) -> None:
         self.ledger.mark_pending(
             job_id, index, error=error, not_before=self._clock() + self._backoff(doubts),
-            expect=(lg.CHUNK_UNKNOWN,), actor=self.owner_id,
+            expect=(lg.CHUNK_UNKNOWN,), actor=self.owner_id, owner=self.owner_id,
             detail={"reason": f"automatic resend: {bt.title} is safe to resend", "error": error},
         )
 
     # --- one chunk ---------------------------------------------------------------------
 
     def _run_chunk(self, job_id: str, bt: BatchType, index: int,
-                   accepted: lg.Chunk | None, recorder: _Recorder) -> None:
+                   accepted: lg.Chunk | None, recorder: _Recorder,
+                   deadline: float | None) -> None:
         if accepted is not None and accepted.remote_job_id is not None:
             self._follow(job_id, bt, index, accepted.remote_job_id, accepted.doubts > 0,
-                         recorder)
+                         recorder, deadline)
             return
         sent = self._send(job_id, bt, index)
         if sent is not None:
-            self._follow(job_id, bt, index, *sent, recorder)
+            self._follow(job_id, bt, index, *sent, recorder, deadline)
 
     def _send(self, job_id: str, bt: BatchType, index: int) -> tuple[str, bool] | None:
         """POST the stored payload: (jobId, resent), or None when the chunk is not accepted."""
@@ -530,133 +589,133 @@ class Runner:
         payload, doubts = claimed
         try:
             remote = self.client().create_batch(bt.slug, payload)
-        except (NotSent, RateLimited) as exc:
-            hinted = getattr(exc, "retry_after", None)
-            wait_for = min(hinted, self._retry[1]) if hinted else self._backoff(
-                self._attempts(job_id, index))
-            self.ledger.mark_pending(job_id, index, error=describe(exc),
-                                     not_before=self._clock() + wait_for)
-            return None
-        except (AuthError, NotFound) as exc:
-            self._pause_for_configuration(job_id, index, exc)
-            return None
-        except InvalidRequest as exc:
-            message = f"Gameball refused this chunk: {describe(exc)}"
-            self.ledger.finish_chunk(job_id, index, state=lg.CHUNK_FAILED, outcomes=(),
-                                     unlisted=(lg.ROW_FAILED, message), error=message,
-                                     expect=(lg.CHUNK_SENDING,), actor=self.owner_id)
-            return None
-        except Exception as exc:  # ServerError, MaybeSent, or anything we cannot explain
+        except Exception as exc:
             if not isinstance(exc, GameballError):
                 log.exception("unexpected error sending chunk %s of job %s", index, job_id)
-            self._in_doubt(job_id, bt, index, describe(exc), expect=(lg.CHUNK_SENDING,))
+            self._after_send_error(job_id, bt, index, exc)
             return None
-        self.ledger.mark_accepted(job_id, index, remote)
+        if not self.ledger.mark_accepted(job_id, index, remote, owner=self.owner_id):
+            # Another runner took the job over meanwhile and owns this chunk now; the
+            # ledger audited the refusal with Gameball's job id, so it is not lost.
+            log.warning("chunk %s of job %s was taken over; remote job %s left to its owner",
+                        index, job_id, remote)
+            return None
         return remote, doubts > 0
+
+    def _after_send_error(self, job_id: str, bt: BatchType, index: int,
+                          exc: BaseException) -> None:
+        verdict = oc.after_send_error(exc)
+        if verdict.action == oc.RETRY_LATER:
+            hinted = verdict.retry_after
+            wait_for = min(hinted, self._retry[1]) if hinted else self._backoff(
+                self._attempts(job_id, index))
+            self.ledger.mark_pending(job_id, index, error=verdict.message,
+                                     not_before=self._clock() + wait_for,
+                                     owner=self.owner_id)
+        elif verdict.action == oc.PAUSE:
+            self.ledger.mark_pending(job_id, index, error=verdict.message,
+                                     owner=self.owner_id)
+            self.ledger.set_job_state(job_id, lg.JOB_PAUSED, expect=SEND_STATES,
+                                      error=verdict.message, actor=self.owner_id)
+        elif verdict.action == oc.REFUSED:
+            self.ledger.finish_chunk(job_id, index, state=lg.CHUNK_FAILED, outcomes=(),
+                                     unlisted=(lg.ROW_FAILED, verdict.message),
+                                     error=verdict.message, expect=(lg.CHUNK_SENDING,),
+                                     actor=self.owner_id, owner=self.owner_id)
+        else:
+            self._in_doubt(job_id, bt, index, verdict.message, expect=(lg.CHUNK_SENDING,))
 
     def _attempts(self, job_id: str, index: int) -> int:
         chunk = self.ledger.chunk(job_id, index)
         return chunk.attempts if chunk else 1
 
-    def _pause_for_configuration(self, job_id: str, index: int, exc: GameballError) -> None:
-        message = f"Paused: Gameball refused the connection settings: {describe(exc)}"
-        self.ledger.mark_pending(job_id, index, error=describe(exc))
-        self.ledger.set_job_state(job_id, lg.JOB_PAUSED, expect=SEND_STATES, error=message,
-                                  actor=self.owner_id)
-
     def _in_doubt(self, job_id: str, bt: BatchType, index: int, error: str,
-                  *, expect: Collection[str]) -> None:
+                  *, expect: Collection[str], results: object = None) -> None:
         if not self.ledger.mark_unknown(job_id, index, error=error, expect=expect,
-                                        actor=self.owner_id):
+                                        actor=self.owner_id, owner=self.owner_id,
+                                        results=results):
             return
         chunk = self.ledger.chunk(job_id, index)
-        if bt.resend_safe and chunk is not None and chunk.doubts <= self._resend_limit:
+        if (bt.resend_safe and chunk is not None and chunk.doubts <= self._resend_limit
+                and self._state(job_id) in SEND_STATES):
             self._auto_resend(job_id, bt, index, error, chunk.doubts)
 
     def _follow(self, job_id: str, bt: BatchType, index: int, remote: str,
-                resent: bool, recorder: _Recorder) -> None:
-        """Poll an accepted chunk's remote job with back-off until it ends, then record it."""
+                resent: bool, recorder: _Recorder, deadline: float | None) -> None:
+        """Poll an accepted chunk's remote job with back-off until it ends, then record it.
+
+        Every wait ends: a remote job that makes no progress for ``max_age``, or whose status
+        reads are refused ``max_refusals`` times in a row, puts the chunk in doubt with the
+        last status kept for the operator.
+        """
         _initial, factor, ceiling = self._poll
         delay = self._first_poll.wait(job_id)
         first = True
-        stop_sent = False
-        while not (self._halt.is_set() or job_id in self._lost):
-            if not stop_sent and self._state(job_id) == lg.JOB_STOPPING:
-                stop_sent = self._stop_remote(remote)
-                delay = 0.0
+        stopper = _RemoteStop(self, job_id, remote)
+        watch = oc.Watch(started=self._clock(), max_age=self._max_age,
+                         max_refusals=self._max_refusals)
+        last_body: bytes = b""
+        while not self._leaving(job_id, deadline):
+            if stopper.due():
+                delay = min(delay, stopper.attempt())
             self._pause(delay)
             try:
                 status = self.client().get_status(remote, bt.slug)
             except NotFound as exc:  # the remote job is gone: we cannot know what it did
                 self._in_doubt(job_id, bt, index, f"Gameball no longer knows job {remote}: "
-                               f"{describe(exc)}", expect=(lg.CHUNK_ACCEPTED,))
+                               f"{oc.describe(exc)}", expect=(lg.CHUNK_ACCEPTED,))
                 return
-            except GameballError as exc:  # the client already retried; keep following
-                log.warning("status of remote job %s: %s", remote, describe(exc))
-                delay = min(max(delay * factor, POLL_FLOOR), ceiling)
-                continue
-            if first and not stop_sent:
-                self._first_poll.learn(job_id, status.state in FINAL_REMOTE_STATES)
-            first = False
-            if status.state in FINAL_REMOTE_STATES:
-                recorder.put(functools.partial(self._finish, job_id, index, remote, resent,
-                                               status))
+            except GameballError as exc:  # the client already retried what it could
+                log.warning("status of remote job %s: %s", remote, oc.describe(exc))
+                if isinstance(exc, ApiError) and not isinstance(exc, RateLimited | ServerError):
+                    watch.refused(exc)
+                status = None
+            if status is not None:
+                watch.observe(status, self._clock())
+                last_body = status.body or last_body
+                if first and not stopper.asked:
+                    self._first_poll.learn(job_id, status.state in FINAL_REMOTE_STATES)
+                first = False
+                if status.state in FINAL_REMOTE_STATES:
+                    recorder.put(functools.partial(self._finish, job_id, bt, index, remote,
+                                                   resent, status))
+                    return
+            gave_up = watch.expired(self._clock())
+            if gave_up is not None:
+                self._in_doubt(job_id, bt, index, gave_up, expect=(lg.CHUNK_ACCEPTED,),
+                               results=last_body or {"last_status": watch.last_raw})
                 return
             delay = min(max(delay * factor, POLL_FLOOR), ceiling)
 
-    def _stop_remote(self, remote: str) -> bool:
-        try:
-            self.client().stop(remote)
-        except GameballError as exc:
-            log.warning("stopping remote job %s: %s", remote, describe(exc))
-        return True
-
-    def _finish(self, job_id: str, index: int, remote: str, resent: bool,
+    def _finish(self, job_id: str, bt: BatchType, index: int, remote: str, resent: bool,
                 status: JobStatus) -> lg.ChunkFinish:
-        """Map every per-item result to its source rows by result key: the chunk's closing.
-
-        ``resent``: an earlier send of this chunk may have been applied, so "already exists"
-        for one of its keys means applied by that earlier send.
-        """
-        # A key that is not in this chunk matches no row; the ledger ignores it.
-        applied = [key for key in status.successful.item_keys() if key is not None]
-        outcomes = [self._failure(i, i.key, resent) for i in status.failed if i.key is not None]
+        """Map every per-item result to its source rows (outcomes.py): the chunk's closing."""
+        items = (oc.ChunkItems() if bt.result_key == "customerId"
+                 else oc.ChunkItems.of(bt, self.ledger.payload(job_id, index)))
+        reading = oc.read_status(bt, status, items, resent=resent,
+                                 other_jobs=functools.partial(self._other_jobs, job_id, bt))
         # Gameball's reply as received is the chunk's record; encode one only without it.
         results: object = status.body or {"successful": list(status.successful.raw()),
                                           "failed": list(status.failed.raw())}
         return lg.ChunkFinish(
-            job_id, index,
-            # "failed" only for a job-level failure with no per-item results: a job whose
-            # items all failed (or all turned out applied earlier) is still a processed chunk.
-            state=lg.CHUNK_FAILED if status.state == "failed" and not (applied or outcomes)
-            else lg.CHUNK_DONE,
-            applied=applied, outcomes=outcomes, results=results,
-            unlisted=self._unlisted(status),
+            job_id, index, state=reading.chunk_state, applied=reading.applied,
+            outcomes=reading.outcomes, results=results, unlisted=reading.unlisted,
+            owner=self.owner_id, cause=reading.cause,
             detail={"remote_job_id": remote,
-                    "applied": len(applied) + sum(o.status == lg.ROW_APPLIED for o in outcomes),
-                    "failed": sum(o.status == lg.ROW_FAILED for o in outcomes)},
+                    "applied": len(reading.applied) + sum(
+                        o.status == lg.ROW_APPLIED for o in reading.outcomes),
+                    "failed": reading.failed, "in_doubt": reading.in_doubt},
         )
 
-    @staticmethod
-    def _failure(item: ItemResult, key: str, resent: bool) -> ItemOutcome:
-        if resent and is_already_exists(item):
-            # This job sent the key before, in an attempt whose fate was unknown: that
-            # attempt is what Gameball remembers, so the row is applied (exactly once).
-            message = f"Applied by an earlier attempt of this job (Gameball: {item.message})"
-            return ItemOutcome(key, lg.ROW_APPLIED, message, item.data)
-        return ItemOutcome(key, lg.ROW_FAILED, item.message or "failed (no message)",
-                           item.data)
-
-    @staticmethod
-    def _unlisted(status: JobStatus) -> tuple[str, str]:
-        if status.state != "stopped":
-            return (lg.ROW_UNKNOWN, "Gameball finished the job without reporting this row.")
-        nothing_started = (not status.successful and not status.failed
-                           and status.started_at is None and not status.finished_count)
-        if status.successful or status.failed or nothing_started:
-            return (lg.ROW_NOT_APPLIED, "Not applied: the job was stopped before Gameball "
-                                        "processed this row.")
-        return (lg.ROW_UNKNOWN, "The job was stopped and Gameball did not report this row.")
+    def _other_jobs(self, job_id: str, bt: BatchType, keys: Collection[str]) -> Mapping[str, str]:
+        """For ids this job resent and Gameball already holds: another job that used them."""
+        job = self._job(job_id)
+        found: dict[str, str] = {}
+        for key, other, row, _status in self.ledger.find_ids(
+                bt.slug, keys, target=job.target if job.target.known else None,
+                exclude_job=job_id, statuses=LIVE_ROWS):
+            found.setdefault(key, f"job {other[:8]} (row {row})")
+        return found
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -691,3 +750,44 @@ class Runner:
         else:
             self._halt.wait(seconds)
 
+
+class _RemoteStop:
+    """Abort at Gameball for one remote job: asked once the job is aborting, retried with
+    back-off while Gameball refuses, each refusal shown on the job and audited."""
+
+    def __init__(self, runner: Runner, job_id: str, remote: str) -> None:
+        self._runner = runner
+        self._job_id = job_id
+        self._remote = remote
+        self._tries = 0
+        self._next = 0.0
+        self.asked = False
+        self.done = False
+
+    def due(self) -> bool:
+        if self.done or self._runner._clock() < self._next:
+            return False
+        job = self._runner.ledger.job(self._job_id)
+        return job is not None and job.state == lg.JOB_STOPPING and job.abort
+
+    def attempt(self) -> float:
+        """Ask Gameball to stop the job; the delay before the next status read."""
+        runner = self._runner
+        self.asked = True
+        self._tries += 1
+        try:
+            runner.client().stop(self._remote)
+        except GameballError as exc:
+            wait_for = runner._backoff(self._tries)
+            self._next = runner._clock() + wait_for
+            message = (f"Gameball did not accept the stop of its job {self._remote} "
+                       f"({oc.describe(exc)}); trying again (attempt {self._tries}).")
+            runner.ledger.set_job_error(self._job_id, message)
+            runner.ledger.audit(runner.owner_id, "job.abort_refused", self._job_id,
+                                {"remote_job_id": self._remote, "attempt": self._tries,
+                                 "error": oc.describe(exc)})
+            return wait_for
+        self.done = True
+        runner.ledger.audit(runner.owner_id, "job.abort_sent", self._job_id,
+                            {"remote_job_id": self._remote, "attempts": self._tries})
+        return 0.0

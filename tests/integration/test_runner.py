@@ -204,7 +204,7 @@ def test_marking_in_doubt_rows_not_applied_lets_them_be_retried(
     jobs.resolve_chunk(ledger, job_id, doubt.index, "not_applied", actor="lead",
                        reason="sandbox shows nothing")
     assert jobs.summary(ledger, job_id).state == "finished"
-    child = jobs.retry_failed(ledger, job_id, "lead")
+    child = jobs.retry_failed(ledger, job_id, "lead", reviewed=True)
     runner.run_until_idle(child, timeout=30)
     assert jobs.summary(ledger, child).all_applied
     assert [r.row for r in ledger.rows(child)] == list(doubt.rows)

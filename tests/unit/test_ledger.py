@@ -129,7 +129,7 @@ def test_a_paused_job_sends_nothing(ledger: Ledger) -> None:
     assert not ledger.mark_sending("job-1", 0, "r")
 
 
-def test_in_doubt_chunk_rows_become_unknown_and_a_resend_makes_them_pending(
+def test_in_doubt_rows_stay_in_doubt_while_the_runner_resends_their_chunk(
     ledger: Ledger,
 ) -> None:
     ledger.acquire_lease("job-1", "r", 30)
@@ -137,8 +137,23 @@ def test_in_doubt_chunk_rows_become_unknown_and_a_resend_makes_them_pending(
     assert ledger.mark_unknown("job-1", 0, error="connection dropped")
     assert ledger.row_counts("job-1")["unknown"] == 2
     assert ledger.chunk("job-1", 0).doubts == 1  # type: ignore[union-attr]
-    assert ledger.mark_pending("job-1", 0, error=None, expect=("unknown",), actor="amira")
+    assert ledger.mark_pending("job-1", 0, error=None, expect=("unknown",), owner="r")
+    assert ledger.chunk("job-1", 0).state == "pending"  # type: ignore[union-attr]
+    # Doubt is sticky: only the resend's reply, an operator or evidence settles the rows.
+    assert ledger.row_counts("job-1")["unknown"] == 2
+    assert all(r.doubted for r in ledger.rows("job-1", chunk_idx=0))
+
+
+def test_an_operators_resend_puts_the_rows_back_to_pending_with_their_mark(
+    ledger: Ledger,
+) -> None:
+    ledger.acquire_lease("job-1", "r", 30)
+    ledger.mark_sending("job-1", 0, "r")
+    assert ledger.mark_unknown("job-1", 0, error="connection dropped")
+    assert ledger.mark_pending("job-1", 0, error=None, expect=("unknown",), actor="amira",
+                               operator=True)
     assert ledger.row_counts("job-1")["pending"] == 4
+    assert [r.doubted for r in ledger.rows("job-1", chunk_idx=0)] == [True, True]
 
 
 def test_results_reach_the_rows_of_their_key(ledger: Ledger) -> None:
@@ -177,8 +192,17 @@ def test_every_row_gets_the_verdict_of_its_own_key(
 def test_sending_chunks_left_by_a_dead_owner_become_unknown(ledger: Ledger) -> None:
     ledger.acquire_lease("job-1", "r", 30)
     ledger.mark_sending("job-1", 1, "r")
+    assert ledger.acquire_lease("job-1", "r2", 30, break_if=lambda owner: owner == "r")
     assert ledger.recover_sending("job-1", "r2") == [1]
     assert ledger.chunk("job-1", 1).state == "unknown"  # type: ignore[union-attr]
+
+
+def test_only_the_lease_holder_recovers_a_sending_chunk(ledger: Ledger) -> None:
+    ledger.acquire_lease("job-1", "r", 30)
+    ledger.mark_sending("job-1", 1, "r")
+    ledger.recover_sending("job-1", "r2")  # r2 holds no lease: refused, and audited
+    assert ledger.chunk("job-1", 1).state == "sending"  # type: ignore[union-attr]
+    assert [e.action for e in ledger.audit_entries("job-1")][-1] == "chunk.refused"
 
 
 def test_audit_log_is_append_only(ledger: Ledger) -> None:

@@ -54,15 +54,26 @@ def test_one_call_closes_several_chunks_and_maps_each_row(ledger: Ledger) -> Non
     assert ledger.chunk_counts("job-1")[lg.CHUNK_DONE] == 2
 
 
-def test_an_outcome_left_open_still_gets_the_unlisted_verdict(ledger: Ledger) -> None:
+def test_an_outcome_left_open_keeps_its_own_reason_and_the_rest_get_the_unlisted_one(
+    ledger: Ledger,
+) -> None:
     assert ledger.finish_chunk(
         "job-1", 0, state=lg.CHUNK_DONE, applied=["T0"],
         outcomes=[ItemOutcome("T1", lg.ROW_UNKNOWN, "odd")],
-        unlisted=(lg.ROW_NOT_APPLIED, "stopped first"),
+        unlisted=(lg.ROW_UNKNOWN, "not reported"),
     )
     rows = {r.row: (r.status, r.message) for r in ledger.rows("job-1", chunk_idx=0)}
-    assert rows == {2: ("applied", None), 3: ("not_applied", "stopped first"),
-                    4: ("not_applied", "stopped first")}
+    assert rows == {2: ("applied", None), 3: ("unknown", "odd"),
+                    4: ("unknown", "not reported")}
+
+
+def test_a_reply_can_never_call_a_row_not_applied(ledger: Ledger) -> None:
+    from gameball_batch.ledger.transitions import TransitionError
+
+    with pytest.raises(TransitionError):
+        ledger.finish_chunk("job-1", 0, state=lg.CHUNK_DONE, applied=["T0"],
+                            unlisted=(lg.ROW_NOT_APPLIED, "stopped first"))
+    assert ledger.chunk("job-1", 0).state == lg.CHUNK_ACCEPTED  # type: ignore[union-attr]
 
 
 def test_a_failing_batch_leaves_every_chunk_accepted(ledger: Ledger) -> None:

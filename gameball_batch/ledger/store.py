@@ -1,0 +1,871 @@
+"""The durable job store: jobs, their chunks (exact payload bytes), their rows, and an audit log.
+
+Each thread gets its own reading connection; every write goes through one writer connection
+under a per-file lock (see :mod:`.sqlite`). The ledger offers *guarded* primitives: a state
+change names the state it expects, and reports whether it happened, so two threads or
+processes racing on one chunk cannot both win. The moves themselves, and the rules of who
+may make them, are :mod:`.transitions`'; which move to make and when is the runner's
+business (``runner.py``, deciding through ``outcomes.py``); operator-facing services live
+in ``jobs.py``.
+
+This module must not talk to the network, import pandas or streamlit, or ever store an API
+key: nothing here accepts a credential (a job's target holds only a key's fingerprint).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from gameball_batch.ledger import transitions as tr
+from gameball_batch.ledger.records import (
+    AuditEntry,
+    Chunk,
+    ChunkFinish,
+    ItemOutcome,
+    Job,
+    NewChunk,
+    NewJob,
+    NewRow,
+    Row,
+    Target,
+)
+from gameball_batch.ledger.schema import MIGRATIONS, SCHEMA_VERSION, LedgerError, statements
+from gameball_batch.ledger.sqlite import (
+    Checkpointer,
+    check_local,
+    connect,
+    dumps,
+    durable,
+    pack,
+    unpack,
+    write_lock_for,
+)
+from gameball_batch.ledger.states import (
+    CHUNK_ACCEPTED,
+    CHUNK_PENDING,
+    CHUNK_SENDING,
+    CHUNK_STATES,
+    CHUNK_UNKNOWN,
+    ROW_STATUSES,
+    ROW_UNKNOWN,
+)
+
+# Types whose transaction or order ids Gameball refuses twice (9004): their ids are indexed
+# across jobs, for the id guard and for reading a 9004 on a resend (DESIGN.md §3, §5).
+ID_SCOPES = ("orders", "cashback", "redemptions")
+
+
+class RetryExists(LedgerError):
+    """The job's failed rows were already retried: ``child_id`` is that retry."""
+
+    def __init__(self, parent_id: str, child_id: str) -> None:
+        super().__init__(f"Job {parent_id}'s failed rows were already retried as job "
+                         f"{child_id}.")
+        self.parent_id = parent_id
+        self.child_id = child_id
+
+
+_JOB_COLUMNS = (
+    "id, batch_type, file_name, fingerprint, sheet, mapping, columns, row_count, item_count, "
+    "chunk_count, totals, state, error, actor, parent_job_id, id_seed, created_at, updated_at, "
+    "lease_owner, lease_expires, target_kind, target_url, target_fp, abort, retry_of"
+)
+_CHUNK_COLUMNS = (
+    "job_id, idx, item_count, state, attempts, doubts, remote_job_id, last_error, owner, "
+    "not_before, created_at, updated_at, sent_at, finished_at"
+)
+
+
+def _job(r: sqlite3.Row) -> Job:
+    return Job(
+        id=r["id"], batch_type=r["batch_type"], file_name=r["file_name"],
+        fingerprint=r["fingerprint"], sheet=r["sheet"], mapping=json.loads(r["mapping"]),
+        columns=tuple(json.loads(r["columns"])), row_count=r["row_count"],
+        item_count=r["item_count"], chunk_count=r["chunk_count"],
+        totals=json.loads(r["totals"]), state=r["state"], error=r["error"], actor=r["actor"],
+        parent_job_id=r["parent_job_id"], id_seed=r["id_seed"], created_at=r["created_at"],
+        updated_at=r["updated_at"], lease_owner=r["lease_owner"],
+        lease_expires=r["lease_expires"],
+        target=Target(r["target_kind"], r["target_url"], r["target_fp"]),
+        abort=bool(r["abort"]), retry_of=r["retry_of"],
+    )
+
+
+def _chunk(r: sqlite3.Row) -> Chunk:
+    return Chunk(
+        job_id=r["job_id"], index=r["idx"], item_count=r["item_count"], state=r["state"],
+        attempts=r["attempts"], doubts=r["doubts"], remote_job_id=r["remote_job_id"],
+        last_error=r["last_error"], owner=r["owner"], not_before=r["not_before"],
+        created_at=r["created_at"], updated_at=r["updated_at"], sent_at=r["sent_at"],
+        finished_at=r["finished_at"],
+    )
+
+
+def _row(r: sqlite3.Row) -> Row:
+    return Row(
+        row=r["row"], chunk_idx=r["chunk_idx"], key=r["key"], status=r["status"],
+        message=r["message"], result=json.loads(r["result"]) if r["result"] else None,
+        cells=tuple(json.loads(r["cells"])), doubted=bool(r["doubted"]),
+    )
+
+
+def _marks(values: Collection[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _target_clause(target: Target, alias: str) -> tuple[str, list[Any]]:
+    """SQL saying "this job's target is ``target``" (see :meth:`Target.same_as`)."""
+    sql = f"{alias}.target_kind = ? AND {alias}.target_fp = ?"
+    args: list[Any] = [target.kind, target.fingerprint]
+    if target.kind != "sandbox":
+        sql += f" AND {alias}.target_url = ?"
+        args.append(target.base_url)
+    return sql, args
+
+
+class Ledger:
+    """One SQLite ledger file, safe to share between threads and processes.
+
+    ``allow_network_fs``: open a ledger on a network filesystem anyway (``warning`` then
+    says why that is risky, for the console's banner).
+    """
+
+    def __init__(
+        self, path: Path | str, *, clock: Callable[[], float] = time.time, busy_ms: int = 30_000,
+        allow_network_fs: bool = False,
+        fs_type: Callable[[Path], str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._busy_ms = busy_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._writer: sqlite3.Connection | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.warning = (check_local(self.path, allow_network=allow_network_fs, fs_type=fs_type)
+                        if fs_type is not None
+                        else check_local(self.path, allow_network=allow_network_fs))
+        self._write_lock = write_lock_for(self.path)
+        self._migrate()
+
+    # -- connections and transactions --
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = connect(self.path, self._busy_ms)
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        """The one connection this Ledger writes through (call with the write lock held).
+
+        Every thread's writes share it: SQLite drops a connection's page cache whenever
+        another connection changed the file, so per-thread writers re-read the pages they
+        update in every transaction; one writer keeps them warm. The write lock serialises
+        its use, so no two threads ever run statements on it at once.
+        """
+        if self._writer is None:
+            self._writer = self._open()
+            self._writer.execute("PRAGMA cache_size = -32768")  # 32 MiB: a few chunks' pages
+            # The checkpointer copies the WAL back, off the write lock (see Checkpointer).
+            self._writer.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = Checkpointer(self.path, self._busy_ms)
+            weakref.finalize(self, self._checkpointer.close)  # a ledger nobody closed
+        return self._writer
+
+    @contextmanager
+    def _tx(self, *, sending: bool = False, background: bool = False,
+            sync: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction. ``sending``: a step on the way to or from Gameball, which
+        the ``background`` (recording) transactions let go first. ``sync``: on disk (WAL
+        fsynced) when this returns, whatever the machine does next."""
+        # Writers of this process queue on a Python lock: SQLite's busy handler would make
+        # them sleep in growing steps instead, which costs far more than the writes.
+        with self._write_lock.hold(sending=sending, background=background):
+            conn = self._writer_conn()
+            with durable(conn) if sync else nullcontext():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        checkpointer = self._checkpointer  # close() may clear it meanwhile
+        if checkpointer is not None:
+            checkpointer.written()
+
+    def _migrate(self) -> None:
+        with self._tx() as tx:
+            try:
+                version = int(tx.execute("PRAGMA user_version").fetchone()[0])
+            except sqlite3.DatabaseError as exc:
+                raise LedgerError(f"{self.path} is not a ledger file: {exc}") from None
+            if version > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"{self.path} was written by a newer gameball-batch (schema {version}, "
+                    f"this version reads up to {SCHEMA_VERSION}). Upgrade before using it."
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in statements(MIGRATIONS[number]):
+                    tx.execute(statement)
+                tx.execute(f"PRAGMA user_version = {number + 1}")
+
+    def schema_version(self) -> int:
+        return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
+
+    def now(self) -> float:
+        return self._clock()
+
+    def close(self) -> None:
+        """Close every connection this ledger opened (call once its threads are done)."""
+        with self._write_lock.hold():
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.close()
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+            self._writer = None
+        self._local = threading.local()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- audit --
+
+    def _audit(
+        self, tx: sqlite3.Connection, actor: str, action: str, job_id: str | None,
+        detail: dict[str, Any] | None,
+    ) -> None:
+        tx.execute(
+            "INSERT INTO audit (at, actor, action, job_id, detail) VALUES (?, ?, ?, ?, ?)",
+            (self._clock(), actor, action, job_id, json.dumps(detail or {}, default=str)),
+        )
+
+    def audit(
+        self, actor: str, action: str, job_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the audit log."""
+        with self._tx() as tx:
+            self._audit(tx, actor, action, job_id, detail)
+
+    def audit_entries(self, job_id: str | None = None, *, limit: int = 1000,
+                      action: str | None = None) -> list[AuditEntry]:
+        """Newest last."""
+        clauses, args = [], []
+        if job_id:
+            clauses.append("job_id = ?")
+            args.append(job_id)
+        if action:
+            clauses.append("action = ?")
+            args.append(action)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        cur = self._conn().execute(
+            f"SELECT * FROM (SELECT * FROM audit {where} ORDER BY id DESC LIMIT ?) ORDER BY id",
+            [*args, limit],
+        )
+        return [
+            AuditEntry(r["id"], r["at"], r["actor"], r["action"], r["job_id"],
+                       json.loads(r["detail"]))
+            for r in cur
+        ]
+
+    def _refused(self, tx: sqlite3.Connection, actor: str | None, job_id: str, index: int,
+                 to: str, detail: Mapping[str, Any]) -> None:
+        """Audit a move that its owner asked for and the ledger refused."""
+        self._audit(tx, actor or "runner", "chunk.refused", job_id,
+                    {**tr.refusal(tx, job_id, index), "to": to, **detail})
+
+    # -- meta: small facts the client learnt (which routes Gameball serves) --
+
+    def meta(self, key: str) -> str | None:
+        r = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as tx:
+            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- jobs --
+
+    def create_job(
+        self, job: NewJob, chunks: Iterable[NewChunk], rows: Iterable[NewRow], *,
+        row_keys: Iterable[tuple[int, str]] = (),
+        audit: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> None:
+        """Store a job, every chunk's exact payload and every row, in one transaction.
+
+        ``row_keys``: (row, business key) pairs for the duplicate guard (see guards.py);
+        ``audit``: (action, detail) entries by the job's actor, such as an override or an
+        approval request. Both land in the same transaction as the job, so no crash can
+        leave a job that the runner may send without them. A job with ``retry_of`` raises
+        :class:`RetryExists` when that job was already retried.
+        """
+        now = self._clock()
+        chunk_list = list(chunks)
+        row_list = rows if isinstance(rows, list) else list(rows)
+        packed = [pack(c.payload) for c in chunk_list]  # before the lock: nobody waits on it
+        t = job.target
+        try:
+            with self._tx() as tx:
+                tx.execute(
+                    "INSERT INTO jobs (id, batch_type, file_name, fingerprint, sheet, mapping, "
+                    "columns, row_count, item_count, chunk_count, totals, state, actor, "
+                    "parent_job_id, id_seed, created_at, updated_at, target_kind, target_url, "
+                    "target_fp, retry_of) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (job.id, job.batch_type, job.file_name, job.fingerprint, job.sheet,
+                     json.dumps(job.mapping), json.dumps(list(job.columns)), job.row_count,
+                     job.item_count, len(chunk_list), json.dumps(job.totals, default=str),
+                     job.state, job.actor, job.parent_job_id, job.id_seed, now, now,
+                     t.kind, t.base_url, t.fingerprint, job.retry_of),
+                )
+                tx.executemany(
+                    "INSERT INTO chunk_payloads (job_id, idx, payload) VALUES (?, ?, ?)",
+                    ((job.id, c.index, blob)
+                     for c, blob in zip(chunk_list, packed, strict=True)),
+                )
+                tr.insert(tx, job.id, chunk_list, row_list, now)
+                if job.batch_type in ID_SCOPES:
+                    tx.executemany(
+                        "INSERT OR IGNORE INTO item_ids (scope, id, job_id, row) "
+                        "VALUES (?, ?, ?, ?)",
+                        ((job.batch_type, r.key, job.id, r.row) for r in row_list),
+                    )
+                tx.executemany(
+                    "INSERT OR REPLACE INTO row_keys (job_id, row, bkey, at) "
+                    "VALUES (?, ?, ?, ?)",
+                    ((job.id, row, key, now) for row, key in row_keys),
+                )
+                detail = {"batch_type": job.batch_type, "file": job.file_name,
+                          "rows": job.row_count, "items": job.item_count,
+                          "chunks": len(chunk_list), "parent_job_id": job.parent_job_id,
+                          "target": t.label}
+                self._audit(tx, job.actor, "job.created", job.id, detail)
+                for action, entry in audit:
+                    self._audit(tx, job.actor, action, job.id, entry)
+        except sqlite3.IntegrityError:
+            if job.retry_of is not None:
+                child = self.retry_child(job.retry_of)
+                if child is not None:
+                    raise RetryExists(job.retry_of, child.id) from None
+            raise
+
+    def retry_child(self, job_id: str) -> Job | None:
+        """The job that retries ``job_id``'s failed rows, if there is one."""
+        r = self._conn().execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE retry_of = ?", (job_id,)
+        ).fetchone()
+        return _job(r) if r else None
+
+    def job(self, job_id: str) -> Job | None:
+        r = self._conn().execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        return _job(r) if r else None
+
+    def job_ids(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids of jobs that start with ``prefix`` (for short ids typed by an operator)."""
+        cur = self._conn().execute(
+            "SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [str(r[0]) for r in cur]
+
+    def job_state(self, job_id: str) -> str | None:
+        """Just the job's state: what the runner checks between requests."""
+        r = self._conn().execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def jobs(
+        self, *, states: Collection[str] | None = None, limit: int = 200,
+        fingerprint: str | None = None, batch_type: str | None = None,
+        target: Target | None = None,
+    ) -> list[Job]:
+        """Newest first."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        if states is not None:
+            clauses.append(f"state IN ({_marks(states)})")
+            args += list(states)
+        if fingerprint is not None:
+            clauses.append("fingerprint = ?")
+            args.append(fingerprint)
+        if batch_type is not None:
+            clauses.append("batch_type = ?")
+            args.append(batch_type)
+        if target is not None:
+            sql, targs = _target_clause(target, "jobs")
+            clauses.append(sql)
+            args += targs
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        cur = self._conn().execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY created_at DESC, rowid DESC "
+            "LIMIT ?",
+            [*args, limit],
+        )
+        return [_job(r) for r in cur]
+
+    def set_job_state(
+        self, job_id: str, state: str, *, expect: Collection[str] | None = None,
+        error: str | None = None, actor: str | None = None,
+        detail: dict[str, Any] | None = None, unsent: str | None = None,
+        abort: bool | None = None,
+    ) -> bool:
+        """Move a job to ``state`` if it is in one of ``expect``; audit it when ``actor``.
+
+        ``unsent``: settle what was never sent, in the same transaction (a rejected job):
+        see :func:`transitions.unsent`. ``abort``: record whether a stop also stops the
+        job's remote jobs at Gameball.
+        """
+        with self._tx() as tx:
+            now = self._clock()
+            sql = "UPDATE jobs SET state = ?, error = ?, updated_at = ?"
+            args: list[Any] = [state, error, now]
+            if abort is not None:
+                sql += ", abort = ?"
+                args.append(int(abort))
+            sql += " WHERE id = ?"
+            args.append(job_id)
+            if expect is not None:
+                sql += f" AND state IN ({_marks(expect)})"
+                args += list(expect)
+            changed = tx.execute(sql, args).rowcount == 1
+            if changed and unsent is not None:
+                tr.unsent(tx, job_id, unsent, now)
+            if changed and actor is not None:
+                self._audit(tx, actor, f"job.{state}", job_id, detail)
+            return changed
+
+    def set_job_error(self, job_id: str, error: str | None) -> None:
+        """Show a line on the job (a remote stop being retried …) without moving it."""
+        with self._tx() as tx:
+            tx.execute("UPDATE jobs SET error = ?, updated_at = ? WHERE id = ?",
+                       (error, self._clock(), job_id))
+
+    def settle_unsent(self, job_id: str, message: str) -> None:
+        """The job sends nothing more: settle the chunks that never left (runner's stop)."""
+        with self._tx() as tx:
+            tr.unsent(tx, job_id, message, self._clock())
+
+    # -- leases --
+
+    def acquire_lease(
+        self, job_id: str, owner: str, seconds: float,
+        *, break_if: Callable[[str], bool] | None = None,
+    ) -> bool:
+        """Take (or renew) the job's lease unless another owner holds a live one.
+
+        ``break_if(owner)`` may declare a live lease abandoned (its process is gone).
+        """
+        now = self._clock()
+        with self._tx() as tx:
+            r = tx.execute(
+                "SELECT lease_owner, lease_expires FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if r is None:
+                return False
+            holder, expires = r["lease_owner"], r["lease_expires"]
+            live = holder is not None and holder != owner and (expires or 0) > now
+            if live and not (break_if is not None and break_if(holder)):
+                return False
+            tx.execute(
+                "UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ?",
+                (owner, now + seconds, job_id),
+            )
+            if holder != owner:
+                self._audit(tx, owner, "lease.acquired", job_id,
+                            {"previous_owner": holder} if holder else None)
+            return True
+
+    def renew_lease(self, job_id: str, owner: str, seconds: float) -> bool:
+        """Extend our lease; False when we no longer hold it (it expired and was taken)."""
+        now = self._clock()
+        with self._tx() as tx:
+            return tx.execute(
+                "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
+                (now + seconds, job_id, owner),
+            ).rowcount == 1
+
+    def release_lease(self, job_id: str, owner: str) -> None:
+        with self._tx() as tx:
+            tx.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_expires = NULL "
+                "WHERE id = ? AND lease_owner = ?",
+                (job_id, owner),
+            )
+
+    # -- chunks --
+
+    def chunk(self, job_id: str, index: int) -> Chunk | None:
+        r = self._conn().execute(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE job_id = ? AND idx = ?", (job_id, index)
+        ).fetchone()
+        return _chunk(r) if r else None
+
+    def chunks(self, job_id: str, *, states: Collection[str] | None = None) -> list[Chunk]:
+        sql = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE job_id = ?"
+        args: list[Any] = [job_id]
+        if states is not None:
+            sql += f" AND state IN ({_marks(states)})"
+            args += list(states)
+        return [_chunk(r) for r in self._conn().execute(sql + " ORDER BY idx", args)]
+
+    def payload(self, job_id: str, index: int) -> bytes:
+        r = self._conn().execute(
+            "SELECT payload FROM chunk_payloads WHERE job_id = ? AND idx = ?", (job_id, index)
+        ).fetchone()
+        if r is None:
+            raise KeyError(f"job {job_id} has no chunk {index}")
+        return unpack(r["payload"])
+
+    def chunk_counts(self, job_id: str) -> dict[str, int]:
+        cur = self._conn().execute(
+            "SELECT state, COUNT(*) AS n FROM chunks WHERE job_id = ? GROUP BY state", (job_id,)
+        )
+        counts = dict.fromkeys(CHUNK_STATES, 0)
+        counts.update({r["state"]: r["n"] for r in cur})
+        return counts
+
+    def ready_chunks(self, job_id: str, *, limit: int, exclude: Collection[int] = ()) -> list[int]:
+        """Pending chunks whose back-off has passed, lowest index first."""
+        sql = "SELECT idx FROM chunks WHERE job_id = ? AND state = 'pending' AND not_before <= ?"
+        args: list[Any] = [job_id, self._clock()]
+        if exclude:
+            sql += f" AND idx NOT IN ({_marks(exclude)})"
+            args += list(exclude)
+        cur = self._conn().execute(sql + " ORDER BY idx LIMIT ?", [*args, limit])
+        return [r["idx"] for r in cur]
+
+    def next_not_before(self, job_id: str) -> float | None:
+        r = self._conn().execute(
+            "SELECT MIN(not_before) FROM chunks WHERE job_id = ? AND state = 'pending'",
+            (job_id,),
+        ).fetchone()
+        return None if r[0] is None else float(r[0])
+
+    def mark_sending(self, job_id: str, index: int, owner: str) -> bool:
+        """pending → sending, only while ``owner`` holds a live lease on a job still sending.
+
+        This one guarded UPDATE is what keeps two runners from sending the same chunk and
+        keeps a paused or stopped job from sending anything more.
+        """
+        return self.claim(job_id, index, owner) is not None
+
+    def claim(self, job_id: str, index: int, owner: str) -> tuple[bytes, int] | None:
+        """:meth:`mark_sending`, returning the chunk's payload and doubts when it succeeded.
+
+        The claim is the write the exactly-once rule rests on, so it commits with
+        ``synchronous = FULL``: the WAL is on disk before the POST can leave.
+        """
+        now = self._clock()
+        with self._tx(sending=True, sync=True) as tx:
+            if not tr.claim(tx, job_id, index, owner, now):
+                return None
+            r = tx.execute(
+                "SELECT p.payload, c.doubts FROM chunks AS c JOIN chunk_payloads AS p "
+                "ON p.job_id = c.job_id AND p.idx = c.idx WHERE c.job_id = ? AND c.idx = ?",
+                (job_id, index),
+            ).fetchone()
+            payload, doubts = r["payload"], int(r["doubts"])
+        return unpack(payload), doubts  # unpacked after the commit: senders wait less
+
+    def mark_pending(
+        self, job_id: str, index: int, *, error: str | None, not_before: float = 0.0,
+        expect: Collection[str] = (CHUNK_SENDING,), actor: str | None = None,
+        detail: dict[str, Any] | None = None, owner: str | None = None,
+        operator: bool = False,
+    ) -> bool:
+        """Back to pending: never left, refused, or an in-doubt chunk chosen for resending.
+
+        Rows of an in-doubt chunk stay in doubt while it waits to be resent: only the reply
+        to the resend (or an operator) settles them. An operator's resend (``operator``) is
+        the operator's word that the earlier send did not apply, so its rows go back to
+        pending (their doubt mark stays).
+        """
+        who = tr.OPERATOR if operator else tr.OWNER
+        with self._tx() as tx:
+            changed = tr.move_chunk(
+                tx, job_id, index, CHUNK_PENDING, expect=expect, who=who, owner=owner,
+                now=self._clock(), sets={"last_error": error, "not_before": not_before})
+            if changed and operator:
+                tr.resend_rows(tx, job_id, index)
+            if changed and actor is not None:
+                self._audit(tx, actor, "chunk.resend", job_id,
+                            {"chunk": index, **(detail or {})})
+            if not changed and owner is not None and CHUNK_SENDING in expect:
+                self._refused(tx, actor or owner, job_id, index, CHUNK_PENDING,
+                              {"error": error})
+            return changed
+
+    def mark_unknown(
+        self, job_id: str, index: int, *, error: str,
+        expect: Collection[str] = (CHUNK_SENDING,), actor: str | None = None,
+        owner: str | None = None, takeover: bool = False, results: Any = None,
+    ) -> bool:
+        """The send's fate is unknown: it may have been applied. Its rows become unknown.
+
+        ``takeover``: a new lease holder closing a chunk its dead predecessor was sending.
+        ``results``: what Gameball last said (a status that never settled), kept for the
+        operator.
+        """
+        who = tr.TAKEOVER if takeover else tr.OWNER
+        blob = None if results is None else pack(
+            results if isinstance(results, bytes) else dumps(results).encode())
+        with self._tx() as tx:
+            changed = tr.move_chunk(
+                tx, job_id, index, CHUNK_UNKNOWN, expect=expect, who=who,
+                owner=owner or actor, now=self._clock(),
+                sets={"doubts": tr.INCREMENT, "last_error": error})
+            if changed:
+                tr.move_rows(tx, job_id, ROW_UNKNOWN, tr.IN_DOUBT, error, chunk=index)
+                if blob is not None:
+                    tx.execute("INSERT OR REPLACE INTO chunk_results (job_id, idx, results) "
+                               "VALUES (?, ?, ?)", (job_id, index, blob))
+                self._audit(tx, actor or owner or "runner", "chunk.in_doubt", job_id,
+                            {"chunk": index, "error": error})
+            elif owner is not None or actor is not None:
+                self._refused(tx, actor or owner, job_id, index, CHUNK_UNKNOWN,
+                              {"error": error})
+            return changed
+
+    def mark_accepted(self, job_id: str, index: int, remote_job_id: str,
+                      owner: str | None = None) -> bool:
+        """sending → accepted with Gameball's job id, for the runner that sent it.
+
+        Refused (and audited with the job id, so it is not lost) when ``owner`` no longer
+        holds the job's lease or the chunk was meanwhile taken over.
+        """
+        with self._tx(sending=True) as tx:
+            changed = tr.move_chunk(
+                tx, job_id, index, CHUNK_ACCEPTED, expect=(CHUNK_SENDING,), who=tr.OWNER,
+                owner=owner or self._chunk_owner(tx, job_id, index), now=self._clock(),
+                sets={"remote_job_id": remote_job_id, "last_error": None})
+            if not changed:
+                self._refused(tx, owner, job_id, index, CHUNK_ACCEPTED,
+                              {"remote_job_id": remote_job_id})
+            return changed
+
+    @staticmethod
+    def _chunk_owner(tx: sqlite3.Connection, job_id: str, index: int) -> str:
+        r = tx.execute("SELECT owner FROM chunks WHERE job_id = ? AND idx = ?",
+                       (job_id, index)).fetchone()
+        return str(r[0]) if r is not None and r[0] is not None else ""
+
+    def finish_chunk(
+        self, job_id: str, index: int, *, state: str, outcomes: Iterable[ItemOutcome] = (),
+        applied: Collection[str] = (), results: Any = None,
+        unlisted: tuple[str, str | None] | None, error: str | None = None,
+        expect: Collection[str] = (CHUNK_ACCEPTED,), actor: str | None = None,
+        detail: dict[str, Any] | None = None, owner: str | None = None,
+        cause: str = tr.REPLY,
+    ) -> bool:
+        """Close a chunk (done or failed) and write each item's outcome to its source rows.
+
+        ``applied``: keys whose rows are simply applied (one statement for all of them);
+        ``outcomes``: every other per-key outcome, with its message and result; ``results``:
+        what Gameball said about the whole chunk, kept as one JSON document: its status
+        reply as received (bytes, stored unchanged) or any JSON-able value; ``unlisted`` =
+        (status, message) for rows the reply did not name (None leaves them as they are).
+        ``owner``/``cause``: see :class:`ChunkFinish`.
+        """
+        return self.finish_chunks([ChunkFinish(
+            job_id, index, state=state, outcomes=outcomes, applied=applied, results=results,
+            unlisted=unlisted, error=error, expect=expect, actor=actor, detail=detail,
+            owner=owner, cause=cause,
+        )])[0]
+
+    def finish_chunks(self, finishes: Sequence[ChunkFinish]) -> list[bool]:
+        """:meth:`finish_chunk` for several chunks in one transaction; whether each closed.
+
+        All or nothing: a failure leaves every one of them as it was (still ``accepted``,
+        so a runner polls it again). Each chunk keeps its own guard.
+        """
+        # Encode before taking the write lock: other threads wait only for SQLite itself.
+        prepared = [tr.prepare(f) for f in finishes]
+        with self._tx(background=True) as tx:
+            now = self._clock()
+            done = []
+            for f, p in zip(finishes, prepared, strict=True):
+                closed = tr.finish(tx, f, p, now)
+                if closed and f.actor is not None:
+                    self._audit(tx, f.actor, f"chunk.{f.state}", f.job_id,
+                                {"chunk": f.index, **(f.detail or {})})
+                elif not closed and f.owner is not None:
+                    self._refused(tx, f.actor or f.owner, f.job_id, f.index, f.state,
+                                  dict(f.detail or {}))
+                done.append(closed)
+            return done
+
+    def chunk_results(self, job_id: str, index: int) -> Any:
+        """What Gameball said about a chunk, as recorded (None before it finished).
+
+        For chunks the runner closed this is Gameball's status reply, decoded; ledgers from
+        before schema 4 hold ``{"successful": [...], "failed": [...]}``.
+        """
+        r = self._conn().execute(
+            "SELECT results FROM chunk_results WHERE job_id = ? AND idx = ?", (job_id, index)
+        ).fetchone()
+        return json.loads(unpack(r["results"])) if r is not None and r["results"] else None
+
+    def resolve_unknown_rows(
+        self, job_id: str, index: int, *, status: str, message: str, actor: str,
+        detail: dict[str, Any], cause: str = tr.OPERATOR,
+    ) -> int:
+        """An operator's (or evidence's) verdict on the unknown rows of a closed chunk."""
+        with self._tx() as tx:
+            n = tr.move_rows(tx, job_id, status, cause, message, chunk=index,
+                             statuses=(ROW_UNKNOWN,))
+            self._audit(tx, actor, "chunk.resolved", job_id, {"chunk": index, **detail})
+            return n
+
+    def settle_rows(
+        self, job_id: str, verdicts: Mapping[int, tuple[str, str | None]], *, actor: str,
+        action: str, detail: dict[str, Any], cause: str = tr.EVIDENCE,
+    ) -> int:
+        """Settle single rows by number (row → (status, message)), in one audited step.
+
+        Only moves the transition table allows for ``cause`` happen; the count says how many.
+        """
+        with self._tx() as tx:
+            n = tr.move_listed_rows(tx, job_id, verdicts, cause)
+            self._audit(tx, actor, action, job_id, {**detail, "rows": n})
+            return n
+
+    def recover_sending(self, job_id: str, owner: str) -> list[int]:
+        """Chunks a previous owner left in ``sending`` may have been sent: make them unknown.
+
+        Call only while holding the lease and before sending anything yourself.
+        """
+        stuck = [c.index for c in self.chunks(job_id, states=(CHUNK_SENDING,))]
+        for index in stuck:
+            self.mark_unknown(job_id, index, actor=owner, owner=owner, takeover=True,
+                              error="the runner sending this chunk stopped before it knew "
+                                    "whether Gameball received it")
+        return stuck
+
+    # -- rows --
+
+    def row_counts(self, job_id: str) -> dict[str, int]:
+        cur = self._conn().execute(
+            "SELECT status, COUNT(*) AS n FROM rows WHERE job_id = ? GROUP BY status", (job_id,)
+        )
+        counts = dict.fromkeys(ROW_STATUSES, 0)
+        counts.update({r["status"]: r["n"] for r in cur})
+        return counts
+
+    def rows(
+        self, job_id: str, *, statuses: Collection[str] | None = None,
+        chunk_idx: int | None = None, limit: int | None = None, offset: int = 0,
+        doubted: bool | None = None,
+    ) -> list[Row]:
+        sql = (
+            "SELECT row, chunk_idx, key, status, message, result, cells, doubted FROM rows "
+            "WHERE job_id = ?"
+        )
+        args: list[Any] = [job_id]
+        if statuses is not None:
+            sql += f" AND status IN ({_marks(statuses)})"
+            args += list(statuses)
+        if chunk_idx is not None:
+            sql += " AND chunk_idx = ?"
+            args.append(chunk_idx)
+        if doubted is not None:
+            sql += " AND doubted = ?"
+            args.append(int(doubted))
+        sql += " ORDER BY row LIMIT ? OFFSET ?"
+        args += [-1 if limit is None else limit, offset]
+        return [_row(r) for r in self._conn().execute(sql, args)]
+
+    def row_keys_of(self, job_id: str, rows: Collection[int]) -> list[tuple[int, str]]:
+        """The stored business keys of some rows of a job (a retry stores them again)."""
+        wanted = set(rows)
+        cur = self._conn().execute("SELECT row, bkey FROM row_keys WHERE job_id = ?",
+                                   (job_id,))
+        return [(int(r[0]), str(r[1])) for r in cur if int(r[0]) in wanted]
+
+    def chunk_keys(self, job_id: str, index: int) -> set[str]:
+        cur = self._conn().execute(
+            "SELECT DISTINCT key FROM rows WHERE job_id = ? AND chunk_idx = ?", (job_id, index)
+        )
+        return {r["key"] for r in cur}
+
+    # -- business keys and ids (duplicate guards, see guards.py) --
+
+    def find_row_keys(
+        self, keys: Collection[str], *, since: float, statuses: Collection[str],
+        exclude_job_states: Collection[str] = (), limit: int = 1000,
+        target: Target | None = None,
+    ) -> list[tuple[str, str, int, float]]:
+        """(bkey, job_id, row, at) of stored rows with one of ``keys``, newer than ``since``,
+        whose status is one of ``statuses``; an indexed lookup per key."""
+        sql = (
+            "SELECT k.bkey, k.job_id, k.row, k.at FROM json_each(?) AS w "
+            "JOIN row_keys AS k INDEXED BY row_keys_bkey ON k.bkey = w.value AND k.at >= ? "
+            "JOIN rows AS r ON r.job_id = k.job_id AND r.row = k.row "
+            f"AND r.status IN ({_marks(statuses)}) "
+            "JOIN jobs AS j ON j.id = k.job_id"
+        )
+        args: list[Any] = [dumps(list(keys)), since, *statuses]
+        clauses: list[str] = []
+        if exclude_job_states:
+            clauses.append(f"j.state NOT IN ({_marks(exclude_job_states)})")
+            args += list(exclude_job_states)
+        if target is not None:
+            tsql, targs = _target_clause(target, "j")
+            clauses.append(tsql)
+            args += targs
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        cur = self._conn().execute(sql + " ORDER BY k.at DESC, k.row LIMIT ?", [*args, limit])
+        return [(r[0], r[1], int(r[2]), float(r[3])) for r in cur]
+
+    def find_ids(
+        self, scope: str, ids: Collection[str], *, target: Target | None = None,
+        exclude_job: str | None = None, statuses: Collection[str] | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[str, str, int, str]]:
+        """(id, job_id, row, row status) of earlier rows that used one of ``ids`` as their
+        transaction or order id (``scope`` = the batch type), whatever their amount."""
+        sql = (
+            "SELECT i.id, i.job_id, i.row, r.status FROM json_each(?) AS w "
+            "JOIN item_ids AS i ON i.scope = ? AND i.id = w.value "
+            "JOIN rows AS r ON r.job_id = i.job_id AND r.row = i.row "
+            "JOIN jobs AS j ON j.id = i.job_id WHERE j.state != 'rejected'"
+        )
+        args: list[Any] = [dumps(list(ids)), scope]
+        if exclude_job is not None:
+            sql += " AND i.job_id != ?"
+            args.append(exclude_job)
+        if statuses is not None:
+            sql += f" AND r.status IN ({_marks(statuses)})"
+            args += list(statuses)
+        if target is not None:
+            tsql, targs = _target_clause(target, "j")
+            sql += " AND " + tsql
+            args += targs
+        cur = self._conn().execute(sql + " ORDER BY j.created_at, i.row LIMIT ?",
+                                   [*args, limit])
+        return [(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in cur]

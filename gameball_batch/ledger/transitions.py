@@ -1,0 +1,378 @@
+"""The one table of allowed state changes, and the only SQL that writes a chunk's or a row's state.
+
+Every change of ``chunks.state`` or ``rows.status`` anywhere in the project goes through a
+function of this module, inside a transaction the caller opened (``tx``); a test scans the
+package's SQL to keep it so. Each function checks its move against the tables below before
+it builds any SQL, and the SQL itself only matches rows in a state the table allows to move,
+so a race between two writers can make a move not happen, never make a forbidden one.
+
+Chunks (``CHUNK_MOVES``: (from, to) → who may make it)::
+
+    pending  → sending                 the lease holder, on a job still sending (claim)
+    sending  → accepted | pending | failed | unknown    the lease holder that claimed it
+    sending  → unknown                 a new lease holder taking over a dead runner's chunk
+    accepted → done | failed | unknown the lease holder
+    unknown  → pending                 resend: the lease holder (safe types) or an operator
+    unknown  → done | failed           an operator, or evidence from Gameball
+    pending  → failed                  never sent: stop, reject (only if never in doubt)
+    pending  → unknown                 stop of a chunk queued for resend after a doubt
+
+Every exit from ``sending`` and ``accepted`` names its owner: it happens only while that
+owner holds the job's lease (``AND lease_owner = ?``). A refused exit is audited with the
+Gameball job id it would otherwise have dropped.
+
+Rows (``ROW_MOVES``: (from, to) → the causes that may make it). The rule that matters most
+is that doubt is sticky: a row that was ever ``unknown`` keeps ``doubted = 1``, and leaves
+``unknown`` only for ``applied`` (Gameball named it as applied, or an operator or evidence
+says so) or ``not_applied`` (an operator or evidence). No stop, reject, pause, retry or
+failed resend makes it "not sent".
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Mapping
+from typing import Any, NamedTuple
+
+from gameball_batch.ledger.records import ChunkFinish, NewChunk, NewRow
+from gameball_batch.ledger.sqlite import cells_json, dumps, pack
+from gameball_batch.ledger.states import (
+    CHUNK_ACCEPTED,
+    CHUNK_DONE,
+    CHUNK_FAILED,
+    CHUNK_PENDING,
+    CHUNK_SENDING,
+    CHUNK_UNKNOWN,
+    ROW_APPLIED,
+    ROW_FAILED,
+    ROW_NOT_APPLIED,
+    ROW_PENDING,
+    ROW_UNKNOWN,
+)
+
+# Who may move a chunk: the lease holder that claimed it, a lease holder taking over, an
+# operator's decision, evidence from Gameball, or "unsent" (nothing ever left).
+OWNER, TAKEOVER, OPERATOR, EVIDENCE, UNSENT = "owner", "takeover", "operator", "evidence", "unsent"
+
+CHUNK_MOVES: Mapping[tuple[str, str], frozenset[str]] = {
+    (CHUNK_PENDING, CHUNK_SENDING): frozenset({OWNER}),
+    (CHUNK_SENDING, CHUNK_ACCEPTED): frozenset({OWNER}),
+    (CHUNK_SENDING, CHUNK_PENDING): frozenset({OWNER}),
+    (CHUNK_SENDING, CHUNK_FAILED): frozenset({OWNER}),
+    (CHUNK_SENDING, CHUNK_UNKNOWN): frozenset({OWNER, TAKEOVER}),
+    (CHUNK_ACCEPTED, CHUNK_DONE): frozenset({OWNER}),
+    (CHUNK_ACCEPTED, CHUNK_FAILED): frozenset({OWNER}),
+    (CHUNK_ACCEPTED, CHUNK_UNKNOWN): frozenset({OWNER}),
+    (CHUNK_UNKNOWN, CHUNK_PENDING): frozenset({OWNER, OPERATOR}),
+    (CHUNK_UNKNOWN, CHUNK_DONE): frozenset({OPERATOR, EVIDENCE}),
+    (CHUNK_UNKNOWN, CHUNK_FAILED): frozenset({OPERATOR, EVIDENCE}),
+    (CHUNK_PENDING, CHUNK_FAILED): frozenset({UNSENT}),
+    (CHUNK_PENDING, CHUNK_UNKNOWN): frozenset({UNSENT}),
+}
+OWNED = (CHUNK_SENDING, CHUNK_ACCEPTED)  # exits from these name their owner
+
+# Why a row moves: Gameball's reply to a send, a send whose fate is unknown, a chunk that
+# never left, an operator's decision, or evidence gathered from Gameball (verify.py).
+REPLY, IN_DOUBT, NEVER_SENT = "reply", "in_doubt", "never_sent"
+# A reply to a type whose resend changes nothing (customer upserts, balance inquiries): for
+# those, the answer to a resend is the answer, so it may settle a row that was in doubt.
+IDEMPOTENT = "idempotent"
+
+ROW_MOVES: Mapping[tuple[str, str], frozenset[str]] = {
+    (ROW_PENDING, ROW_APPLIED): frozenset({REPLY, IDEMPOTENT, OPERATOR, EVIDENCE}),
+    (ROW_PENDING, ROW_FAILED): frozenset({REPLY, IDEMPOTENT}),
+    (ROW_PENDING, ROW_UNKNOWN): frozenset({REPLY, IDEMPOTENT, IN_DOUBT}),
+    (ROW_PENDING, ROW_NOT_APPLIED): frozenset({NEVER_SENT, OPERATOR, EVIDENCE}),
+    (ROW_UNKNOWN, ROW_UNKNOWN): frozenset({REPLY, IDEMPOTENT, IN_DOUBT}),  # a new reason
+    (ROW_UNKNOWN, ROW_APPLIED): frozenset({REPLY, IDEMPOTENT, OPERATOR, EVIDENCE}),
+    (ROW_UNKNOWN, ROW_FAILED): frozenset({IDEMPOTENT}),
+    (ROW_UNKNOWN, ROW_NOT_APPLIED): frozenset({OPERATOR, EVIDENCE}),
+    # An operator's "resend": their word that the earlier send did not apply.
+    (ROW_UNKNOWN, ROW_PENDING): frozenset({OPERATOR}),
+}
+
+
+class TransitionError(ValueError):
+    """A move the tables above do not allow was asked for: a bug, never an operator error."""
+
+
+def row_sources(to: str, cause: str) -> tuple[str, ...]:
+    """The row statuses from which ``cause`` may move a row to ``to`` (empty: none)."""
+    return tuple(f for (f, t), causes in ROW_MOVES.items() if t == to and cause in causes)
+
+
+def _row_sources(to: str, cause: str) -> tuple[str, ...]:
+    sources = row_sources(to, cause)
+    if not sources:
+        raise TransitionError(f"no row may move to {to!r} because of {cause!r}")
+    return sources
+
+
+def _check_chunk(sources: Collection[str], to: str, who: str) -> None:
+    for source in sources:
+        if who not in CHUNK_MOVES.get((source, to), frozenset()):
+            raise TransitionError(f"a chunk may not move {source!r} → {to!r} by {who!r}")
+
+
+def _marks(values: Collection[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _doubt(to: str) -> str:
+    return ", doubted = 1" if to == ROW_UNKNOWN else ""
+
+
+# --- birth ---------------------------------------------------------------------------------
+
+
+def insert(tx: sqlite3.Connection, job_id: str, chunks: list[NewChunk],
+           rows: Collection[NewRow] | Any, now: float) -> None:
+    """A new job's chunks and rows, every one pending."""
+    tx.executemany(
+        "INSERT INTO chunks (job_id, idx, item_count, state, created_at, updated_at) "
+        "VALUES (?, ?, ?, 'pending', ?, ?)",
+        ((job_id, c.index, c.item_count, now, now) for c in chunks),
+    )
+    tx.executemany(
+        "INSERT INTO rows (job_id, row, chunk_idx, key, status, cells) "
+        "VALUES (?, ?, ?, ?, 'pending', ?)",
+        ((job_id, r.row, r.chunk_idx, r.key, cells_json(r.cells)) for r in rows),
+    )
+
+
+# --- chunks --------------------------------------------------------------------------------
+
+
+def claim(tx: sqlite3.Connection, job_id: str, index: int, owner: str, now: float) -> bool:
+    """pending → sending, only for the holder of a live lease on a job still sending."""
+    _check_chunk((CHUNK_PENDING,), CHUNK_SENDING, OWNER)
+    return tx.execute(
+        "UPDATE chunks SET state = 'sending', attempts = attempts + 1, owner = ?, "
+        "sent_at = ?, updated_at = ? WHERE job_id = ? AND idx = ? AND state = 'pending' "
+        "AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? "
+        "AND lease_expires > ? AND state IN ('queued', 'running'))",
+        (owner, now, now, job_id, index, job_id, owner, now),
+    ).rowcount == 1
+
+
+def move_chunk(
+    tx: sqlite3.Connection, job_id: str, index: int, to: str, *, expect: Collection[str],
+    who: str, owner: str | None, now: float, sets: Mapping[str, Any] | None = None,
+) -> bool:
+    """Move one chunk from one of ``expect`` to ``to``; whether it moved.
+
+    ``who`` names the cause (a key of the sets in ``CHUNK_MOVES``). Exits from ``sending``
+    and ``accepted`` need ``owner``: they happen only while it holds the job's lease (and,
+    unless ``who`` is a takeover, only for the owner that claimed the chunk). ``sets``:
+    further columns to write (``remote_job_id``, ``last_error``, ``doubts`` …).
+    """
+    _check_chunk(expect, to, who)
+    owned = [s for s in expect if s in OWNED]
+    columns = {"state": to, "updated_at": now, **(sets or {})}
+    assignments = ", ".join(
+        f"{name} = {name} + 1" if value is _INCREMENT else f"{name} = ?"
+        for name, value in columns.items())
+    args: list[Any] = [v for v in columns.values() if v is not _INCREMENT]
+    sql = (f"UPDATE chunks SET {assignments} WHERE job_id = ? AND idx = ? "
+           f"AND state IN ({_marks(expect)})")
+    args += [job_id, index, *expect]
+    if owned and owner is None:
+        # Unnamed: the runner that claimed the chunk, which must still hold the lease.
+        sql += (" AND (state NOT IN ('sending', 'accepted') OR EXISTS (SELECT 1 FROM jobs "
+                "WHERE id = ? AND lease_owner = chunks.owner))")
+        args.append(job_id)
+    elif owned:
+        sql += (" AND (state NOT IN ('sending', 'accepted') OR EXISTS (SELECT 1 FROM jobs "
+                "WHERE id = ? AND lease_owner = ?))")
+        args += [job_id, owner]
+        if who != TAKEOVER:
+            # A POST in flight belongs to the runner that made it; an accepted chunk to
+            # whoever holds the lease now (a new holder follows its predecessor's jobs).
+            sql += " AND (state != 'sending' OR owner = ?)"
+            args.append(owner)
+    return tx.execute(sql, args).rowcount == 1
+
+
+class _Increment:
+    def __repr__(self) -> str:
+        return "INCREMENT"
+
+
+_INCREMENT: Any = _Increment()
+INCREMENT: Any = _INCREMENT  # ``sets={"doubts": INCREMENT}`` adds one to the column
+
+
+def refusal(tx: sqlite3.Connection, job_id: str, index: int) -> dict[str, Any]:
+    """What the chunk and its job look like now, for the audit of a refused move."""
+    r = tx.execute(
+        "SELECT c.state, c.owner, c.remote_job_id, j.lease_owner FROM chunks AS c "
+        "JOIN jobs AS j ON j.id = c.job_id WHERE c.job_id = ? AND c.idx = ?",
+        (job_id, index),
+    ).fetchone()
+    if r is None:
+        return {"chunk": index, "found": False}
+    return {"chunk": index, "state": r["state"], "chunk_owner": r["owner"],
+            "lease_owner": r["lease_owner"], "recorded_remote_job_id": r["remote_job_id"]}
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+
+def move_rows(
+    tx: sqlite3.Connection, job_id: str, to: str, cause: str, message: str | None, *,
+    chunk: int | None = None, statuses: Collection[str] | None = None,
+) -> int:
+    """Move every row of the job (or of one chunk) that the table lets ``cause`` move.
+
+    ``statuses`` narrows the sources further (e.g. only ``unknown`` rows).
+    """
+    sources = _row_sources(to, cause)
+    if statuses is not None:
+        sources = tuple(s for s in sources if s in statuses)
+        if not sources:
+            return 0
+    if chunk is None:
+        sql = (f"UPDATE rows SET status = ?, message = ?{_doubt(to)} WHERE job_id = ? "
+               f"AND status IN ({_marks(sources)})")
+        return int(tx.execute(sql, (to, message, job_id, *sources)).rowcount)
+    sql = (f"UPDATE rows INDEXED BY rows_item SET status = ?, message = ?{_doubt(to)} "
+           f"WHERE job_id = ? AND chunk_idx = ? AND status IN ({_marks(sources)})")
+    return int(tx.execute(sql, (to, message, job_id, chunk, *sources)).rowcount)
+
+
+def move_listed_rows(
+    tx: sqlite3.Connection, job_id: str, rows: Mapping[int, tuple[str, str | None]],
+    cause: str,
+) -> int:
+    """Settle single rows by number, each to its own (status, message); how many moved."""
+    moved = 0
+    for to in {status for status, _ in rows.values()}:
+        sources = _row_sources(to, cause)
+        sql = (f"UPDATE rows SET status = ?, message = ?{_doubt(to)} WHERE job_id = ? "
+               f"AND row = ? AND status IN ({_marks(sources)})")
+        moved += sum(tx.execute(sql, (to, message, job_id, row, *sources)).rowcount
+                     for row, (status, message) in rows.items() if status == to)
+    return moved
+
+
+def resend_rows(tx: sqlite3.Connection, job_id: str, index: int) -> int:
+    """An operator chose to resend an in-doubt chunk: its rows wait for that send again."""
+    return move_rows(tx, job_id, ROW_PENDING, OPERATOR, None, chunk=index,
+                     statuses=(ROW_UNKNOWN,))
+
+
+def unsent(tx: sqlite3.Connection, job_id: str, message: str, now: float) -> None:
+    """The job will send nothing more (stop, reject): settle what never left.
+
+    A pending chunk never in doubt is failed and its rows not_applied. A pending chunk that
+    was in doubt before (queued for a resend) may have been applied by that earlier send:
+    it becomes unknown again and its rows stay in doubt, for an operator or evidence.
+    """
+    _check_chunk((CHUNK_PENDING,), CHUNK_FAILED, UNSENT)
+    _check_chunk((CHUNK_PENDING,), CHUNK_UNKNOWN, UNSENT)
+    tx.execute(
+        "UPDATE chunks SET state = 'unknown', last_error = ?, updated_at = ? "
+        "WHERE job_id = ? AND state = 'pending' AND doubts > 0",
+        (f"{message} An earlier send of this chunk may have been applied.", now, job_id),
+    )
+    tx.execute(
+        "UPDATE chunks SET state = 'failed', last_error = ?, finished_at = ?, updated_at = ? "
+        "WHERE job_id = ? AND state = 'pending'",
+        (message, now, now, job_id),
+    )
+    # Rows of a chunk back in doubt stay (or become again) in doubt.
+    in_doubt = _row_sources(ROW_UNKNOWN, IN_DOUBT)
+    tx.execute(
+        f"UPDATE rows SET status = 'unknown', doubted = 1 WHERE job_id = ? "
+        f"AND status IN ({_marks(in_doubt)}) AND chunk_idx IN "
+        "(SELECT idx FROM chunks WHERE job_id = ? AND state = 'unknown')",
+        (job_id, *in_doubt, job_id),
+    )
+    # Rows of chunks that are now failed were never sent (never in doubt): not applied.
+    sources = _row_sources(ROW_NOT_APPLIED, NEVER_SENT)
+    tx.execute(
+        f"UPDATE rows SET status = 'not_applied', message = ? WHERE job_id = ? "
+        f"AND status IN ({_marks(sources)}) AND doubted = 0 AND chunk_idx IN "
+        "(SELECT idx FROM chunks WHERE job_id = ? AND state = 'failed')",
+        (message, job_id, *sources, job_id),
+    )
+
+
+# --- closing a chunk with Gameball's per-item results ----------------------------------------
+
+
+class Prepared(NamedTuple):
+    """A :class:`ChunkFinish` encoded before the write lock is taken."""
+
+    outcomes: list[tuple[str, str | None, str | None, str, int, str]]
+    applied: str | None
+    results: bytes | None
+    named: str | None  # every key the reply named (applied and outcomes), when any
+
+
+def prepare(f: ChunkFinish) -> Prepared:
+    outcomes = [(o.status, o.message, None if o.result is None else dumps(o.result),
+                 f.job_id, f.index, o.key) for o in f.outcomes]
+    # JSON bytes (Gameball's reply as received) are kept as they are: no second encoding.
+    results = None if f.results is None else pack(
+        f.results if isinstance(f.results, bytes) else dumps(f.results).encode())
+    named = dumps([*f.applied, *(o[5] for o in outcomes)]) if f.applied or outcomes else None
+    return Prepared(outcomes, dumps(list(f.applied)) if f.applied else None, results, named)
+
+
+# Is any row of the chunk not named by the reply? (The common case: none.)
+_UNNAMED_ROW = (
+    "SELECT 1 FROM rows INDEXED BY rows_item WHERE job_id = ? AND chunk_idx = ? "
+    "AND key NOT IN (SELECT value FROM json_each(?)) LIMIT 1"
+)
+
+
+def finish(tx: sqlite3.Connection, f: ChunkFinish, p: Prepared, now: float) -> bool:
+    """Close a chunk and write each item's outcome to its rows (see ``Ledger.finish_chunk``)."""
+    who = f.cause if f.cause in (OPERATOR, EVIDENCE) else OWNER
+    if not move_chunk(tx, f.job_id, f.index, f.state, expect=f.expect, who=who,
+                      owner=f.owner, now=now,
+                      sets={"last_error": f.error, "finished_at": now}):
+        return False
+    if p.results is not None:
+        tx.execute("INSERT OR REPLACE INTO chunk_results (job_id, idx, results) "
+                   "VALUES (?, ?, ?)", (f.job_id, f.index, p.results))
+    all_named = p.named is not None and tx.execute(
+        _UNNAMED_ROW, (f.job_id, f.index, p.named)).fetchone() is None
+    if p.applied is not None:
+        applied_from = _row_sources(ROW_APPLIED, f.cause)
+        # Every row named and every item applied: one plain pass (a third of the cost of
+        # testing each row against the applied keys). Otherwise by key, so a row with an
+        # outcome of its own (failed, still in doubt) is never applied first.
+        plain = all_named and not p.outcomes
+        named_test = "" if plain else " AND key IN (SELECT value FROM json_each(?))"
+        tx.execute(
+            f"UPDATE rows INDEXED BY rows_item SET status = 'applied', message = NULL "
+            f"WHERE job_id = ? AND chunk_idx = ? AND status IN ({_marks(applied_from)})"
+            f"{named_test}",
+            (f.job_id, f.index, *applied_from, *(() if plain else (p.applied,))))
+    for status in {o[0] for o in p.outcomes}:
+        sources = _row_sources(status, f.cause)
+        tx.executemany(
+            f"UPDATE rows SET status = ?, message = ?, result = ?{_doubt(status)} "
+            f"WHERE job_id = ? AND chunk_idx = ? AND key = ? AND status IN "
+            f"({_marks(sources)})",
+            [(*o, *sources) for o in p.outcomes if o[0] == status],
+        )
+    if f.unlisted is not None and not all_named:
+        # Rows the reply did not name at all: the ``unlisted`` verdict.
+        ustatus, umessage = f.unlisted
+        sources = _row_sources(ustatus, f.cause)
+        sql = (f"UPDATE rows INDEXED BY rows_item SET status = ?, message = ?{_doubt(ustatus)} "
+               f"WHERE job_id = ? AND chunk_idx = ? AND status IN ({_marks(sources)})")
+        args: list[Any] = [ustatus, umessage, f.job_id, f.index, *sources]
+        if p.named is not None:
+            sql += " AND key NOT IN (SELECT value FROM json_each(?))"
+            args.append(p.named)
+        tx.execute(sql, args)
+    return True
+
+
+def statuses_written_here() -> tuple[str, ...]:
+    """Every row status some move may write (for the tests that check the table)."""
+    return tuple(sorted({t for _, t in ROW_MOVES} | {ROW_FAILED}))
