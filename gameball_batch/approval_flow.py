@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from gameball_batch import guards, jobs
+from gameball_batch import batch_types, guards, jobs
 from gameball_batch import ledger as lg
 from gameball_batch.approvals import (
     ApprovalRefused,
@@ -105,7 +105,7 @@ def submit(
     ledger: Ledger, plan: ChunkPlan, *, impact: Impact, frame: pd.DataFrame, file_name: str,
     fingerprint: str, mapping: Mapping[str, str], actor: str, rules: ApprovalRules,
     duplicates: guards.DuplicateReport, keys: pd.Series, override_reason: str | None = None,
-    sheet: str | None = None,
+    sheet: str | None = None, target: lg.Target | None = None,
 ) -> Submission:
     """Create the job: refused while duplicates are not overridden; held for approval when a
     rule says so; otherwise queued for the runner."""
@@ -123,9 +123,53 @@ def submit(
     job_id = jobs.create_job(
         ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
         mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
-        row_keys=guards.stored_keys(keys), audit=audit,
+        row_keys=guards.stored_keys(keys), audit=audit, target=target or lg.Target(),
     )
     return Submission(job_id, state, reasons, override)
+
+
+def retry(
+    ledger: Ledger, job_id: str, actor: str, *, rules: ApprovalRules,
+    target: lg.Target | None = None, confirmed: bool = False,
+) -> Submission:
+    """Retry a job's failed rows, once (``jobs.retry_failed``), the way its type needs.
+
+    Types safe to resend (the server refuses a repeated id, or resending changes nothing)
+    are queued at once. The others (adjustments, events) are reviewed like a new job: the
+    caller shows :func:`retry_impact` and has the operator confirm (``confirmed``), and the
+    approval rules apply to the retry's totals. It is never a one-click send.
+    """
+    parent = ledger.job(job_id)
+    if parent is None:
+        raise jobs.JobError(f"There is no job {job_id} in {ledger.path}.")
+    bt = batch_types.get(parent.batch_type)
+    if bt.resend_safe:
+        return Submission(jobs.retry_failed(ledger, job_id, actor, target=target),
+                          lg.JOB_QUEUED)
+    if not confirmed:
+        raise jobs.NeedsReview(
+            f"{bt.title} are not safe to resend, so a retry is reviewed like a new job: "
+            "check its impact, then confirm.")
+    reasons = tuple(approval_reasons(retry_impact(ledger, job_id), rules))
+    state = lg.JOB_AWAITING_APPROVAL if reasons else lg.JOB_QUEUED
+    child = jobs.retry_failed(ledger, job_id, actor, target=target, state=state,
+                              reviewed=True)
+    if reasons:
+        stored = ledger.job(child)
+        assert stored is not None
+        ledger.audit(actor, REQUESTED, child, {"reasons": list(reasons),
+                                               "digest": stored_digest(ledger, stored)})
+    return Submission(child, state, reasons)
+
+
+def retry_impact(ledger: Ledger, job_id: str) -> Impact:
+    """What a retry of ``job_id``'s failed rows would do, as a new job's review shows it."""
+    from gameball_batch.impact import of_items
+
+    job = ledger.job(job_id)
+    if job is None:
+        raise jobs.JobError(f"There is no job {job_id} in {ledger.path}.")
+    return of_items(batch_types.get(job.batch_type), jobs.retry_items(ledger, job_id))
 
 
 # --- deciding --------------------------------------------------------------------------------

@@ -8,6 +8,14 @@ Two guards block a submission until the operator overrides them with a reason (a
   (``[guards] duplicate_days`` in secrets.toml, default 30), that was applied or may still
   apply (pending or in doubt). Rejected jobs and failed rows do not count.
 
+* **same id** — a transaction id (cashback, redemptions) or order id (orders) was used by
+  any earlier job of the same target, whatever its amount and however long ago: Gameball
+  keeps the first and refuses the rest with 9004, so a second file reusing an id with a new
+  amount would otherwise be reported "applied" for an amount Gameball never took.
+
+Every guard is scoped to the target (sandbox or production account, DESIGN.md §9): a
+sandbox rehearsal never blocks, nor hides, a production send.
+
 Business keys are stored per row at job creation (ledger table ``row_keys``, indexed), so
 the lookup is one indexed query, never a scan of stored cells. Idempotent types (customer
 upserts, balance inquiries) have no row guard: sending them twice changes nothing.
@@ -57,6 +65,17 @@ class RowMatch:
 
 
 @dataclass(frozen=True)
+class IdMatch:
+    """A row of this file whose transaction or order id an earlier job already used."""
+
+    row: int
+    id: str
+    job_id: str
+    earlier_row: int
+    earlier_status: str
+
+
+@dataclass(frozen=True)
 class DuplicateReport:
     """What the guards found; ``blocked`` when the operator must override."""
 
@@ -66,10 +85,11 @@ class DuplicateReport:
     row_matches: tuple[RowMatch, ...] = ()
     key_fields: tuple[str, ...] = ()
     truncated: bool = False  # more matches exist than were read
+    id_matches: tuple[IdMatch, ...] = ()
 
     @property
     def blocked(self) -> bool:
-        return bool(self.earlier_jobs or self.row_matches)
+        return bool(self.earlier_jobs or self.row_matches or self.id_matches)
 
     @property
     def matched_rows(self) -> tuple[int, ...]:
@@ -98,6 +118,17 @@ class DuplicateReport:
                 out.append(f"  row {m.row} ({values}) = row {m.earlier_row} of job {m.job_id}")
             if len(self.row_matches) > limit:
                 out.append(f"  … and {len(self.row_matches) - limit:,} more.")
+        if self.id_matches:
+            name = self.batch_type.result_key
+            out.append(
+                f"{len({m.row for m in self.id_matches}):,} row(s) reuse a {name} that an "
+                "earlier job already sent; Gameball keeps the first and refuses the rest "
+                "(9004), whatever the amount:")
+            for im in self.id_matches[:limit]:
+                out.append(f"  row {im.row} ({name}={im.id}) = row {im.earlier_row} of job "
+                           f"{im.job_id} ({im.earlier_status})")
+            if len(self.id_matches) > limit:
+                out.append(f"  … and {len(self.id_matches) - limit:,} more.")
         return out
 
     def matches_frame(self) -> pd.DataFrame:
@@ -118,6 +149,8 @@ class DuplicateReport:
             "matched_rows": len(self.matched_rows),
             "example_rows": list(self.matched_rows[:20]),
             "days": self.days,
+            "id_matches": [{"row": m.row, "id": m.id, "job_id": m.job_id,
+                            "earlier_row": m.earlier_row} for m in self.id_matches[:20]],
         }
 
 
@@ -177,10 +210,15 @@ def split_key(key: str) -> tuple[str, ...]:
 def check(
     ledger: Ledger, *, batch_type: BatchType, fingerprint: str, keys: pd.Series,
     key_fields: tuple[str, ...], days: int = DEFAULT_DAYS,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = time.time, target: lg.Target | None = None,
+    ids: pd.Series | None = None,
 ) -> DuplicateReport:
-    """Run both guards for a file about to be sent."""
-    earlier = tuple(j for j in ledger.jobs(fingerprint=fingerprint, batch_type=batch_type.slug)
+    """Run the guards for a file about to be sent, against earlier jobs of ``target``.
+
+    ``ids``: the file's transaction or order ids (index = source row), for the id guard.
+    """
+    earlier = tuple(j for j in ledger.jobs(fingerprint=fingerprint, batch_type=batch_type.slug,
+                                           target=target)
                     if j.state != lg.JOB_REJECTED)  # a rejected job sent nothing
     matches: list[RowMatch] = []
     truncated = False
@@ -194,7 +232,7 @@ def check(
             found = ledger.find_row_keys(
                 distinct[start : start + LOOKUP_BATCH], since=since,
                 statuses=LIVE_ROW_STATUSES, exclude_job_states=(lg.JOB_REJECTED,),
-                limit=MATCH_LIMIT - len(matches) + 1,
+                limit=MATCH_LIMIT - len(matches) + 1, target=target,
             )
             for bkey, job_id, earlier_row, at in found:
                 for row in rows_by_key[bkey]:
@@ -206,7 +244,39 @@ def check(
     return DuplicateReport(
         batch_type=batch_type, days=days, earlier_jobs=earlier,
         row_matches=tuple(matches[:MATCH_LIMIT]), key_fields=key_fields, truncated=truncated,
+        id_matches=id_matches(ledger, batch_type, ids, target=target),
     )
+
+
+def file_ids(result: ValidationResult) -> pd.Series:
+    """The file's own transaction or order ids (index = source row); empty when the type
+    has none. Generated ids count too: they derive from the file, so a re-sent file
+    carries the same ones."""
+    bt, clean = result.batch_type, result.clean
+    if bt.slug not in lg.ID_SCOPES or bt.result_key not in clean.columns:
+        return pd.Series([], dtype=object, index=pd.Index([], dtype="int64", name="row"))
+    return clean[bt.result_key].astype(str).str.strip()
+
+
+def id_matches(ledger: Ledger, bt: BatchType, ids: pd.Series | None, *,
+               target: lg.Target | None) -> tuple[IdMatch, ...]:
+    """Rows whose id an earlier job of the same target used (any amount, any age)."""
+    if ids is None or ids.empty or bt.slug not in lg.ID_SCOPES:
+        return ()
+    rows_by_id: dict[str, list[int]] = {}
+    for row, value in zip(ids.index.tolist(), ids.tolist(), strict=True):
+        rows_by_id.setdefault(str(value), []).append(int(row))
+    found: list[IdMatch] = []
+    distinct = list(rows_by_id)
+    for start in range(0, len(distinct), LOOKUP_BATCH):
+        for value, job_id, earlier_row, status in ledger.find_ids(
+                bt.slug, distinct[start : start + LOOKUP_BATCH], target=target,
+                statuses=LIVE_ROW_STATUSES, limit=MATCH_LIMIT - len(found) + 1):
+            found += [IdMatch(r, value, job_id, earlier_row, status) for r in rows_by_id[value]]
+        if len(found) > MATCH_LIMIT:
+            break
+    found.sort(key=lambda m: m.row)
+    return tuple(found[:MATCH_LIMIT])
 
 
 def require_override(report: DuplicateReport, reason: str | None) -> str | None:

@@ -9,7 +9,7 @@ network (duplicate guards against earlier jobs live in ``guards.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -155,3 +155,22 @@ def assess(result: ValidationResult) -> Impact:
         warnings=_warnings(bt, values),
         largest_rows=_largest_rows(per_item, cols),
     )
+
+
+def of_items(bt: BatchType, items: list[dict[str, Any]]) -> Impact:
+    """The impact of sending API items again (a retry), from their money and points fields."""
+    cols = [(p, "amount") for p in bt.money_fields] + [(p, "points") for p in bt.points_fields]
+    frame = pd.DataFrame({path: [_dotted(item, path) for item in items] for path, _ in cols},
+                         index=pd.RangeIndex(len(items)))
+    values = tuple(_value_impact(frame[p], p, unit) for p, unit in cols
+                   if frame[p].notna().any())
+    customers = len({str(item.get("customerId", "")) for item in items})
+    return Impact(batch_type=bt, rows=len(items), customers=customers, values=values,
+                  warnings=_warnings(bt, values))
+
+
+def _dotted(item: dict[str, Any], path: str) -> Any:
+    value: Any = item
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value

@@ -79,7 +79,7 @@ from gameball_batch.client.errors import (
     RateLimited,
     ServerError,
 )
-from gameball_batch.ledger import Ledger, Target
+from gameball_batch.ledger import Ledger, Target, WrongTarget
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,6 @@ class Client(Protocol):
 
 
 ClientFactory = Callable[[], Client]
-
-
-class WrongTarget(RuntimeError):
-    """A job was sent to another target than this runner serves; says which it needs."""
 
 
 def _pid_namespace() -> str:
@@ -149,6 +145,7 @@ def owner_is_dead(owner: str) -> bool:
 
 
 describe = oc.describe  # kept for callers that format client errors
+__all__ = ["Runner", "WrongTarget", "describe", "new_owner_id", "owner_is_dead"]
 
 
 class _FirstPoll:

@@ -72,6 +72,7 @@ class Settings:
     sandbox_rate: float = 200.0  # items per second the embedded sandbox processes
     sandbox_seed_customers: int = 200
     allow_anonymous: bool = False
+    allow_network_fs: bool = False  # [ledger] allow_network_fs: a ledger on NFS/SMB anyway
     extra: Mapping[str, Any] = field(default_factory=dict)  # other secrets.toml sections
 
     @property
@@ -82,6 +83,12 @@ class Settings:
     @property
     def environment(self) -> str:
         return "sandbox" if self.use_sandbox else "production"
+
+    def open_ledger(self) -> Any:
+        """The ledger these settings name (refused on a network filesystem unless allowed)."""
+        from gameball_batch.ledger import Ledger
+
+        return Ledger(self.db_path, allow_network_fs=self.allow_network_fs)
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -148,5 +155,8 @@ def load_settings(
     )
     values["allow_anonymous"] = _flag(anon)
     values["rate_shared"] = _flag(env.get("GAMEBALL_RATE_SHARED") or limits.get("rate_shared"))
+    ledger = secrets.get("ledger", {}) if isinstance(secrets.get("ledger"), dict) else {}
+    values["allow_network_fs"] = _flag(env.get("GAMEBALL_LEDGER_ALLOW_NETWORK_FS")
+                                       or ledger.get("allow_network_fs"))
     values.update(overrides)
     return Settings(**values)

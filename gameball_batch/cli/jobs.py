@@ -25,7 +25,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from gameball_batch import jobs
+from gameball_batch import batch_types, jobs
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType, UnknownBatchType
 from gameball_batch.cli import EXIT_INVALID, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
@@ -92,7 +92,10 @@ def _settings(db: str | None) -> Settings:
 
 @contextmanager
 def _ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = Ledger(settings.db_path)
+    try:
+        ledger = Ledger(settings.db_path, allow_network_fs=settings.allow_network_fs)
+    except lg.LedgerError as exc:
+        _fail(str(exc), EXIT_USAGE)
     try:
         yield ledger
     finally:
@@ -111,6 +114,7 @@ class _Target:
     factory: Callable[[], Any]
     sandbox: Any | None  # the embedded SandboxServer when no credentials are set
     url: str
+    target: lg.Target  # what jobs sent here record (never the key itself)
 
 
 @contextmanager
@@ -129,7 +133,9 @@ def _target(settings: Settings) -> Iterator[_Target]:
         def real() -> Any:
             return GameballClient(settings.base_url, api_key, secret_key, rate_limit=limit)
 
-        yield _Target(real, None, settings.base_url)
+        yield _Target(real, None, settings.base_url,
+                      lg.Target.of(sandbox=False, base_url=settings.base_url,
+                                   api_key=api_key.reveal()))
         return
     from gameball_batch.sandbox import SandboxServer
 
@@ -144,7 +150,8 @@ def _target(settings: Settings) -> Iterator[_Target]:
         return GameballClient(url, server.api_key, server.secret_key, rate_limit=limit)
 
     try:
-        yield _Target(sandboxed, server, url)
+        yield _Target(sandboxed, server, url,
+                      lg.Target.of(sandbox=True, base_url=url, api_key=server.api_key))
     finally:
         server.stop()
 
@@ -153,7 +160,7 @@ def _runner(ledger: Ledger, target: _Target, settings: Settings) -> Any:
     from gameball_batch.runner import Runner
 
     return Runner(ledger, target.factory, concurrency=settings.concurrency, poll_initial=0.2,
-                  poll_max=5.0)
+                  poll_max=5.0, target=target.target)
 
 
 def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool) -> None:
@@ -345,8 +352,9 @@ def submit(file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], wait
     prep = _prepare(file, slug, sheet, maps, settings)
     if prep.plan is None:
         _report_issues(prep.result, as_json=as_json)
-    with _ledger(settings) as ledger:
-        submission = _submit_guarded(ledger, prep, file, settings, override, confirm=not yes)
+    with _ledger(settings) as ledger, _target(settings) as target:
+        submission = _submit_guarded(ledger, prep, file, settings, override, confirm=not yes,
+                                     target=target.target)
         job_id = submission.job_id
         if submission.awaiting_approval:
             click.echo(f"Created job {job_id}; it waits for an approver (" +
@@ -357,9 +365,8 @@ def submit(file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], wait
         if not as_json:
             click.echo(f"Created job {job_id}.", err=True)
         if wait or settings.use_sandbox:
-            with _target(settings) as target:
-                runner = _runner(ledger, target, settings)
-                _drive(ledger, runner, job_id, show_progress=_show_progress(as_json))
+            runner = _runner(ledger, target, settings)
+            _drive(ledger, runner, job_id, show_progress=_show_progress(as_json))
         else:
             click.echo("Queued. Run `resume JOB --wait` here, or let the console's runner send "
                        "it.", err=True)
@@ -369,14 +376,15 @@ def submit(file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], wait
 
 
 def _submit_guarded(ledger: Ledger, prep: _Prepared, file: Path, settings: Settings,
-                    override: str | None, *, confirm: bool) -> Any:
+                    override: str | None, *, confirm: bool, target: lg.Target) -> Any:
     """Duplicate guards and approval rules (approval_flow.submit): the console's path."""
     from gameball_batch import approval_flow, guards
 
     keys = guards.business_keys(prep.result, prep.mapping)
     report = guards.check(ledger, batch_type=prep.bt, fingerprint=prep.table.fingerprint,
                           keys=keys, key_fields=guards.key_fields_for(prep.bt, prep.mapping),
-                          days=guards.duplicate_days(settings.extra))
+                          days=guards.duplicate_days(settings.extra), target=target,
+                          ids=guards.file_ids(prep.result))
     if report.blocked and not (override or "").strip():
         _fail("\n".join([*report.lines(), 'Nothing was sent. To send anyway, pass '
                          '--override-duplicates "REASON" (recorded in the audit log).']),
@@ -391,6 +399,7 @@ def _submit_guarded(ledger: Ledger, prep: _Prepared, file: Path, settings: Setti
         ledger, prep.plan, impact=prep.impact, frame=prep.table.frame, file_name=file.name,
         fingerprint=prep.table.fingerprint, mapping=prep.mapping, actor=_actor(), rules=rules,
         duplicates=report, keys=keys, override_reason=override, sheet=prep.table.sheet,
+        target=target,
     )
 
 
@@ -463,13 +472,17 @@ def resume(job_id: str, wait: bool, as_json: bool, db: str | None) -> None:
 
 @click.command("stop")
 @click.argument("job_id", metavar="JOB")
+@click.option("--abort", is_flag=True,
+              help="Emergency: also ask Gameball to stop the job's remote jobs. Rows they "
+                   "do not report stay in doubt.")
 @_db_option
 @_guarded
-def stop(job_id: str, db: str | None) -> None:
-    """Stop JOB: send nothing more and stop its remote jobs in flight."""
+def stop(job_id: str, abort: bool, db: str | None) -> None:
+    """Stop sending JOB: nothing new is sent; what Gameball accepted runs to its end, so
+    every row's outcome stays known. With --abort, also stop it at Gameball."""
     settings = _settings(db)
     with _ledger(settings) as ledger:
-        if not jobs.request_stop(ledger, job_id, _actor()):
+        if not jobs.request_stop(ledger, job_id, _actor(), abort=abort):
             click.echo(f"Job {job_id} is already {jobs.summary(ledger, job_id).state}.")
             return
         job = ledger.job(job_id)
@@ -488,16 +501,58 @@ def _held_by_live_runner(job: lg.Job, now: float) -> bool:
     return owner is not None and (job.lease_expires or 0) > now and not owner_is_dead(owner)
 
 
+def _confirm_retry(ledger: Ledger, job_id: str) -> bool:
+    """Show a retry's impact and ask, as for a new file (unsafe types only)."""
+    from gameball_batch import approval_flow
+
+    impact = approval_flow.retry_impact(ledger, job_id)
+    click.echo(f"Retry of job {job_id}: {impact.rows:,} item(s), {impact.customers:,} "
+               "customer(s).", err=True)
+    for value in impact.values:
+        click.echo(f"  {value.field}: adds {value.positive_total:,.2f}, deducts "
+                   f"{abs(value.negative_total):,.2f}, net {value.total:,.2f}", err=True)
+    click.echo(f"  {impact.batch_type.title} are not safe to resend: check these rows were "
+               "not applied before sending them again.", err=True)
+    if not _stdin_is_terminal():
+        _fail("No terminal to ask for confirmation: review the impact above and pass --yes.",
+              EXIT_USAGE)
+    if not click.confirm("Send this retry?", default=False, err=True):
+        _fail("Nothing was created.", EXIT_USAGE)
+    return True
+
+
 @click.command("retry-failed")
 @click.argument("job_id", metavar="JOB")
 @click.option("--json", "as_json", is_flag=True, help="Print the new job as JSON.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (after reviewing).")
 @_db_option
 @_guarded
-def retry_failed(job_id: str, as_json: bool, db: str | None) -> None:
-    """Make a new job from the failed and not-applied rows of JOB (same ids, linked)."""
-    with _ledger(_settings(db)) as ledger:
-        child = jobs.retry_failed(ledger, job_id, _actor())
+def retry_failed(job_id: str, as_json: bool, yes: bool, db: str | None) -> None:
+    """Make the one retry job of JOB's failed and not-applied rows (same ids, linked).
+
+    Adjustments and events are not safe to resend: their retry shows its impact and asks
+    for confirmation (or --yes), and the approval rules apply, as for a new file.
+    """
+    from gameball_batch import approval_flow
+
+    settings = _settings(db)
+    with _ledger(settings) as ledger, _target(settings) as target:
+        try:
+            rules = approval_flow.rules_from_settings(settings.extra)
+        except ValueError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        parent = ledger.job(job_id)
+        confirmed = yes
+        if parent is not None and not yes and not batch_types.get(
+                parent.batch_type).resend_safe and ledger.retry_child(job_id) is None:
+            confirmed = _confirm_retry(ledger, job_id)
+        submission = approval_flow.retry(ledger, job_id, _actor(), rules=rules,
+                                         target=target.target, confirmed=confirmed)
+        child = submission.job_id
         summary = jobs.summary(ledger, child)
+        if submission.awaiting_approval:
+            click.echo("The retry waits for an approver (" +
+                       "; ".join(submission.approval_reasons) + ").", err=True)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
         return

@@ -31,7 +31,7 @@ from gameball_batch.ledger.sqlite import cells_json as _cells_json
 from gameball_batch.ledger.sqlite import pack as _pack
 from gameball_batch.ledger.sqlite import unpack as _unpack
 from gameball_batch.ledger.states import *  # noqa: F403 - the state names are the API
-from gameball_batch.ledger.store import ID_SCOPES, Ledger, RetryExists
+from gameball_batch.ledger.store import ID_SCOPES, Ledger, RetryExists, WrongTarget
 
 __all__ = [
     "ID_SCOPES",
@@ -50,6 +50,7 @@ __all__ = [
     "RetryExists",
     "Row",
     "Target",
+    "WrongTarget",
     "_WriteLock",
     "_cells_json",
     "_pack",

@@ -63,6 +63,10 @@ from gameball_batch.ledger.states import (
 ID_SCOPES = ("orders", "cashback", "redemptions")
 
 
+class WrongTarget(LedgerError):
+    """A job was sent to another Gameball target than the one configured; says which."""
+
+
 class RetryExists(LedgerError):
     """The job's failed rows were already retried: ``child_id`` is that retry."""
 

@@ -694,6 +694,7 @@ def _duplicates(
             ledger, batch_type=bt, fingerprint=held.fingerprint, keys=keys_,
             key_fields=guards.key_fields_for(bt, mapping),
             days=guards.duplicate_days(services.get_settings().extra),
+            target=services.get_connection().target, ids=guards.file_ids(result),
         )
 
     report: guards.DuplicateReport = _attempt("look up earlier jobs", lambda: _cached(
@@ -792,6 +793,7 @@ def _create_job(
             fingerprint=held.fingerprint, mapping=mapping, actor=frame.identity().actor,
             sheet=table.sheet, rules=_approval_rules(), duplicates=report,
             keys=guards.business_keys(result, mapping), override_reason=override,
+            target=services.get_connection().target,
         )
     except guards.DuplicatesBlocked as exc:
         st.session_state[keys.NB_SUBMIT_ERROR] = str(exc)

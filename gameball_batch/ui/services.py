@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from gameball_batch.ledger import Ledger
+from gameball_batch.ledger import Ledger, Target
 from gameball_batch.sandbox import SandboxServer
 from gameball_batch.settings import Secret, Settings, load_settings
 
@@ -48,6 +48,12 @@ class Connection:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def target(self) -> Target:
+        """Where jobs sent through this connection are recorded as sent (no key kept)."""
+        return Target.of(sandbox=not self.is_production, base_url=self.base_url,
+                         api_key=self.api_key.reveal())
 
 
 def _env_key() -> tuple[tuple[str, str], ...]:
@@ -159,13 +165,14 @@ def _close_ledger(ledger: Ledger) -> None:
 
 
 @st.cache_resource(show_spinner=False, on_release=_close_ledger)
-def _ledger_for(path: str) -> Ledger:
-    return Ledger(path)
+def _ledger_for(path: str, allow_network_fs: bool = False) -> Ledger:
+    return Ledger(path, allow_network_fs=allow_network_fs)
 
 
 def get_ledger() -> Ledger:
     """The ledger of this process (one object, a connection per thread)."""
-    return _ledger_for(str(get_settings().db_path))
+    settings = get_settings()
+    return _ledger_for(str(settings.db_path), settings.allow_network_fs)
 
 
 def _stop_runner(runner: Runner) -> None:
@@ -177,7 +184,8 @@ def _runner_for(db_path: str, base_url: str, concurrency: int, rate: float) -> R
     del base_url, rate  # part of the key: a new target or rate gets a fresh runner
     from gameball_batch.runner import Runner
 
-    runner = Runner(_ledger_for(db_path), get_client_factory(), concurrency=concurrency)
+    runner = Runner(get_ledger(), get_client_factory(), concurrency=concurrency,
+                    target=get_connection().target)
     runner.start()
     return runner
 
