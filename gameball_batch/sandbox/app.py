@@ -178,10 +178,12 @@ def create_app(
     )
     state.restore()
     if state.state_file is not None:
+        existed = state.state_file.exists()
         state.notice = persist.load_into(state.core, state.state_file)
         if state.notice is not None:
             state.restore()  # a fresh start gets its demo customers back
-        state.saved_revision = state.core.revision
+        elif existed:
+            state.saved_revision = state.core.revision  # the file holds this very state
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
