@@ -71,6 +71,7 @@ class Settings:
     max_rows: int = 2_000_000
     sandbox_rate: float = 200.0  # items per second the embedded sandbox processes
     sandbox_seed_customers: int = 200
+    sandbox_port: int = 8999  # the one local sandbox the console and the CLI share
     allow_anonymous: bool = False
     allow_network_fs: bool = False  # [ledger] allow_network_fs: a ledger on NFS/SMB anyway
     extra: Mapping[str, Any] = field(default_factory=dict)  # other secrets.toml sections
@@ -158,5 +159,19 @@ def load_settings(
     ledger = secrets.get("ledger", {}) if isinstance(secrets.get("ledger"), dict) else {}
     values["allow_network_fs"] = _flag(env.get("GAMEBALL_LEDGER_ALLOW_NETWORK_FS")
                                        or ledger.get("allow_network_fs"))
+    port = env.get("GAMEBALL_SANDBOX_PORT") or gb.get("sandbox_port")
+    if port is not None:
+        values["sandbox_port"] = _port(port)
     values.update(overrides)
     return Settings(**values)
+
+
+def _port(raw: Any) -> int:
+    try:
+        port = int(str(raw).strip())
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise ValueError(f"GAMEBALL_SANDBOX_PORT (sandbox_port) must be a port number from 1 "
+                         f"to 65535, got '{raw}'")
+    return port

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -15,3 +16,7 @@ def _no_real_gameball(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GAMEBALL_SECRETS_PATH", str(tmp_path / "no-secrets.toml"))
     monkeypatch.setenv("GAMEBALL_BATCH_DB", str(tmp_path / "ledger.db"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    # The shared local sandbox's fixed port (default 8999) must not collide across runs.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("GAMEBALL_SANDBOX_PORT", str(sock.getsockname()[1]))

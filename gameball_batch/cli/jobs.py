@@ -137,14 +137,19 @@ def _target(settings: Settings) -> Iterator[_Target]:
                       lg.Target.of(sandbox=False, base_url=settings.base_url,
                                    api_key=api_key.reveal()))
         return
-    from gameball_batch.sandbox import SandboxServer
+    from gameball_batch.sandbox.shared import LocalSandboxError, local_sandbox
 
-    server = SandboxServer(item_rate=settings.sandbox_rate,
-                           seed_customers=settings.sandbox_seed_customers)
-    url = server.start()
-    click.echo(f"No Gameball credentials set (GAMEBALL_API_KEY): using the embedded sandbox at "
-               f"{url}. Nothing reaches Gameball, and the sandbox ends with this command.",
-               err=True)
+    try:
+        server = local_sandbox(settings.db_path.parent, settings.sandbox_port,
+                               item_rate=settings.sandbox_rate,
+                               seed_customers=settings.sandbox_seed_customers)
+    except LocalSandboxError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    url = server.base_url
+    how = ("ends with this command (its state is kept)" if server.owned
+           else "is the one the console started")
+    click.echo(f"No Gameball credentials set (GAMEBALL_API_KEY): using the local sandbox at "
+               f"{url}. Nothing reaches Gameball; the sandbox {how}.", err=True)
 
     def sandboxed() -> Any:
         return GameballClient(url, server.api_key, server.secret_key, rate_limit=limit)
@@ -153,7 +158,7 @@ def _target(settings: Settings) -> Iterator[_Target]:
         yield _Target(sandboxed, server, url,
                       lg.Target.of(sandbox=True, base_url=url, api_key=server.api_key))
     finally:
-        server.stop()
+        server.close()
 
 
 def _runner(ledger: Ledger, target: _Target, settings: Settings) -> Any:

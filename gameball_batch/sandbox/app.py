@@ -8,6 +8,11 @@ in instant mode a job is applied before its creation request is answered, so tes
 Debug endpoints live under ``/_sandbox/`` and are sandbox-only (no such thing exists at
 Gameball): reset, seed, listings, per-key counts, faults, holds and processing speed.
 
+Options choose the reply style (``replies``: documented or rich, see replies.py) and which
+status/stop path pair is served (``routes``). With a ``state_file`` the same background task
+snapshots the state to it when it changed, at most about once a second, and at shutdown
+(persist.py), so a restart keeps customers, balances and jobs.
+
 This module must not hold business rules (they are in core.py) and must not start a server
 (server.py does); it never logs request bodies or keys.
 """
@@ -21,8 +26,10 @@ import json
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -32,28 +39,29 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Scope
 
-from gameball_batch.batch_types import BATCH_TYPES, MAX_ITEMS_PER_REQUEST
-from gameball_batch.sandbox.core import (
+from gameball_batch.batch_types import MAX_ITEMS_PER_REQUEST
+from gameball_batch.sandbox import persist
+from gameball_batch.sandbox.core import TYPES, SandboxCore
+from gameball_batch.sandbox.errors import ItemFailure, JobNotFound, error_envelope, http_status
+from gameball_batch.sandbox.faults import Faults
+from gameball_batch.sandbox.model import (
     DEMO_API_KEY,
     DEMO_POINTS,
     DEMO_SECRET_KEY,
+    REPLY_STYLES,
     Clock,
     CoreConfig,
-    Faults,
-    ItemFailure,
-    JobNotFound,
-    Monotonic,
-    RateLimiter,
-    SandboxCore,
-    error_envelope,
-    http_status,
     iso,
     utc_now,
 )
+from gameball_batch.sandbox.ratelimit import Monotonic, RateLimiter
 
 API_VERSIONS = ("v4.0", "v4", "v4.1")  # reference §1.1, §9 C1
 DEFAULT_ITEM_RATE = 200.0
-_SLUG_BY_ENDPOINT = {bt.endpoint.removeprefix("/batch/"): slug for slug, bt in BATCH_TYPES.items()}
+ROUTE_PAIRS = ("both", "gitbook", "openapi")  # reference §9 C2/C3
+SERVICE = "gameball-batch-sandbox"  # how /_sandbox/health says "this is our sandbox"
+SNAPSHOT_EVERY = 1.0  # seconds between snapshots of a changing state, at least
+_SLUG_BY_ENDPOINT = {bt.endpoint.removeprefix("/batch/"): slug for slug, bt in TYPES.items()}
 
 DropHook = Callable[[Scope], Awaitable[None]]
 
@@ -83,6 +91,26 @@ class SandboxState:
     tick: float = 0.05
     lock: threading.Lock = field(default_factory=threading.Lock)
     initial: tuple[bool, float] = (False, DEFAULT_ITEM_RATE)
+    routes: str = "both"
+    state_file: Path | None = None
+    notice: str | None = None  # e.g. a state file that could not be restored
+    saved_revision: int = -1
+    next_snapshot: float = 0.0  # monotonic time before which no snapshot is taken
+
+    def snapshot_due(self, now: float) -> bool:
+        return (self.state_file is not None and now >= self.next_snapshot
+                and self.core.revision != self.saved_revision)
+
+    def save(self) -> float:
+        """Snapshot and write the state now; returns the seconds it took."""
+        if self.state_file is None:
+            return 0.0
+        began = time.monotonic()
+        with self.lock:
+            data, revision = persist.snapshot(self.core), self.core.revision
+        persist.save(self.state_file, data)
+        self.saved_revision = revision
+        return time.monotonic() - began
 
     def restore(self) -> None:
         """Back to the state at start: no data but the seed, start faults, no rate history."""
@@ -109,13 +137,28 @@ def create_app(
     seed_customers: int = 0,
     faults: Faults | Mapping[str, Any] | None = None,
     config: CoreConfig | None = None,
+    replies: str | None = None,
+    routes: str = "both",
+    state_file: Path | str | None = None,
     clock: Clock = utc_now,
     monotonic: Monotonic = time.monotonic,
     drop_connection: DropHook | None = None,
 ) -> Starlette:
-    """The sandbox app. ``item_rate`` 0 pauses processing (jobs stay queued until stepped)."""
+    """The sandbox app. ``item_rate`` 0 pauses processing (jobs stay queued until stepped).
+
+    ``replies`` ("documented" or "rich") overrides ``config.replies``; ``routes`` serves
+    both status/stop path pairs, only the GitBook one or only the OpenAPI one; a
+    ``state_file`` is restored at start and kept up to date (see the module docstring).
+    """
     if item_rate < 0:
         raise ValueError("item_rate is items per second and cannot be negative")
+    if routes not in ROUTE_PAIRS:
+        raise ValueError(f"routes must be one of {', '.join(ROUTE_PAIRS)}, got '{routes}'")
+    if replies is not None:
+        if replies not in REPLY_STYLES:
+            raise ValueError(f"replies must be one of {', '.join(REPLY_STYLES)}, "
+                             f"got '{replies}'")
+        config = replace(config or CoreConfig(), replies=replies)  # type: ignore[arg-type]
     start_faults = faults if isinstance(faults, Faults) else Faults().updated(faults or {})
     state = SandboxState(
         core=SandboxCore(clock=clock, config=config),
@@ -130,8 +173,17 @@ def create_app(
         seed_customers=seed_customers,
         drop=drop_connection or _raise_dropped,
         initial=(instant, item_rate),
+        routes=routes,
+        state_file=Path(state_file).resolve() if state_file is not None else None,
     )
     state.restore()
+    if state.state_file is not None:
+        existed = state.state_file.exists()
+        state.notice = persist.load_into(state.core, state.state_file)
+        if state.notice is not None:
+            state.restore()  # a fresh start gets its demo customers back
+        elif existed:
+            state.saved_revision = state.core.revision  # the file holds this very state
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -142,9 +194,11 @@ def create_app(
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+            if state.state_file is not None and state.core.revision != state.saved_revision:
+                state.save()
 
     app = Starlette(
-        routes=_api_routes() + _debug_routes(),
+        routes=_api_routes(routes) + _debug_routes(),
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
@@ -320,15 +374,29 @@ async def stop_job(request: Request) -> Response:
     return _json({"batchId": str(job.job_id), "status": job.state, "message": message})
 
 
-def _api_routes() -> list[Route]:
+async def unknown_route(request: Request) -> Response:
+    """The path pair that is switched off answers like a path that never existed."""
+    return _error(4004, f"No such endpoint: {request.method} {request.url.path}")
+
+
+def _api_routes(routes: str = "both") -> list[Route]:
     base = "/api/{version}/integrations"
-    return [
-        Route(base + "/batch/{job_id}", get_status, methods=["GET"]),
-        Route(base + "/batch/{job_id}", stop_job, methods=["DELETE"]),
+    gitbook = routes in ("both", "gitbook")
+    openapi = routes in ("both", "openapi")
+    # Without the GitBook pair, GET/DELETE /batch/{id} would meet the creation route and
+    # answer 405; an explicit 404 keeps "unknown route" the same whichever pair is off.
+    pair = (get_status, stop_job) if gitbook else (unknown_route, unknown_route)
+    listed = [
+        Route(base + "/batch/{job_id}", pair[0], methods=["GET"]),
+        Route(base + "/batch/{job_id}", pair[1], methods=["DELETE"]),
         Route(base + "/batch/{endpoint:path}", create_batch, methods=["POST"]),
-        Route(base + "/batches/{job_id}/status", get_status, methods=["GET"]),
-        Route(base + "/batches/{job_id}/stop", stop_job, methods=["POST"]),
     ]
+    if openapi:
+        listed += [
+            Route(base + "/batches/{job_id}/status", get_status, methods=["GET"]),
+            Route(base + "/batches/{job_id}/stop", stop_job, methods=["POST"]),
+        ]
+    return listed
 
 
 # --- background processing -----------------------------------------------------------------
@@ -347,10 +415,14 @@ async def _work(state: SandboxState) -> None:
             if state.instant:
                 state.core.process(state.core.pending_items())
                 credit = 0.0
-                continue
-            if credit >= 1.0:
+            elif credit >= 1.0:
                 applied = state.core.process(int(credit))
                 credit = credit - applied if applied == int(credit) else 0.0
+        if state.snapshot_due(now):
+            # Encoding and writing run in a thread, outside the lock; the gap to the next
+            # snapshot grows with its cost, so a huge state never spends over ~10% on it.
+            took = await asyncio.to_thread(state.save)
+            state.next_snapshot = time.monotonic() + max(SNAPSHOT_EVERY, 10 * took)
 
 
 # --- debug endpoints (sandbox-only) --------------------------------------------------------
@@ -378,7 +450,13 @@ def _int_param(source: Mapping[str, Any], name: str, default: int) -> int:
 
 
 async def debug_health(request: Request) -> Response:
-    return _json({"ok": True})
+    """Says this is our sandbox and which state file it keeps, so a console or CLI attaches
+    to it only when it is the one they would have started (shared.py)."""
+    state = _state(request)
+    return _json({"ok": True, "service": SERVICE,
+                  "stateFile": str(state.state_file) if state.state_file else None,
+                  "replies": state.core.config.replies, "routes": state.routes,
+                  "notice": state.notice})
 
 
 async def debug_reset(request: Request) -> Response:
@@ -449,17 +527,32 @@ async def debug_jobs(request: Request) -> Response:
         return _json([job.summary() for job in state.core.jobs.values()])
 
 
+_RECORD_KIND = {"adjustments": "manual", "cashback": "cashback", "redemptions": "redeem",
+                "orders": "order"}
+
+
 async def debug_counts(request: Request) -> Response:
     """``?type=slug`` → {key: times applied}; ``&submitted=1`` counts submissions instead;
-    ``&min=N`` keeps keys seen at least N times (``min=2`` proves nothing was applied twice)."""
+    ``&min=N`` keeps keys seen at least N times (``min=2`` proves nothing was applied twice).
+    ``&by=customer`` counts the stored transactions per customer instead (adjustments,
+    cashback, redemptions, orders): two for a customer sent one adjustment is "applied
+    twice", whatever the result items said."""
     slug = request.query_params.get("type", "")
-    if slug not in BATCH_TYPES:
-        raise HTTPException(400, f"type must be one of {', '.join(BATCH_TYPES)}")
+    if slug not in TYPES:
+        raise HTTPException(400, f"type must be one of {', '.join(TYPES)}")
+    by = request.query_params.get("by", "key")
+    if by not in ("key", "customer") or (by == "customer" and slug not in _RECORD_KIND):
+        raise HTTPException(400, "by=customer works for " + ", ".join(_RECORD_KIND))
     submitted = request.query_params.get("submitted", "") in ("1", "true", "yes")
     least = _int_param(request.query_params, "min", 1)
     state = _state(request)
     with state.lock:
-        counts = state.core.counts(slug, submitted=submitted)
+        if by == "customer":
+            kind = _RECORD_KIND[slug]
+            counts: Mapping[str, int] = Counter(
+                tx.customer_id for tx in state.core.all_transactions() if tx.kind == kind)
+        else:
+            counts = state.core.counts(slug, submitted=submitted)
         body = {key: n for key, n in counts.items() if n >= least}
     return _json(body)
 

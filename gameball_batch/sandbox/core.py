@@ -18,385 +18,57 @@ in ``app.py``; the thread that serves it in ``server.py``.
 from __future__ import annotations
 
 import math
-import random
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from gameball_batch.batch_types import BATCH_TYPES, MAX_ITEMS_PER_REQUEST, BatchType
+from gameball_batch.sandbox import replies
+from gameball_batch.sandbox.errors import (
+    ERROR_CODES,
+    ItemFailure,
+    JobNotFound,
+    error_envelope,
+    http_status,
+)
+from gameball_batch.sandbox.faults import (
+    MESSAGE_KEYS,
+    STATUS_SPELLINGS,
+    Faults,
+    parse_fault_options,
+)
+from gameball_batch.sandbox.model import (
+    DEMO_API_KEY,
+    DEMO_CUSTOMER_BASE,
+    DEMO_POINTS,
+    DEMO_SECRET_KEY,
+    FIRST_GAMEBALL_TX_ID,
+    FIRST_JOB_ID,
+    HOLD_MINUTES,
+    ORDER_TRANSACTIONS,
+    Clock,
+    CoreConfig,
+    Customer,
+    Hold,
+    Job,
+    Transaction,
+    iso,
+    utc_now,
+)
+from gameball_batch.sandbox.ratelimit import Monotonic, RateLimiter
 
-Clock = Callable[[], datetime]
-Monotonic = Callable[[], float]
-
-DEMO_API_KEY = "sandbox-api-key"  # fixed demo strings, not secrets (sandbox only)
-DEMO_SECRET_KEY = "sandbox-secret-key"  # noqa: S105 - a public demo string
-DEMO_CUSTOMER_BASE = 1000  # demo customers are cus-1001, cus-1002, …
-DEMO_POINTS = 1000
-FIRST_JOB_ID = 50001
-FIRST_GAMEBALL_TX_ID = 900001
-HOLD_MINUTES = 10  # reference §3.6: a hold lasts 10 minutes by default
+# Names other modules and the tests import from here (the module was split along seams).
+__all__ = [
+    "DEMO_API_KEY", "DEMO_CUSTOMER_BASE", "DEMO_POINTS", "DEMO_SECRET_KEY", "ERROR_CODES",
+    "MESSAGE_KEYS", "STATUS_SPELLINGS", "Clock", "CoreConfig", "Customer", "Faults", "Hold",
+    "ItemFailure", "Job", "JobNotFound", "Monotonic", "RateLimiter", "SandboxCore",
+    "Transaction", "error_envelope", "http_status", "iso", "parse_fault_options", "utc_now",
+]
 
 # Spreadsheet-only paths of batch_types.py and the API field they become (its docstring).
 _SHEET_ONLY = {"event": "events"}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Timestamps as in the status examples of reference §4.1: ``2026-11-25T10:00:00Z``."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- errors --------------------------------------------------------------------------------
-
-# reference §7.3: code -> (name, HTTP status)
-ERROR_CODES: dict[int, tuple[str, int]] = {
-    1000: ("Unauthorized", 401),
-    1001: ("Secret Key Required", 401),
-    3000: ("Missing Arguments", 400),
-    3003: ("Invalid Value", 422),
-    3011: ("Limit Exceed", 422),
-    3016: ("Invalid Payload", 400),
-    4000: ("Failed", 400),
-    4004: ("Not Found", 404),
-    5000: ("Internal Server Error", 500),
-    7000: ("Customer Not Found", 404),
-    9003: ("Transaction Time Already Exists", 422),
-    9004: ("Transaction ID Already Exists", 422),
-    9006: ("Transaction Hold Reference Not Found", 404),
-    9007: ("Transaction Time Not Valid", 422),
-    9008: ("Insufficient Balance Points", 422),
-}
-
-# reference §7.2, written the way §7.1's example writes a type ("Payload Error")
-_CATEGORIES = {
-    1: "Authentication Error",
-    2: "Request Error",
-    3: "Payload Error",
-    4: "General Error",
-    5: "Server Error",
-    6: "Configurations Error",
-    7: "Customer Error",
-    8: "Subscription Error",
-    9: "Transactions Error",
-}
-DOCUMENTATION_URL = "https://docs.gameball.co/api-reference/overview/status-error-codes"
-
-
-_DETAILED = frozenset({3000, 3003, 3016})
-
-
-class ItemFailure(Exception):
-    """One item cannot be applied; it lands in ``response.failed`` and nothing else fails."""
-
-    def __init__(self, code: int, detail: str = "") -> None:
-        name = ERROR_CODES[code][0]
-        self.code = code
-        # Known refusals keep the single API's exact text (reference §10.6), which clients
-        # match on; only schema problems add which field is wrong.
-        self.message = f"{name}: {detail}" if detail and code in _DETAILED else name
-        super().__init__(self.message)
-
-
-class JobNotFound(LookupError):
-    """No job has this id (answered 404 with 4004, reference §10.14)."""
-
-
-def error_envelope(code: int, message: str | None = None) -> dict[str, Any]:
-    """The v4 error body of reference §7.1."""
-    name = ERROR_CODES.get(code, ("Error", 400))[0]
-    return {
-        "code": code,
-        "type": _CATEGORIES.get(code // 1000, "General Error"),
-        "message": message or name,
-        "documentationUrl": DOCUMENTATION_URL,
-        "requestId": uuid.uuid4().hex,
-    }
-
-
-def http_status(code: int) -> int:
-    return ERROR_CODES.get(code, ("", 400))[1]
-
-
-# --- configuration and faults --------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class CoreConfig:
-    """The account settings the docs leave to the merchant (reference §8.3, §10)."""
-
-    cashback_points_per_unit: float = 1.0  # points earned per currency unit of cashback/orders
-    redemption_factor: float = 0.1  # currency value of one point: 10 at 0.1 = 100 points
-    adjustment_points_per_unit: float = 1.0  # adjustment ``amount`` → points (§10.11)
-    cashback_creates_customers: bool = False  # §10.13: unverified, so configurable
-    check_time_clash: bool = False  # §10.10: 9003 for an exact transactionTime clash
-    total_count: Literal["submitted", "processed"] = "submitted"  # §10.4
-    stop_keeps_results: bool = True  # §10.16: False = doc-faithful zeros and null
-    currency: str = "EGP"
-    points_name: str = "Points"
-
-
-STATUS_SPELLINGS: dict[str, dict[str, str]] = {
-    "lower": {},  # reference §10.3 default
-    "capitalised": {
-        "queued": "Queued",
-        "running": "Running",
-        "completed": "Completed",
-        "failed": "Failed",
-        "stopped": "Stopped",
-    },
-    "openapi": {"queued": "pending", "running": "processing"},
-    "v3": {"queued": "pending", "running": "inProgress", "completed": "finished"},
-}
-MESSAGE_KEYS = ("message", "error", "mixed")  # §9 C7; "mixed" alternates as the tutorial does
-
-
-@dataclass(kw_only=True)
-class Faults:
-    """Fault injection for tests and training; every field is settable at runtime.
-
-    Counters (``*_next``) make a fault happen on the next N matching requests, for
-    deterministic tests; probabilities draw from a seeded RNG. Creation faults apply to
-    creation requests only; ``status_errors_next`` to status requests; ``rate_limit_next``
-    and ``latency`` to every API request.
-    """
-
-    error_before: float = 0.0  # probability of a 500 before anything is applied
-    error_after: float = 0.0  # probability of a 500 after the job was applied (in doubt)
-    drop_after: float = 0.0  # probability of closing the socket after applying
-    error_before_next: int = 0
-    error_after_next: int = 0
-    drop_after_next: int = 0
-    status_errors_next: int = 0
-    rate_limit_next: int = 0  # a 429 burst: the next N API requests are refused
-    latency: float = 0.0  # seconds added before every API answer
-    status_spelling: str = "lower"
-    message_key: str = "message"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        self.check()
-        self._rng = random.Random(self.seed)
-
-    def check(self) -> None:
-        """Raise ValueError with an operator message for an impossible setting."""
-        for name in ("error_before", "error_after", "drop_after"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"fault {name} is a probability from 0 to 1, got {value}")
-        for name in ("error_before_next", "error_after_next", "drop_after_next",
-                     "status_errors_next", "rate_limit_next"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"fault {name} counts requests and cannot be negative")
-        if self.latency < 0:
-            raise ValueError("fault latency is seconds and cannot be negative")
-        if self.status_spelling not in STATUS_SPELLINGS:
-            choices = ", ".join(STATUS_SPELLINGS)
-            raise ValueError(f"fault status_spelling must be one of {choices}")
-        if self.message_key not in MESSAGE_KEYS:
-            raise ValueError(f"fault message_key must be one of {', '.join(MESSAGE_KEYS)}")
-
-    def take(self, name: str) -> bool:
-        """Whether fault ``name`` fires now; a counter is used up before a probability."""
-        counter = f"{name}_next"
-        if getattr(self, counter, 0) > 0:
-            setattr(self, counter, getattr(self, counter) - 1)
-            return True
-        probability = getattr(self, name, 0.0)
-        return bool(probability) and self._rng.random() < probability
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def updated(self, changes: Mapping[str, Any]) -> Faults:
-        """A copy with ``changes`` applied (values parsed from text when needed)."""
-        known = {f.name: f for f in fields(self)}
-        parsed: dict[str, Any] = {}
-        for name, raw in changes.items():
-            key = name.replace("-", "_")
-            if key not in known:
-                raise ValueError(f"unknown fault '{name}'; known: {', '.join(known)}")
-            parsed[key] = _parse_fault_value(key, raw, getattr(self, key))
-        return replace(self, **parsed)
-
-
-def _parse_fault_value(name: str, raw: Any, current: Any) -> Any:
-    """A fault value from JSON or CLI text, as the type of its current value."""
-    if isinstance(current, str):
-        return str(raw)
-    if isinstance(raw, bool):
-        raise ValueError(f"fault {name} needs a number, got '{raw}'")
-    try:
-        return int(str(raw)) if isinstance(current, int) else float(str(raw))
-    except ValueError:
-        raise ValueError(f"fault {name} needs a number, got '{raw}'") from None
-
-
-def parse_fault_options(items: Iterable[str]) -> dict[str, str]:
-    """``["error_after=0.5", "latency=0.2"]`` → a dict, for the CLI's ``--fault``."""
-    parsed: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"--fault needs NAME=VALUE, got '{item}'")
-        parsed[name.strip()] = value.strip()
-    return parsed
-
-
-# --- rate limiting -------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """Gameball's "Others" limits (reference §6): 30 per second and 360 per 30 s, per key
-    and HTTP method (the table gives a resource's GET and POST their own rows), or per key
-    alone when ``shared``."""
-
-    def __init__(
-        self, *, per_second: int = 30, per_30s: int = 360, shared: bool = False,
-        monotonic: Monotonic,
-    ) -> None:
-        self.per_second = per_second
-        self.per_30s = per_30s
-        self.shared = shared
-        self._monotonic = monotonic
-        self._hits: dict[tuple[str, str], deque[float]] = {}
-
-    def reset(self) -> None:
-        self._hits.clear()
-
-    def admit(self, key: str, method: str = "") -> float:
-        """0.0 when the request may pass (and is counted), else seconds until it could."""
-        now = self._monotonic()
-        hits = self._hits.setdefault((key, "" if self.shared else method.upper()), deque())
-        while hits and hits[0] <= now - 30.0:
-            hits.popleft()
-        if len(hits) >= self.per_30s:
-            return hits[-self.per_30s] + 30.0 - now
-        recent = len(hits) - _first_after(hits, now - 1.0)
-        if recent >= self.per_second:
-            return hits[-self.per_second] + 1.0 - now
-        hits.append(now)
-        return 0.0
-
-
-def _first_after(hits: deque[float], moment: float) -> int:
-    """Index of the first hit after ``moment``; scans from the newest (at most 30 steps)."""
-    index = len(hits)
-    while index > 0 and hits[index - 1] > moment:
-        index -= 1
-    return index
-
-
-# --- state ---------------------------------------------------------------------------------
-
-
-@dataclass(slots=True, kw_only=True)
-class Customer:
-    customer_id: str
-    created_at: datetime
-    points: int = 0  # total balance, holds included
-    held: int = 0  # points reserved by live holds
-    earned: int = 0
-    email: str | None = None
-    mobile: str | None = None
-    guest: bool = False
-    gameball_id: int = 0
-    profile: dict[str, Any] = field(default_factory=dict)  # top-level extras (deviceToken…)
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def available(self) -> int:
-        return self.points - self.held
-
-    def view(self, factor: float) -> dict[str, Any]:
-        return {
-            "customerId": self.customer_id,
-            "gameballId": self.gameball_id,
-            "email": self.email,
-            "mobile": self.mobile,
-            "guest": self.guest,
-            "points": self.points,
-            "held": self.held,
-            "availablePoints": self.available,
-            "pointsValue": round(self.points * factor, 2),
-            "totalEarnedPoints": self.earned,
-            "createdAt": iso(self.created_at),
-            "customerAttributes": self.attributes,
-            **self.profile,
-        }
-
-
-@dataclass(slots=True, kw_only=True)
-class Transaction:
-    kind: str  # "cashback" | "redeem" | "manual" | "order"
-    transaction_id: str
-    customer_id: str
-    gameball_id: int
-    points: int  # signed: positive adds, negative deducts
-    amount: float | None
-    time: datetime
-    job_id: int
-    reason: str | None = None
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "type": self.kind,
-            "transactionId": self.transaction_id,
-            "customerId": self.customer_id,
-            "gameballTransactionId": self.gameball_id,
-            "points": self.points,
-            "amount": self.amount,
-            "transactionTime": iso(self.time),
-            "jobId": self.job_id,
-            "reason": self.reason,
-        }
-
-
-@dataclass(slots=True, kw_only=True)
-class Hold:
-    reference: str
-    customer_id: str
-    points: int
-    expires_at: datetime
-
-
-@dataclass(slots=True, kw_only=True)
-class Job:
-    job_id: int
-    batch_type: BatchType
-    items: list[Any]
-    created_at: datetime
-    total: int
-    state: str = "queued"  # queued | running | completed | failed | stopped
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    next_index: int = 0
-    successful: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def done(self) -> bool:
-        return self.state in ("completed", "failed", "stopped")
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "jobId": self.job_id,
-            "type": self.batch_type.slug,
-            "status": self.state,
-            "items": self.total,
-            "successful": len(self.successful),
-            "failed": len(self.failed),
-            "createdAt": iso(self.created_at),
-            "startedAt": iso(self.started_at),
-            "finishedAt": iso(self.finished_at),
-        }
 
 
 def _api_required(bt: BatchType) -> tuple[str, ...]:
@@ -411,6 +83,9 @@ def _api_required(bt: BatchType) -> tuple[str, ...]:
 
 
 _REQUIRED = {slug: _api_required(bt) for slug, bt in BATCH_TYPES.items()}
+_REQUIRED[ORDER_TRANSACTIONS.slug] = ()
+# The seven batch types of batch_types.py and the sandbox's own eighth (reference §2.8).
+TYPES: dict[str, BatchType] = {**BATCH_TYPES, ORDER_TRANSACTIONS.slug: ORDER_TRANSACTIONS}
 _TX_KIND = {"cashback": "cashback", "redemptions": "redeem", "adjustments": "manual"}
 
 
@@ -423,6 +98,7 @@ class SandboxCore:
     def __init__(self, *, clock: Clock = utc_now, config: CoreConfig | None = None) -> None:
         self._clock = clock
         self.config = config or CoreConfig()
+        self.revision = 0  # bumped by every change; the serving side snapshots on it
         self.reset()
 
     # state -----------------------------------------------------------------------------
@@ -439,11 +115,23 @@ class SandboxCore:
         self.jobs: dict[int, Job] = {}
         self._queue: deque[Job] = deque()
         self._times: set[tuple[str, str, datetime]] = set()
-        self.applied: dict[str, Counter[str]] = {slug: Counter() for slug in BATCH_TYPES}
-        self.submitted: dict[str, Counter[str]] = {slug: Counter() for slug in BATCH_TYPES}
-        self._next_job = FIRST_JOB_ID
-        self._next_tx = FIRST_GAMEBALL_TX_ID
-        self._next_customer = 1
+        self.applied: dict[str, Counter[str]] = {slug: Counter() for slug in TYPES}
+        self.submitted: dict[str, Counter[str]] = {slug: Counter() for slug in TYPES}
+        self.next_job = FIRST_JOB_ID
+        self.next_tx = FIRST_GAMEBALL_TX_ID
+        self.next_customer = 1
+        self.touch()
+
+    def reindex(self) -> None:
+        """Rebuild what is derived from the records (the job queue, the time-clash index)
+        after they were loaded from a snapshot (persist.py)."""
+        self._queue = deque(job for _, job in sorted(self.jobs.items()) if not job.done)
+        self._times = {(tx.kind, tx.customer_id, tx.time) for tx in self.all_transactions()
+                       if tx.kind != "order"} if self.config.check_time_clash else set()
+
+    def touch(self) -> None:
+        """Note a change, so the serving side knows a snapshot is due (see persist.py)."""
+        self.revision += 1
 
     def seed(self, count: int, *, points: int = DEMO_POINTS) -> list[str]:
         """Create (or top up to ``points``) demo customers cus-1001 … cus-{1000+count}."""
@@ -458,6 +146,7 @@ class SandboxCore:
             if customer.points < points:
                 customer.earned += points - customer.points
                 customer.points = points
+        self.touch()
         return ids
 
     def create_hold(self, customer_id: str, points: int) -> Hold:
@@ -477,6 +166,7 @@ class SandboxCore:
         )
         customer.held += points
         self.holds[hold.reference] = hold
+        self.touch()
         return hold
 
     # jobs ------------------------------------------------------------------------------
@@ -486,15 +176,16 @@ class SandboxCore:
         if len(items) > MAX_ITEMS_PER_REQUEST:
             raise ValueError(f"a batch holds at most {MAX_ITEMS_PER_REQUEST} items")
         job = Job(
-            job_id=self._next_job,
-            batch_type=BATCH_TYPES[slug],
+            job_id=self.next_job,
+            batch_type=TYPES[slug],
             items=items,
             created_at=self._clock(),
             total=len(items),
         )
-        self._next_job += 1
+        self.next_job += 1
         self.jobs[job.job_id] = job
         self._queue.append(job)
+        self.touch()
         return job
 
     def job(self, job_id: int | str) -> Job:
@@ -514,6 +205,8 @@ class SandboxCore:
             done += self._advance(job, limit - done)
             if job.done:
                 self._queue.popleft()
+        if done:
+            self.touch()
         return done
 
     def run(self, job: Job) -> None:
@@ -521,6 +214,7 @@ class SandboxCore:
         self._advance(job, job.total)
         if job.done and job in self._queue:
             self._queue.remove(job)
+        self.touch()
 
     def stop(self, job_id: int | str) -> Job:
         """Stop a queued or running job; applied items stay applied (§10.15). Finished: no-op."""
@@ -531,6 +225,7 @@ class SandboxCore:
             job.items = []
             if job in self._queue:
                 self._queue.remove(job)
+            self.touch()
         return job
 
     def _advance(self, job: Job, limit: int) -> int:
@@ -540,11 +235,14 @@ class SandboxCore:
         if job.state == "queued":
             job.state = "running"
             job.started_at = now
-        handler = self._handlers[job.batch_type.slug]
+        handler = self._handlers.get(job.batch_type.slug)
         end = min(job.total, job.next_index + limit)
         start = job.next_index
         for index in range(start, end):
-            self._apply(job, handler, job.items[index], now)
+            if handler is None:  # the Order Transactions batch: items are order IDs
+                self._order_transactions(job, job.items[index])
+            else:
+                self._apply(job, handler, job.items[index], now)
         job.next_index = end
         if end == job.total:
             job.state = "failed" if job.total and not job.successful else "completed"
@@ -614,7 +312,7 @@ class SandboxCore:
         self.orders[order_id] = Transaction(
             kind="order", transaction_id=order_id, customer_id=customer_id,
             gameball_id=self._tx_id(), points=rewarded - redeemed, amount=paid, time=when,
-            job_id=job_id,
+            job_id=job_id, redeemed=redeemed,
         )
         return {"customerId": customer_id, "orderId": order_id,
                 "rewardedPoints": rewarded, "redeemedPoints": redeemed}
@@ -660,7 +358,7 @@ class SandboxCore:
         customer.points += points
         if points > 0:
             customer.earned += points
-        key = tx_id or f"manual-{self._next_tx}"  # the id _book is about to give it
+        key = tx_id or f"manual-{self.next_tx}"  # the id _book is about to give it
         gameball_id = self._book("manual", key, customer, points, amount, now, job_id, reason)
         result: dict[str, Any] = {"customerId": customer.customer_id,
                                   "gameballTransactionId": gameball_id,
@@ -739,6 +437,29 @@ class SandboxCore:
                                 "receivedAt": iso(now)})
         return {"customerId": customer_id, "message": "Events processed"}
 
+    def _order_transactions(self, job: Job, item: Any) -> None:
+        """One order ID of the Order Transactions batch (reference §2.8): its orders,
+        cashback and redemptions, or "Order Not Found" with the ID as ``customerId``."""
+        order_id = str(item) if isinstance(item, (str, int)) and not isinstance(
+            item, bool) else None
+        self.submitted[ORDER_TRANSACTIONS.slug][str(item)] += 1
+        records = [] if order_id is None else [
+            record for record in (self.orders.get(order_id),
+                                  self.transactions["cashback"].get(order_id),
+                                  self.transactions["redeem"].get(order_id))
+            if record is not None
+        ]
+        if not records:
+            message = replies.ORDER_NOT_FOUND if order_id is not None else \
+                "Invalid Value: an order ID must be text"
+            job.failed.append({"customerId": item, "message": message,
+                               "code": 4004 if order_id is not None else 3003})
+            return
+        assert order_id is not None
+        self.applied[ORDER_TRANSACTIONS.slug][order_id] += 1
+        job.successful.append(replies.order_transactions(
+            order_id, records, self.config.redemption_factor))
+
     _handlers: ClassVar[dict[str, Callable[..., dict[str, Any]]]] = {
         "customers": _customers,
         "orders": _orders,
@@ -756,8 +477,8 @@ class SandboxCore:
         customer = self.customers.get(customer_id)
         if customer is None and create:
             customer = Customer(customer_id=customer_id, created_at=self._clock(),
-                                gameball_id=self._next_customer)
-            self._next_customer += 1
+                                gameball_id=self.next_customer)
+            self.next_customer += 1
             self.customers[customer_id] = customer
         if customer is not None and item is not None:
             for key in ("email", "mobile"):
@@ -804,8 +525,8 @@ class SandboxCore:
         return points
 
     def _tx_id(self) -> int:
-        self._next_tx += 1
-        return self._next_tx - 1
+        self.next_tx += 1
+        return self.next_tx - 1
 
     def _book(self, kind: str, tx_id: str, customer: Customer, points: int, amount: Any,
               when: datetime, job_id: int, reason: Any = None) -> int:
@@ -825,42 +546,12 @@ class SandboxCore:
 
     def status(self, job: Job, *, spelling: str = "lower",
                message_key: str = "message") -> dict[str, Any]:
-        """Status response shape 1 (reference §4.1, the default of §10.2)."""
-        done_items = len(job.successful) + len(job.failed)
-        faithful_stop = job.state == "stopped" and not self.config.stop_keeps_results
-        if faithful_stop:
-            finished, errors, total, response = 0, 0, 0, None
-        else:
-            finished, errors = len(job.successful), len(job.failed)
-            total = job.total if self.config.total_count == "submitted" else done_items
-            response = None if job.state == "queued" else {
-                "successful": job.successful,
-                "failed": _keyed(job.failed, message_key),
-            }
-        return {
-            "operation": job.batch_type.operation,
-            "errorCount": errors,
-            "totalCount": total,
-            "finishedCount": finished,
-            "startedAt": iso(job.started_at),
-            "createdAt": iso(job.created_at),
-            "status": STATUS_SPELLINGS[spelling].get(job.state, job.state),
-            "response": response,
-        }
+        """Status response shape 1 in the configured reply style (see replies.py)."""
+        return replies.status(job, self.config, spelling=spelling, message_key=message_key)
 
     def status_v2(self, job: Job) -> dict[str, Any]:
         """Status response shape 2, from the OpenAPI file only (reference §4.1)."""
-        processed = len(job.successful) + len(job.failed)
-        return {
-            "batchId": str(job.job_id),
-            "status": STATUS_SPELLINGS["openapi"].get(job.state, job.state),
-            "progress": round(100 * processed / job.total) if job.total else 100,
-            "totalItems": job.total,
-            "processedItems": processed,
-            "failedItems": len(job.failed),
-            "results": job.successful,
-            "errors": job.failed,
-        }
+        return replies.status_v2(job, self.config)
 
     def counts(self, slug: str, *, submitted: bool = False) -> Counter[str]:
         """Per-key application counts of a type (or submissions, 9004 refusals included)."""
@@ -883,21 +574,6 @@ def _failed(bt: BatchType, item: Any, failure: ItemFailure) -> dict[str, Any]:
     if bt.result_key != "customerId":
         result[bt.result_key] = source.get(bt.result_key)
     return result
-
-
-def _keyed(failed: list[dict[str, Any]], message_key: str) -> list[dict[str, Any]]:
-    """Failed items with ``error`` in place of ``message`` when that fault is on (§9 C7)."""
-    if message_key == "message":
-        return failed
-    renamed = []
-    for index, entry in enumerate(failed):
-        if message_key == "mixed" and index % 2 == 0:
-            renamed.append(entry)
-            continue
-        copy = {k: v for k, v in entry.items() if k != "message"}
-        copy["error"] = entry["message"]
-        renamed.append(copy)
-    return renamed
 
 
 def _text(item: Mapping[str, Any], name: str) -> str:

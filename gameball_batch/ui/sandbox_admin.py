@@ -11,9 +11,13 @@ refuses anything but a loopback host.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -96,3 +100,57 @@ def set_item_rate(base_url: str, items_per_second: float) -> dict[str, Any]:
     answer: dict[str, Any] = _call(base_url, "POST", "/processing",
                                    {"itemRate": float(items_per_second)})
     return answer
+
+
+# --- the customers an operator can practise with -------------------------------------------
+
+CUSTOMER_COLUMNS = ("customerId", "points", "availablePoints", "email", "mobile")
+_DEMO_ID = re.compile(r"cus-(\d+)")
+
+
+@dataclass(frozen=True)
+class Customers:
+    """The sandbox's customers, as the Settings page lists them."""
+
+    rows: list[dict[str, Any]]  # one per customer, CUSTOMER_COLUMNS only
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def demo_range(self) -> tuple[str, str] | None:
+        """First and last seeded id (cus-1001 …), or None when there is none."""
+        numbers = sorted(int(m.group(1)) for row in self.rows
+                         if (m := _DEMO_ID.fullmatch(str(row["customerId"]))))
+        return (f"cus-{numbers[0]}", f"cus-{numbers[-1]}") if numbers else None
+
+    def csv(self) -> bytes:
+        """The list as a CSV download, every value as plain text."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CUSTOMER_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: _cell(row.get(k)) for k in CUSTOMER_COLUMNS} for row in self.rows)
+        return out.getvalue().encode("utf-8")
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A leading =, +, - or @ would run as a formula in a spreadsheet; quote it as text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def customers(base_url: str) -> Customers:
+    """Every customer of the sandbox with the balance they hold now."""
+    answer = _call(base_url, "GET", "/customers")
+    rows = [{k: entry.get(k) for k in CUSTOMER_COLUMNS}
+            for entry in answer if isinstance(entry, dict)] if isinstance(answer, list) else []
+    return Customers(rows=rows)

@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from gameball_batch.ledger import Ledger, Target
-from gameball_batch.sandbox import SandboxServer
+from gameball_batch.sandbox.shared import LocalSandbox, local_sandbox
 from gameball_batch.settings import Secret, Settings, load_settings
 
 if TYPE_CHECKING:  # imported lazily: the client (and the runner) pull in httpx
@@ -43,7 +44,7 @@ class Connection:
     base_url: str
     api_key: Secret
     secret_key: Secret | None
-    sandbox: SandboxServer | None = None
+    sandbox: LocalSandbox | None = None
 
     @property
     def is_production(self) -> bool:
@@ -97,23 +98,25 @@ def set_tunable(**changes: Any) -> None:
     get_runner()
 
 
-def _stop_sandbox(server: SandboxServer) -> None:
-    server.stop()
+def _stop_sandbox(sandbox: LocalSandbox) -> None:
+    sandbox.close()  # stops it only if this process serves it; its state stays on disk
 
 
 @st.cache_resource(show_spinner=False, on_release=_stop_sandbox)
-def _sandbox_for(item_rate: float, seed_customers: int) -> SandboxServer:
-    server = SandboxServer(item_rate=item_rate, seed_customers=seed_customers)
-    server.start()
-    return server
+def _sandbox_for(item_rate: float, seed_customers: int, state_dir: str,
+                 port: int) -> LocalSandbox:
+    return local_sandbox(Path(state_dir), port, item_rate=item_rate,
+                         seed_customers=seed_customers)
 
 
-def get_sandbox() -> SandboxServer | None:
-    """The embedded sandbox, started on first use; ``None`` when credentials are set."""
+def get_sandbox() -> LocalSandbox | None:
+    """The local sandbox shared with the CLI (started or attached to on first use, state
+    beside the ledger); ``None`` when credentials are set."""
     settings = get_settings()
     if not settings.use_sandbox:
         return None
-    return _sandbox_for(float(settings.sandbox_rate), int(settings.sandbox_seed_customers))
+    return _sandbox_for(float(settings.sandbox_rate), int(settings.sandbox_seed_customers),
+                        str(settings.db_path.parent), int(settings.sandbox_port))
 
 
 def get_connection() -> Connection:

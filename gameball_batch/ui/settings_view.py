@@ -36,6 +36,8 @@ def render() -> None:
     _connection(connection, settings)
     _limits(settings, may_change=may_change)
     _access(settings)
+    if connection.sandbox is not None:
+        _customers(connection.base_url)
     if connection.sandbox is not None and may_change:
         _sandbox(connection.base_url)
 
@@ -158,6 +160,24 @@ def _access(settings: Any) -> None:
 
 
 # --- sandbox --------------------------------------------------------------------------------
+
+
+def _customers(url: str) -> None:
+    """Who there is to practise with: how many, their ids, their balances, as a download."""
+    st.header("Sandbox customers")
+    try:
+        listed = sandbox_admin.customers(url)
+    except sandbox_admin.SandboxAdminError as exc:
+        st.error(str(exc))
+        return
+    demo = listed.demo_range
+    ids = f"demo ids {demo[0]} … {demo[1]}" if demo else "no demo customers (seed some below)"
+    st.caption(f"{listed.count:,} customers in the sandbox; {ids}. Balances are in points.")
+    if listed.rows:
+        st.dataframe(listed.rows, hide_index=True, key=keys.ST_SANDBOX_CUSTOMERS)
+        st.download_button("Download customers (CSV)", data=listed.csv(),
+                           file_name="sandbox-customers.csv", mime="text/csv",
+                           key=keys.ST_SANDBOX_CUSTOMERS_CSV)
 
 
 def _sandbox(url: str) -> None:

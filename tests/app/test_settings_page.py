@@ -119,6 +119,28 @@ def test_faults_applied_for_training_reach_the_sandbox_and_clear_again() -> None
     assert sandbox_admin.faults(url)["error_after"] == 0.0
 
 
+def test_sandbox_mode_lists_the_demo_customers_with_balances_and_a_csv() -> None:
+    at = _page()
+    assert not at.exception
+    assert "Sandbox customers" in [h.value for h in at.header]
+    assert "200 customers in the sandbox; demo ids cus-1001 … cus-1200" in _texts(at)
+    url = services.get_connection().base_url
+    listed = sandbox_admin.customers(url)
+    assert listed.rows[0] == {"customerId": "cus-1001", "points": 1000,
+                              "availablePoints": 1000, "email": "cus-1001@example.com",
+                              "mobile": None}
+    lines = listed.csv().decode().splitlines()
+    assert lines[0] == "customerId,points,availablePoints,email,mobile"
+    assert lines[1] == "cus-1001,1000,1000,cus-1001@example.com,"
+    assert len(lines) == 201
+
+
+def test_the_customer_csv_never_carries_a_formula() -> None:
+    listed = sandbox_admin.Customers(rows=[{"customerId": "=HYPERLINK(1)", "points": -5}])
+    assert listed.csv().decode().splitlines()[1] == "'=HYPERLINK(1),-5,,,"
+    assert listed.demo_range is None
+
+
 def test_sandbox_admin_refuses_a_non_local_url() -> None:
     with pytest.raises(sandbox_admin.SandboxAdminError, match="only talk to a local sandbox"):
         sandbox_admin.reset("https://api.gameball.co")

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
@@ -55,3 +56,32 @@ def test_a_taken_port_is_reported_not_a_traceback() -> None:
         assert time.monotonic() - started < 30
     assert result.exit_code == 1
     assert "could not start" in result.output
+
+
+def test_replies_routes_and_the_state_file_beside_the_ledger_are_options(
+        tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameball_batch", "sandbox", "--port", "0",
+         "--replies", "rich", "--routes", "gitbook"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
+        health = httpx.get(url + "/_sandbox/health", timeout=5).json()
+        assert (health["replies"], health["routes"]) == ("rich", "gitbook")
+        # tests/conftest.py puts the ledger in tmp_path: the state file goes beside it
+        assert health["stateFile"] == str((tmp_path / "sandbox-state.json").resolve())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (tmp_path / "sandbox-state.json").exists()
+
+
+def test_an_unknown_reply_style_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["sandbox", "--replies", "fancy"])
+    assert result.exit_code == 2
+    assert "'documented', 'rich'" in result.output

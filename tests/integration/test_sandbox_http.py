@@ -25,6 +25,22 @@ def http(sandbox: SandboxServer) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def rich_server() -> Iterator[SandboxServer]:
+    with SandboxServer(instant=True, rate_limit=False, seed_customers=5,
+                       replies="rich") as server:
+        yield server
+
+
+@pytest.fixture
+def rich(rich_server: SandboxServer) -> Iterator[httpx.Client]:
+    """A client of a sandbox answering rich items (result key and code added)."""
+    rich_server.state.restore()
+    with httpx.Client(base_url=rich_server.url, headers=keys(rich_server),
+                      timeout=10) as client:
+        yield client
+
+
 def create(http: httpx.Client, slug: str, items: list[Any], version: str = "v4.0") -> int:
     path = f"/api/{version}/integrations{BATCH_TYPES[slug].endpoint}"
     response = http.post(path, json={"body": items})
@@ -66,6 +82,14 @@ def test_every_type_is_created_and_completes_under_every_version(
     assert body["status"] == "completed"
     assert body["operation"] == BATCH_TYPES[slug].operation
     assert (body["finishedCount"], body["errorCount"], body["totalCount"]) == (1, 0, 1)
+    [item] = body["response"]["successful"]
+    assert item["customerId"] == SAMPLES[slug]["customerId"]
+    assert not {"transactionId", "orderId", "code"} & set(item)  # documented replies
+
+
+@pytest.mark.parametrize("slug", list(BATCH_TYPES))
+def test_rich_items_carry_the_types_result_key(rich: httpx.Client, slug: str) -> None:
+    body = status(rich, create(rich, slug, [SAMPLES[slug]]))
     result_key = BATCH_TYPES[slug].result_key
     assert body["response"]["successful"][0][result_key] == SAMPLES[slug][result_key]
 
@@ -94,6 +118,16 @@ def test_failed_items_map_back_to_their_item(http: httpx.Client) -> None:
     job_id = create(http, "cashback", [cashback("INV-1"), cashback("INV-1"),
                                        {"customerId": "cus-1001", "amount": 5}])
     failed = status(http, job_id)["response"]["failed"]
+    assert failed == [
+        {"customerId": "cus-1001", "message": "Transaction ID Already Exists"},
+        {"customerId": "cus-1001", "message": "Missing Arguments: transactionId, transactionTime"},
+    ]
+
+
+def test_rich_failed_items_add_the_code_and_the_result_key(rich: httpx.Client) -> None:
+    job_id = create(rich, "cashback", [cashback("INV-1"), cashback("INV-1"),
+                                       {"customerId": "cus-1001", "amount": 5}])
+    failed = status(rich, job_id)["response"]["failed"]
     assert failed == [
         {"customerId": "cus-1001", "message": "Transaction ID Already Exists", "code": 9004,
          "transactionId": "INV-1"},
@@ -128,10 +162,23 @@ def test_stop_keeps_applied_items_and_skips_the_rest(http: httpx.Client, how: st
     response = http.request(method, "/api/v4.0/integrations" + template.format(id=job_id))
     assert response.status_code == 200
     body = status(http, job_id)
-    assert (body["status"], body["finishedCount"]) == ("stopped", 2)
+    assert {k: body[k] for k in ("status", "totalCount", "finishedCount", "errorCount",
+                                 "startedAt", "response")} == {
+        "status": "stopped", "totalCount": 0, "finishedCount": 0, "errorCount": 0,
+        "startedAt": None, "response": None}  # the tutorial's stopped reply (ref §4.1)
     http.post("/_sandbox/step", json={"items": 10})
     assert http.get("/_sandbox/counts", params={"type": "cashback"}).json() == {
         "INV-0": 1, "INV-1": 1}
+    assert http.get("/_sandbox/balances").json()["cus-1001"] == 1000 + 2 * 150
+
+
+def test_a_rich_stop_keeps_the_counts_of_the_items_applied(rich: httpx.Client) -> None:
+    pause(rich)
+    job_id = create(rich, "cashback", [cashback(f"INV-{n}") for n in range(5)])
+    rich.post("/_sandbox/step", json={"items": 2})
+    assert rich.delete(f"/api/v4.0/integrations/batch/{job_id}").status_code == 200
+    body = status(rich, job_id)
+    assert (body["status"], body["finishedCount"]) == ("stopped", 2)
 
 
 def test_stopping_a_completed_job_is_a_harmless_no_op(http: httpx.Client) -> None:
@@ -300,7 +347,8 @@ def test_500_after_applying_is_in_doubt_and_a_resend_is_refused_as_duplicate(
     assert_envelope(post_cashback(http, "INV-1"), 500, 5000)
     assert applied(http) == {"INV-1": 1}
     job_id = post_cashback(http, "INV-1").json()["jobId"]
-    assert status(http, job_id)["response"]["failed"][0]["code"] == 9004
+    assert status(http, job_id)["response"]["failed"] == [
+        {"customerId": "cus-1001", "message": "Transaction ID Already Exists"}]
     assert applied(http) == {"INV-1": 1}
     assert http.get("/_sandbox/counts", params={"type": "cashback", "submitted": "1"}).json() \
         == {"INV-1": 2}
@@ -387,7 +435,9 @@ def test_a_server_on_port_zero_gets_a_free_port_on_localhost_and_stops_cleanly()
     url = server.start()
     assert url.startswith("http://127.0.0.1:")
     assert not url.endswith(":0")
-    assert httpx.get(url + "/_sandbox/health").json() == {"ok": True}
+    health = httpx.get(url + "/_sandbox/health").json()
+    assert (health["ok"], health["service"], health["stateFile"]) == (
+        True, "gameball-batch-sandbox", None)
     server.stop()
     server.stop()  # twice is harmless
     with pytest.raises(httpx.ConnectError):

@@ -386,7 +386,9 @@ def test_a_job_where_every_item_failed_is_failed(core: SandboxCore) -> None:
     assert core.status(job)["errorCount"] == 2
 
 
-def test_stop_keeps_applied_items_applied_and_skips_the_rest(core: SandboxCore) -> None:
+def test_rich_stop_keeps_counts_and_results_of_the_items_applied(clock: FakeClock) -> None:
+    core = SandboxCore(clock=clock, config=CoreConfig(replies="rich"))
+    core.seed(1)
     job = core.create_job("cashback", [cashback(f"T-{n}") for n in range(4)])
     core.process(1)
     core.stop(job.job_id)
@@ -394,19 +396,36 @@ def test_stop_keeps_applied_items_applied_and_skips_the_rest(core: SandboxCore) 
     status = core.status(job)
     assert status["status"] == "stopped"
     assert status["finishedCount"] == 1
+    assert status["response"]["successful"][0]["transactionId"] == "T-0"
     assert points(core) == 1100
     assert core.counts("cashback") == {"T-0": 1}
 
 
-def test_doc_faithful_stop_shows_zero_counts_and_null_response(clock: FakeClock) -> None:
-    core = SandboxCore(clock=clock, config=CoreConfig(stop_keeps_results=False))
+def test_a_stopped_job_answers_the_tutorials_zeros_but_its_applied_items_stay(
+        core: SandboxCore) -> None:
+    job = core.create_job("cashback", [cashback(f"T-{n}") for n in range(4)])
+    core.process(1)
+    core.stop(str(job.job_id))
+    core.process(10)
+    status = core.status(job)
+    assert {k: status[k] for k in ("status", "totalCount", "finishedCount", "errorCount",
+                                   "startedAt", "response")} == {
+        "status": "stopped", "totalCount": 0, "finishedCount": 0, "errorCount": 0,
+        "startedAt": None, "response": None}
+    assert points(core) == 1100  # the item processed before the stop stays applied
+    assert [t.transaction_id for t in core.all_transactions()] == ["T-0"]
+    assert core.counts("cashback") == {"T-0": 1}
+
+
+def test_stop_keeps_results_can_be_forced_either_way(clock: FakeClock) -> None:
+    core = SandboxCore(clock=clock, config=CoreConfig(stop_keeps_results=True))
     core.seed(1)
     job = core.create_job("cashback", [cashback("T-1"), cashback("T-2")])
     core.process(1)
-    core.stop(str(job.job_id))
-    status = core.status(job)
-    assert (status["finishedCount"], status["totalCount"], status["response"]) == (0, 0, None)
-    assert points(core) == 1100  # still applied
+    core.stop(job.job_id)
+    assert core.status(job)["response"]["successful"] == [
+        {"customerId": "cus-1001", "gameballTransactionId": 900001, "rewardAmount": 10.0,
+         "rewardEquivalentPoints": 100}]
 
 
 def test_stopping_a_finished_job_changes_nothing(core: SandboxCore) -> None:
