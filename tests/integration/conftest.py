@@ -23,6 +23,21 @@ def _sandbox_server() -> Iterator[SandboxServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def _rich_server() -> Iterator[SandboxServer]:
+    with SandboxServer(instant=True, rate_limit=False, seed_customers=DEMO_CUSTOMERS,
+                       replies="rich") as server:
+        yield server
+
+
+@pytest.fixture
+def rich_sandbox(_rich_server: SandboxServer) -> SandboxServer:
+    """Like ``sandbox``, but answering with the richer, undocumented replies (result key and
+    code on every item, counts kept after a stop): for tests of reading those extras."""
+    _rich_server.state.restore()
+    return _rich_server
+
+
 @pytest.fixture
 def sandbox(_sandbox_server: SandboxServer) -> SandboxServer:
     """A running sandbox with fresh state: demo customers seeded, no jobs, no faults."""

@@ -63,6 +63,14 @@ def step(sandbox: SandboxServer, items: int) -> None:
 
 
 @pytest.fixture
+def sandbox(rich_sandbox: SandboxServer) -> SandboxServer:
+    """This module reads the client's handling of every extra a reply may carry (the type's
+    key, a numeric code, counts after a stop), so its sandbox answers richly. What the
+    documented replies give is covered by test_client_documented.py and the runner tests."""
+    return rich_sandbox
+
+
+@pytest.fixture
 def slept() -> list[float]:
     return []
 
