@@ -79,7 +79,9 @@ def test_a_ledger_on_a_network_filesystem_is_refused_with_a_way_forward(
     with pytest.raises(LedgerError) as refused:
         Ledger(tmp_path / "ledger.db", fs_type=lambda _path: kind)
     message = str(refused.value)
-    assert kind in message and "local disk" in message and "PostgreSQL" in message
+    assert kind in message
+    assert "local disk" in message
+    assert "PostgreSQL" in message
     assert "allow_network_fs" in message
     assert not (tmp_path / "ledger.db").exists()  # refused before anything was written
 
@@ -87,7 +89,8 @@ def test_a_ledger_on_a_network_filesystem_is_refused_with_a_way_forward(
 def test_the_setting_allows_it_with_a_warning(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.db", fs_type=lambda _path: "nfs4",
                     allow_network_fs=True)
-    assert ledger.warning is not None and "nfs4" in ledger.warning
+    assert ledger.warning is not None
+    assert "nfs4" in ledger.warning
     ledger.close()
 
 
