@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,18 +106,28 @@ class ChunkItems:
 
     by_customer: Mapping[str, str] = field(default_factory=dict)
 
+    ambiguous: frozenset[str] = frozenset()  # customers with several items in the chunk
+
     @classmethod
     def of(cls, bt: BatchType, payload: bytes) -> ChunkItems:
         if bt.result_key == "customerId":
             return cls()
         body = json.loads(payload).get("body") or []
-        return cls({_text(i.get("customerId")): _text(i.get(bt.result_key))
-                    for i in body if isinstance(i, dict)})
+        pairs = [(_text(i.get("customerId")), _text(i.get(bt.result_key)))
+                 for i in body if isinstance(i, dict)]
+        twice = {c for c, n in Counter(c for c, _ in pairs).items() if n > 1}
+        return cls({c: k for c, k in pairs if c not in twice}, frozenset(twice))
 
     def key(self, named: str | None) -> str | None:
-        """The chunk key an item names, by its own key or by its customer."""
-        if named is None or not self.by_customer:
+        """The chunk key an item names, by its own key or by its customer.
+
+        A customer with several items in the chunk (a chunk planned before chunks held each
+        customer once) names none of them: those rows stay in doubt rather than be guessed.
+        """
+        if named is None or not (self.by_customer or self.ambiguous):
             return named
+        if named in self.ambiguous:
+            return None
         return self.by_customer.get(named, named)
 
 

@@ -277,3 +277,20 @@ def test_status_reads_refused_again_and_again_end_the_wait() -> None:
     reason = watch.expired(1.0)
     assert reason is not None
     assert "3 status reads" in reason
+
+
+def test_a_customer_with_two_items_in_an_old_chunk_names_neither() -> None:
+    """Chunks stored before chunks held each customer once: never guess which item it was."""
+    bt = BATCH_TYPES["cashback"]
+    payload = json.dumps({"body": [
+        {"customerId": "cus-1", "transactionId": "A"},
+        {"customerId": "cus-1", "transactionId": "B"},
+        {"customerId": "cus-2", "transactionId": "C"},
+    ]}).encode()
+    status = _status("cashback", "documented", "completed",
+                     [{"customerId": "cus-1"}, {"customerId": "cus-2"}],
+                     [{"customerId": "cus-1", "message": "Insufficient Balance Points"}])
+    reading = oc.read_status(bt, status, oc.ChunkItems.of(bt, payload), resent=False)
+    assert reading.applied == ["C"]
+    assert reading.outcomes == []  # A and B get the unlisted verdict: in doubt
+    assert reading.unlisted[0] == "unknown"
