@@ -495,24 +495,22 @@ def _items_for(
 def _rechunk(
     items: list[tuple[int, str, dict[str, Any]]], rows: Sequence[lg.Row]
 ) -> tuple[list[NewChunk], list[NewRow]]:
-    """Pack items into chunks of at most 1000, with neither a key nor a customer twice in
-    one chunk (so a reply naming only the customer maps to one item, DESIGN.md)."""
-    bodies: list[list[dict[str, Any]]] = []
-    taken: list[set[tuple[str, str]]] = []
+    """Pack items into chunks by the planner's rules (payloads.place_items): at most 1000,
+    neither a key nor a customer twice in one chunk."""
+    import pyarrow as pa
+
+    from gameball_batch.payloads import place_items
+
+    keys = pa.array([key for _, key, _ in items], type=pa.large_string())
+    customers = pa.array([str(item.get("customerId", "")) for _, _, item in items],
+                         type=pa.large_string())
+    placement, _busiest = place_items(keys, customers, MAX_ITEMS_PER_REQUEST)
+    chunks: list[NewChunk] = []
     placed: dict[tuple[int, str], int] = {}
-    for parent_idx, key, item in items:
-        marks = {("key", key), ("customer", str(item.get("customerId", "")))}
-        # First fit: the first chunk with room that holds neither this key nor customer.
-        target = next((i for i, used in enumerate(taken)
-                       if len(bodies[i]) < MAX_ITEMS_PER_REQUEST and not used & marks), None)
-        if target is None:
-            bodies.append([])
-            taken.append(set())
-            target = len(bodies) - 1
-        bodies[target].append(item)
-        taken[target] |= marks
-        placed[(parent_idx, key)] = target
-    chunks = [NewChunk(i, _payload(body), len(body)) for i, body in enumerate(bodies)]
+    for index, members in enumerate(placement):
+        body = [items[i][2] for i in members]
+        chunks.append(NewChunk(index, _payload(body), len(body)))
+        placed.update({(items[i][0], items[i][1]): index for i in members})
     new_rows = [NewRow(r.row, placed[(r.chunk_idx, r.key)], r.key, r.cells)
                 for r in rows if (r.chunk_idx, r.key) in placed]
     return chunks, new_rows

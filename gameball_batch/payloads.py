@@ -113,6 +113,28 @@ class ChunkPlan:
     chunks: list[Chunk]
     item_count: int
     row_count: int
+    # The customer with the most items, and how many: each of its items needs a request of
+    # its own (a chunk holds a customer once), so the file needs at least that many.
+    busiest_customer: tuple[str, int] | None = None
+
+    @property
+    def minimum_requests(self) -> int:
+        """The fewest requests this file can go in: by size, or by its busiest customer."""
+        by_size = -(-self.item_count // MAX_ITEMS_PER_REQUEST)
+        return max(by_size, self.busiest_customer[1] if self.busiest_customer else 0)
+
+    def repeated_customer_note(self) -> str | None:
+        """"customer cus-1200 has 40 rows, so this file needs at least 40 requests", when
+        repeated customers cost requests beyond what the file's size needs."""
+        if self.busiest_customer is None:
+            return None
+        customer, count = self.busiest_customer
+        by_size = -(-self.item_count // MAX_ITEMS_PER_REQUEST)
+        if count <= max(by_size, 1):
+            return None
+        return (f"customer {customer} has {count:,} items, so this file needs at least "
+                f"{count:,} requests (Gameball's results name only the customer, so a request "
+                "holds each customer once).")
 
     def first_item(self) -> dict[str, Any]:
         """The first item as the API will receive it (for the review screen)."""
@@ -134,6 +156,7 @@ class _Items:
     keys: pa.Array  # large_string
     row_values: np.ndarray  # int64 source rows, grouped by item
     row_starts: np.ndarray | None = None
+    customers: pa.Array | None = None  # each item's customerId; None: the key is the customer
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -162,15 +185,17 @@ class _Items:
         """The same items in another order (only when repeated keys moved some)."""
         text = _whole(pc.take(self.text(0, len(self)), pa.array(order)))
         keys = pc.take(self.keys, pa.array(order))
+        customers = None if self.customers is None else pc.take(self.customers,
+                                                               pa.array(order))
         if self.row_starts is None:
-            return _Items(text, keys, self.row_values[order])
+            return _Items(text, keys, self.row_values[order], customers=customers)
         lengths = np.diff(self.row_starts)[order]
         starts = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         first = self.row_starts[order]
         within = np.arange(int(starts[-1]), dtype=np.int64) - np.repeat(starts[:-1], lengths)
         values = self.row_values[np.repeat(first, lengths) + within]
-        return _Items(text, keys, values, starts)
+        return _Items(text, keys, values, starts, customers)
 
 
 @dataclass(frozen=True)
@@ -195,8 +220,10 @@ def plan_chunks(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
         items = _flat_items(bt, clean)
     items.keys = items.keys.cast(_TEXT)
     unique = result.unique_keys and bt.group_by is None  # validate refused every repeat
-    chunks = list(_chunks(items, _placement(items, size, unique=unique)))
-    return ChunkPlan(bt, chunks, item_count=len(items), row_count=len(clean))
+    placement, busiest = _placement(items, size, unique=unique)
+    chunks = list(_chunks(items, placement))
+    return ChunkPlan(bt, chunks, item_count=len(items), row_count=len(clean),
+                     busiest_customer=busiest)
 
 
 # --- JSON text of values, column-wise ------------------------------------------------------
@@ -391,7 +418,8 @@ def _flat_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
         return _tree_object(clean.iloc[start:stop], paths, keep_empty=True, suffix=",")
 
     keys = _key_text(clean, bt.result_key)
-    return _Items(render, keys, np.asarray(clean.index, dtype="int64"))
+    customers = None if bt.result_key == "customerId" else _key_text(clean, "customerId")
+    return _Items(render, keys, np.asarray(clean.index, dtype="int64"), customers=customers)
 
 
 def _whole(text: pa.Array) -> Callable[[int, int], pa.Array]:
@@ -418,7 +446,8 @@ def _order_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
         frags.append(_grouped_lines(per_row, group, len(firsts)))
     text = _concat(_append_to_object(frags[0], frags[1] if len(frags) > 1 else None), ",")
     return _Items(_whole(text), _key_text(head, bt.result_key),
-                  *_rows_per_group(clean.index, group))
+                  *_rows_per_group(clean.index, group),
+                  customers=_key_text(head, "customerId"))
 
 
 def _grouped_lines(per_row: pa.Array, group: np.ndarray, groups: int) -> pa.Array:
@@ -483,31 +512,72 @@ def _rows_per_group(index: pd.Index, group: np.ndarray) -> tuple[np.ndarray, np.
 # --- planning ------------------------------------------------------------------------------
 
 
-def _placement(items: _Items, size: int, *, unique: bool) -> list[range] | list[list[int]]:
-    """Item positions per chunk: ≤ size each, a key at most once per chunk, source order.
+def _placement(items: _Items, size: int, *, unique: bool,
+               ) -> tuple[list[range] | list[list[int]], tuple[str, int] | None]:
+    return place_items(items.keys, items.customers, size, unique=unique)
 
-    ``unique``: the keys are known to differ (validation refused repeats), so the hash pass
-    over them is skipped.
+
+def place_items(keys: pa.Array, customers: pa.Array | None, size: int, *,
+                unique: bool = False,
+                ) -> tuple[list[range] | list[list[int]], tuple[str, int] | None]:
+    """Item positions per chunk, and the busiest customer (id, items) if any repeats.
+
+    Every chunk holds at most ``size`` items, each result key at most once and each customer
+    at most once (DESIGN.md: Gameball's documented results name only the customer, so a
+    result must name one item of its chunk). Items whose customers are all different go in
+    source order. Otherwise items are grouped by customer (customers in order of first
+    appearance) and dealt round-robin over as many chunks as the file needs, which is the
+    fewest possible: its size, or its busiest customer's item count. A customer's items are
+    consecutive in that order, so they land in different chunks.
+
+    ``keys``/``customers``: each item's result key and customer (None: the key is the
+    customer). ``unique``: the keys are known to differ (validation refused repeats).
     """
-    n = len(items)
-    if unique or (not items.keys.null_count and len(pc.unique(items.keys)) == n):
-        return [range(start, min(start + size, n)) for start in range(0, n, size)]
-    keys = [str(k) for k in items.keys.to_pylist()]
-    codes = pd.factorize(pd.Series(keys, dtype=object))[0]
+    n = len(keys)
+    by_customer = keys if customers is None else customers
+    keys_unique = unique or (not keys.null_count and len(pc.unique(keys)) == n)
+    if customers is None and keys_unique:
+        return [range(start, min(start + size, n)) for start in range(0, n, size)], None
+    codes, uniques = pd.factorize(pd.Series(by_customer.to_numpy(zero_copy_only=False),
+                                            dtype=object))
+    counts = np.bincount(codes, minlength=len(uniques)) if n else np.zeros(0, np.int64)
+    busiest = None
+    if n and counts.max() > 1:
+        top = int(counts.argmax())
+        busiest = (str(uniques[top]), int(counts[top]))
+    if busiest is None and keys_unique:
+        return [range(start, min(start + size, n)) for start in range(0, n, size)], None
+    chunk_count = max(-(-n // size), busiest[1] if busiest else 1)
+    grouped = np.argsort(codes, kind="stable")  # a customer's items together, in order
+    deal = np.arange(n) % chunk_count
+    placement = [grouped[deal == c].tolist() for c in range(chunk_count)]
+    placement = [sorted(chunk) for chunk in placement if chunk]  # source order inside
+    if not keys_unique and not _keys_unique_per_chunk(keys, placement):
+        placement = _greedy(keys, by_customer, size)
+    return placement, busiest
+
+
+def _keys_unique_per_chunk(keys: pa.Array, placement: Sequence[Sequence[int]]) -> bool:
+    values = keys.to_pylist()
+    return all(len({values[i] for i in chunk}) == len(chunk) for chunk in placement)
+
+
+def _greedy(key_array: pa.Array, customer_array: pa.Array, size: int) -> list[list[int]]:
+    """First fit with both rules (a key repeated across customers: rare, so slow is fine)."""
+    keys = [str(k) for k in key_array.to_pylist()]
+    customers = [str(c) for c in customer_array.to_pylist()]
     chunks: list[list[int]] = []
-    members: list[set[int]] = []
-    first_open = 0
-    for position, code in enumerate(codes.tolist()):
-        target = first_open
-        while target < len(chunks) and (len(chunks[target]) >= size or code in members[target]):
-            target += 1
-        if target == len(chunks):
+    members: list[set[tuple[int, str]]] = []
+    for position, (key, customer) in enumerate(zip(keys, customers, strict=True)):
+        marks = {(0, key), (1, customer)}
+        target = next((i for i, used in enumerate(members)
+                       if len(chunks[i]) < size and not used & marks), None)
+        if target is None:
             chunks.append([])
             members.append(set())
+            target = len(chunks) - 1
         chunks[target].append(position)
-        members[target].add(code)
-        while first_open < len(chunks) and len(chunks[first_open]) >= size:
-            first_open += 1
+        members[target] |= marks
     return chunks
 
 

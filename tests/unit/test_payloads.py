@@ -32,7 +32,11 @@ def checked(slug: str, data: pd.DataFrame) -> ValidationResult:
 
 
 def body(plan: ChunkPlan) -> list[dict[str, Any]]:
-    return [item for c in plan.chunks for item in json.loads(c.payload)["body"]]
+    """Every item sent, in source order (a chunk holds each customer once, so items of a
+    file with repeated customers are spread over chunks)."""
+    placed = [(rows[0], item) for c in plan.chunks
+              for rows, item in zip(c.rows, json.loads(c.payload)["body"], strict=True)]
+    return [item for _, item in sorted(placed, key=lambda p: p[0])]
 
 
 # --- the slow, obvious builder the fast one must match -------------------------------------
@@ -216,18 +220,22 @@ def test_varied_events_equal_the_obvious_items() -> None:
 # --- the plan --------------------------------------------------------------------------------
 
 
-def test_a_repeated_key_goes_to_the_next_chunk_that_lacks_it() -> None:
+def test_a_repeated_customer_is_spread_over_as_few_chunks_as_it_needs() -> None:
     data = frame({"customerId": ["a", "b", "a", "c", "a", "d"], "amount": ["1"] * 6})
     plan = plan_chunks(checked("adjustments", data), size=3)
-    assert [c.keys for c in plan.chunks] == [("a", "b", "c"), ("a", "d"), ("a",)]
-    assert [c.rows for c in plan.chunks] == [((2,), (3,), (5,)), ((4,), (7,)), ((6,),)]
+    assert [c.keys for c in plan.chunks] == [("a", "b"), ("a", "c"), ("a", "d")]
+    assert [c.rows for c in plan.chunks] == [((2,), (3,)), ((4,), (5,)), ((6,), (7,))]
+    assert plan.busiest_customer == ("a", 3)
+    assert plan.minimum_requests == 3
     for chunk in plan.chunks:
         assert len(set(chunk.keys)) == len(chunk.keys)
         assert [i["customerId"] for i in json.loads(chunk.payload)["body"]] == list(chunk.keys)
 
 
 def test_chunks_hold_at_most_the_size_and_keep_source_order() -> None:
-    result = checked("cashback", varied_cashback(95))
+    data = varied_cashback(95)
+    data["customerId"] = [f"cus-{i}" for i in range(95)]  # every customer once
+    result = checked("cashback", data)
     plan = plan_chunks(result, size=10)
     assert [len(c.keys) for c in plan.chunks] == [10] * 9 + [5]
     assert [r for c in plan.chunks for (r,) in c.rows] == list(range(2, 97))

@@ -21,10 +21,10 @@ from gameball_batch.validate import validate
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def cashback_frame(ids: list[str]) -> pd.DataFrame:
+def cashback_frame(ids: list[str], *, customers: int = 97) -> pd.DataFrame:
     index = pd.RangeIndex(2, len(ids) + 2, name="row")
     columns = {
-        "customerId": [f"cus-{i % 97}" for i in range(len(ids))],
+        "customerId": [f"cus-{i % customers}" for i in range(len(ids))],
         "transactionId": ids,
         "transactionTime": ["2026-01-02T03:04:05Z"] * len(ids),
         "amount": ["12.50"] * len(ids),
@@ -75,15 +75,17 @@ def test_a_plan_from_an_unchecked_result_still_keeps_keys_apart() -> None:
 
 
 def test_a_plan_wider_than_one_build_block_keeps_every_row_in_order() -> None:
-    n = 40_000  # more items than one block of item JSON
+    n = 40_000  # more items than one block of item JSON, every customer once
     ids = [f"INV-{i:06d}" for i in range(n)]
-    plan = plan_chunks(validate(get("cashback"), cashback_frame(ids), now=NOW), size=999)
+    plan = plan_chunks(validate(get("cashback"), cashback_frame(ids, customers=n), now=NOW),
+                       size=999)
     sent = [item["transactionId"] for c in plan.chunks for item in json.loads(c.payload)["body"]]
     assert sent == ids
     assert [r for c in plan.chunks for (r,) in c.rows] == list(range(2, n + 2))
     assert [k for c in plan.chunks for k in c.keys] == ids
     assert plan.chunks[0] == plan_chunks(
-        validate(get("cashback"), cashback_frame(ids), now=NOW), size=999).chunks[0]
+        validate(get("cashback"), cashback_frame(ids, customers=n), now=NOW),
+        size=999).chunks[0]
 
 
 def test_chunks_are_read_only() -> None:

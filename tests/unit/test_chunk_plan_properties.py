@@ -1,0 +1,91 @@
+"""Properties of every chunk plan, on random files of every type (many seeds).
+
+Gameball's documented results name only the customer, so a result must name one item of its
+chunk: no customer twice in a chunk, no result key twice in a chunk, every row in exactly
+one chunk, at most ``size`` items per chunk, and no more chunks than the file needs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from gameball_batch.batch_types import get
+from gameball_batch.payloads import plan_chunks
+from gameball_batch.validate import validate
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+PAST = "2026-11-20T10:00:00Z"
+SEEDS = range(12)
+
+
+def _frame(columns: dict[str, list[str]]) -> pd.DataFrame:
+    rows = len(next(iter(columns.values())))
+    index = pd.RangeIndex(2, rows + 2, name="row")
+    return pd.DataFrame({k: pd.Series(v, dtype="str", index=index) for k, v in columns.items()})
+
+
+def _random_file(slug: str, rng: random.Random) -> pd.DataFrame:
+    n = rng.randint(1, 400)
+    pool = rng.choice([1, 3, 20, n])  # from one customer for everything to all different
+    skew = rng.random() < 0.3  # one busy customer among many quiet ones
+    customers = [("cus-busy" if skew and rng.random() < 0.3 else f"cus-{rng.randrange(pool)}")
+                 for _ in range(n)]
+    if slug in ("cashback", "redemptions"):
+        columns = {"customerId": customers, "transactionId": [f"T{i}" for i in range(n)],
+                   "transactionTime": [PAST] * n}
+        if slug == "cashback":
+            columns["amount"] = [str(rng.randint(1, 500)) for _ in range(n)]
+        else:
+            columns["points"] = [str(rng.randint(1, 50)) for _ in range(n)]
+        return _frame(columns)
+    if slug == "orders":  # a few line-item rows per order, an order's rows together
+        orders = [f"SO-{i // rng.randint(1, 3)}" for i in range(n)]
+        owner: dict[str, str] = {}
+        return _frame({
+            "customerId": [owner.setdefault(o, c) for o, c in zip(orders, customers,
+                                                                   strict=True)],
+            "orderId": orders, "orderDate": [PAST] * n, "totalPaid": ["10"] * n,
+            "lineItems.productId": [f"P{rng.randrange(5)}" for _ in range(n)],
+            "lineItems.quantity": ["1"] * n})
+    if slug == "adjustments":
+        return _frame({"customerId": customers, "amount": [str(rng.randint(-5, 50))
+                                                           for _ in range(n)]})
+    if slug == "events":
+        return _frame({"customerId": customers,
+                       "event": [rng.choice(["visit", "review"]) for _ in range(n)],
+                       "metadata.stars": [str(rng.randint(1, 5)) for _ in range(n)]})
+    return _frame({"customerId": [f"cus-{i}" for i in range(n)]})  # customers: unique ids
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("slug", ["cashback", "redemptions", "orders", "adjustments",
+                                  "events", "customers"])
+def test_every_plan_keeps_the_rules_that_let_results_name_one_row(slug: str, seed: int) -> None:
+    rng = random.Random(f"{slug}-{seed}")
+    data = _random_file(slug, rng)
+    result = validate(get(slug), data, now=NOW, id_seed="seed")
+    if slug == "customers":
+        assert result.invalid_count == 0
+    size = rng.choice([1, 2, 7, 50, 1000])
+    plan = plan_chunks(result, size=size)
+    key = get(slug).result_key
+    placed: Counter[int] = Counter()
+    for chunk in plan.chunks:
+        body = json.loads(chunk.payload)["body"]
+        assert 1 <= len(body) <= size
+        customers = [item["customerId"] for item in body]
+        keys = [str(item[key]) for item in body]
+        assert len(set(customers)) == len(customers), "a customer twice in one chunk"
+        assert len(set(keys)) == len(keys), "a result key twice in one chunk"
+        assert list(chunk.keys) == keys
+        placed.update(r for rows in chunk.rows for r in rows)
+    assert sorted(placed) == sorted(int(r) for r in result.clean.index)
+    assert set(placed.values()) <= {1}, "a row in two chunks"
+    busiest = plan.busiest_customer[1] if plan.busiest_customer else 1
+    assert len(plan.chunks) == max(-(-plan.item_count // size), busiest), "more than needed"
