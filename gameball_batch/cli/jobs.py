@@ -320,6 +320,9 @@ def _impact_lines(prep: _Prepared, target_url: str | None) -> list[str]:
         label = spec.label if spec else value.field
         lines.append(f"  total {label.lower()}: {value.total:,.2f} ({value.unit})")
     lines += [f"  warning: {w}" for w in impact.warnings]
+    note = plan.repeated_customer_note()
+    if note:
+        lines.append(f"  note: {note}")
     if target_url:
         lines.append(f"  sending to {target_url}")
     return lines
