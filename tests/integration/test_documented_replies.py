@@ -151,7 +151,8 @@ def test_repeated_customers_map_back_by_customer_in_every_documented_shape(
         assert messages == {"Customer Not Found"}
 
 
-def _slow_job(sandbox: SandboxServer, ledger: Ledger, slug: str, rows: int) -> tuple[str, pd.DataFrame]:
+def _slow_job(sandbox: SandboxServer, ledger: Ledger, slug: str,
+              rows: int) -> tuple[str, pd.DataFrame]:
     with sandbox.state.lock:
         sandbox.core.seed(rows, points=1000)
     sandbox.state.instant = False
@@ -160,7 +161,8 @@ def _slow_job(sandbox: SandboxServer, ledger: Ledger, slug: str, rows: int) -> t
     if slug == "adjustments":
         data = _frame({"customerId": customers, "amount": ["5"] * rows})
     else:
-        data = _frame({"customerId": customers, "transactionId": [f"CB-{i}" for i in range(rows)],
+        data = _frame({"customerId": customers,
+                       "transactionId": [f"CB-{i}" for i in range(rows)],
                        "transactionTime": [PAST] * rows, "amount": ["10"] * rows})
     job_id = ledger.job(_store(ledger, slug, data)).id  # type: ignore[union-attr]
     return job_id, data
