@@ -403,26 +403,46 @@ def _api_routes(routes: str = "both") -> list[Route]:
 
 
 async def _work(state: SandboxState) -> None:
-    """Apply queued items at ``item_rate`` per second (all at once in instant mode)."""
+    """Apply queued items at ``item_rate`` per second (all at once in instant mode), and
+    start a snapshot of the state when one is due."""
     last = time.monotonic()
     credit = 0.0
-    while True:
-        await asyncio.sleep(state.tick)
-        now = time.monotonic()
-        credit = min(credit + (now - last) * state.item_rate, max(state.item_rate, 1.0))
-        last = now
-        with state.lock:
-            if state.instant:
-                state.core.process(state.core.pending_items())
-                credit = 0.0
-            elif credit >= 1.0:
-                applied = state.core.process(int(credit))
-                credit = credit - applied if applied == int(credit) else 0.0
-        if state.snapshot_due(now):
-            # Encoding and writing run in a thread, outside the lock; the gap to the next
-            # snapshot grows with its cost, so a huge state never spends over ~10% on it.
-            took = await asyncio.to_thread(state.save)
-            state.next_snapshot = time.monotonic() + max(SNAPSHOT_EVERY, 10 * took)
+    saving: asyncio.Task[float] | None = None
+    try:
+        while True:
+            await asyncio.sleep(state.tick)
+            now = time.monotonic()
+            credit = min(credit + (now - last) * state.item_rate, max(state.item_rate, 1.0))
+            last = now
+            with state.lock:
+                if state.instant:
+                    state.core.process(state.core.pending_items())
+                    credit = 0.0
+                elif credit >= 1.0:
+                    applied = state.core.process(int(credit))
+                    credit = credit - applied if applied == int(credit) else 0.0
+            if saving is not None and saving.done():
+                _saved(state, saving)
+                saving = None
+            if saving is None and state.snapshot_due(now):
+                # Encoding and writing run in a thread, outside the lock, while items go on
+                # being applied here; only copying the records holds the lock.
+                saving = asyncio.create_task(asyncio.to_thread(state.save))
+    finally:
+        if saving is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(saving)
+
+
+def _saved(state: SandboxState, saving: asyncio.Task[float]) -> None:
+    """Schedule the next snapshot; its gap grows with the cost of this one, so a huge
+    state never spends more than about a tenth of the time on snapshots."""
+    try:
+        took = saving.result()
+    except OSError as exc:  # disk full, folder gone: keep serving, say so, try again later
+        state.notice = f"The sandbox could not save its state: {exc.strerror or exc}"
+        took = SNAPSHOT_EVERY
+    state.next_snapshot = time.monotonic() + max(SNAPSHOT_EVERY, 10 * took)
 
 
 # --- debug endpoints (sandbox-only) --------------------------------------------------------
