@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gameball_batch.sandbox.app import SERVICE
 from gameball_batch.sandbox.model import DEMO_API_KEY, DEMO_SECRET_KEY
 from gameball_batch.sandbox.persist import STATE_FILE_NAME
 from gameball_batch.sandbox.server import SandboxServer, SandboxServerError
+from gameball_batch.sandbox.serving import SERVICE
 
 DEFAULT_PORT = 8999
 HOST = "127.0.0.1"
