@@ -148,7 +148,7 @@ def _target(settings: Settings) -> Iterator[_Target]:
     url = server.base_url
     how = ("ends with this command (its state is kept)" if server.owned
            else "is the one the console started")
-    click.echo(f"No Gameball credentials set (GAMEBALL_API_KEY): using the local sandbox at "
+    click.echo(f"No Gameball credentials set (GAMEBALL_API_KEY): using the embedded sandbox at "
                f"{url}. Nothing reaches Gameball; the sandbox {how}.", err=True)
 
     def sandboxed() -> Any:

@@ -4,15 +4,17 @@ It holds customers (with attributes and points balances), transactions keyed by
 ``transactionId`` (one namespace per kind: cashback, redeem, manual), orders keyed by
 ``orderId``, events, holds, and batch jobs that move queued → running → completed / failed /
 stopped with one outcome per item. The rules follow ``shared/reference/gameball-api.md``
-§2–§4 and the emulator choices of §10; ``docs/sandbox.md`` lists every choice.
+§2–§4 and the emulator choices of §10; ``docs/sandbox.md`` lists every choice. Result items
+are stored rich (with the item's key and the error code); :mod:`.replies` renders them in
+the configured reply style. Records live in :mod:`.model`, errors in :mod:`.errors`.
 
 Hot path: a million cashback items pass through :meth:`SandboxCore.process` in the runner
 benchmark, so an item costs a few dict look-ups and one small object; nothing here logs,
-scans or copies per item.
+scans or copies per item. ``revision`` is bumped per call, not per item, and tells the
+serving side when a snapshot (persist.py) is due.
 
 This module must not do I/O: no sockets, threads, files or logging. Time comes from the
-injected ``clock``; randomness (fault injection) from a seeded ``random.Random``. HTTP lives
-in ``app.py``; the thread that serves it in ``server.py``.
+injected ``clock``. HTTP lives in ``app.py``; the thread that serves it in ``server.py``.
 """
 
 from __future__ import annotations

@@ -167,6 +167,9 @@ class Job:
     next_index: int = 0
     successful: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    # Rendered result lists of a finished job, by reply style (replies.py): a finished
+    # job's results never change, and a 1000-item job is polled many times.
+    rendered: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
     def done(self) -> bool:

@@ -20,8 +20,9 @@ from typing import Any
 import uvicorn
 from starlette.types import Scope
 
-from gameball_batch.sandbox.app import SandboxState, create_app
+from gameball_batch.sandbox.app import create_app
 from gameball_batch.sandbox.core import DEMO_API_KEY, DEMO_SECRET_KEY, SandboxCore
+from gameball_batch.sandbox.serving import SandboxState
 
 START_TIMEOUT = 10.0
 

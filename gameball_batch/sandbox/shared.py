@@ -8,8 +8,10 @@ our sandbox keeping that same state file: a different program on the port, or a 
 another ledger folder, is reported as such, never silently used.
 
 The owner's sandbox ends when the owner closes it (the CLI command ends, the console
-stops); its state stays in the file, and the next start picks it up. Demo keys are the fixed
-public sandbox strings, not secrets.
+stops); its state stays in the file, and the next start picks it up. An attached handle
+then goes stale: :meth:`LocalSandbox.alive` says so, and calling :func:`local_sandbox`
+again starts the sandbox in this process, on the same port, from the same state. Demo keys
+are the fixed public sandbox strings, not secrets.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gameball_batch.sandbox.app import SERVICE
 from gameball_batch.sandbox.model import DEMO_API_KEY, DEMO_SECRET_KEY
 from gameball_batch.sandbox.persist import STATE_FILE_NAME
 from gameball_batch.sandbox.server import SandboxServer, SandboxServerError
+from gameball_batch.sandbox.serving import SERVICE
 
 DEFAULT_PORT = 8999
 HOST = "127.0.0.1"
@@ -52,6 +54,18 @@ class LocalSandbox:
     @property
     def url(self) -> str:  # the name SandboxServer uses, so callers can take either
         return self.base_url
+
+    def alive(self) -> bool:
+        """Whether the sandbox still answers as ours; an attached handle goes stale when
+        the process that served it ends (then call :func:`local_sandbox` again)."""
+        if self.server is not None:
+            return True
+        port = int(self.base_url.rsplit(":", 1)[-1])
+        try:
+            health = _health(port)
+        except _NotOurs:
+            return False
+        return health is not None and health.get("stateFile") == str(self.state_file)
 
     def close(self) -> None:
         """Stop serving if this process owns the sandbox (its state is saved); else nothing."""

@@ -115,8 +115,13 @@ def get_sandbox() -> LocalSandbox | None:
     settings = get_settings()
     if not settings.use_sandbox:
         return None
-    return _sandbox_for(float(settings.sandbox_rate), int(settings.sandbox_seed_customers),
-                        str(settings.db_path.parent), int(settings.sandbox_port))
+    key = (float(settings.sandbox_rate), int(settings.sandbox_seed_customers),
+           str(settings.db_path.parent), int(settings.sandbox_port))
+    sandbox = _sandbox_for(*key)
+    if not sandbox.alive():  # attached to a CLI's sandbox that has ended: serve it here
+        _sandbox_for.clear()
+        sandbox = _sandbox_for(*key)
+    return sandbox
 
 
 def get_connection() -> Connection:

@@ -93,3 +93,18 @@ def test_the_port_is_a_setting_with_a_clear_message_for_nonsense() -> None:
     assert load_settings(env={}).sandbox_port == 8999
     with pytest.raises(ValueError, match="port number"):
         load_settings(env={"GAMEBALL_SANDBOX_PORT": "http"})
+
+
+def test_an_attached_handle_knows_when_its_owner_has_gone(tmp_path: Path) -> None:
+    port = free_port()
+    owner = local_sandbox(tmp_path, port, instant=True, seed_customers=1)
+    attached = local_sandbox(tmp_path, port)
+    assert attached.alive()
+    owner.close()
+    assert not attached.alive()
+    successor = local_sandbox(tmp_path, port, instant=True, seed_customers=1)
+    try:
+        assert successor.owned
+        assert attached.alive()  # the same port and state file again
+    finally:
+        successor.close()

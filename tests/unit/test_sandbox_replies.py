@@ -166,3 +166,14 @@ def test_every_order_id_lands_in_exactly_one_list() -> None:
     assert [f["customerId"] for f in status["response"]["failed"]] == ["B", 7, None]
     assert status["operation"] == "Order Transactions Batch Job"
     assert core.counts("order-transactions") == {"A": 2}
+
+
+def test_an_order_paid_partly_with_held_points_shows_its_redemption_too() -> None:
+    core = make()
+    hold = core.create_hold("cus-1001", 30)
+    reply(core, "orders", {"customerId": "cus-1001", "orderId": "SO-2", "orderDate": PAST,
+                           "totalPaid": 20, "redemption": {"pointsHoldReference": hold.reference}})
+    [item] = reply(core, "order-transactions", "SO-2")["successful"]
+    assert [(t["transactionType"], t["equivalentPoints"], t["amount"])
+            for t in item["transactions"]] == [("PaymentReward", 20, 20.0),
+                                               ("Redemption", 30, 3.0)]
