@@ -11,8 +11,6 @@ refuses anything but a loopback host.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import urllib.error
@@ -20,6 +18,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+import pandas as pd
+
+from gameball_batch import exports
 
 TIMEOUT = 10.0
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -125,27 +127,11 @@ class Customers:
                          if (m := _DEMO_ID.fullmatch(str(row["customerId"]))))
         return (f"cus-{numbers[0]}", f"cus-{numbers[-1]}") if numbers else None
 
-    def csv(self) -> bytes:
-        """The list as a CSV download, every value as plain text."""
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CUSTOMER_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: _cell(row.get(k)) for k in CUSTOMER_COLUMNS} for row in self.rows)
-        return out.getvalue().encode("utf-8")
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A leading =, +, - or @ would run as a formula in a spreadsheet; quote it as text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    def to_csv_bytes(self) -> bytes:
+        """The list as a CSV download (exports.py: every value text, never a formula)."""
+        frame = pd.DataFrame([{k: row.get(k) for k in CUSTOMER_COLUMNS} for row in self.rows],
+                             columns=list(CUSTOMER_COLUMNS))
+        return exports.to_csv_bytes(frame)
 
 
 def customers(base_url: str) -> Customers:

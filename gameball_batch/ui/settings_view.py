@@ -175,7 +175,7 @@ def _customers(url: str) -> None:
     st.caption(f"{listed.count:,} customers in the sandbox; {ids}. Balances are in points.")
     if listed.rows:
         st.dataframe(listed.rows, hide_index=True, key=keys.ST_SANDBOX_CUSTOMERS)
-        st.download_button("Download customers (CSV)", data=listed.csv(),
+        st.download_button("Download customers (CSV)", data=listed.to_csv_bytes(),
                            file_name="sandbox-customers.csv", mime="text/csv",
                            key=keys.ST_SANDBOX_CUSTOMERS_CSV)
 
