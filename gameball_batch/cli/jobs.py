@@ -168,13 +168,17 @@ def _runner(ledger: Ledger, target: _Target, settings: Settings) -> Any:
                   poll_max=5.0, target=target.target)
 
 
-def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool) -> None:
-    """Drive the job in a worker thread; show a progress bar on a terminal meanwhile."""
+def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool,
+           timeout: float | None = None) -> None:
+    """Drive the job in a worker thread; show a progress bar on a terminal meanwhile.
+
+    ``timeout``: leave the job (resumable, its lease released) after that many seconds.
+    """
     errors: list[BaseException] = []
 
     def work() -> None:
         try:
-            runner.run_until_idle(job_id)
+            runner.run_until_idle(job_id, timeout=timeout)
         except BaseException as exc:  # handed to the main thread
             errors.append(exc)
 
@@ -191,7 +195,10 @@ def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool) -> 
         raise
     finally:
         runner.stop()
-    if errors:
+    if errors and isinstance(errors[0], TimeoutError):
+        click.echo(f"Stopped waiting after {timeout:g} s; the job goes on with the next "
+                   "runner (`resume JOB --wait`, or the console).", err=True)
+    elif errors:
         raise errors[0]
 
 
@@ -459,10 +466,13 @@ def list_jobs(as_json: bool, limit: int, db: str | None) -> None:
 @click.command("resume")
 @click.argument("job_id", metavar="JOB")
 @click.option("--wait", is_flag=True, help="Drive the job here until it settles.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="With --wait: stop waiting after this long (the job stays resumable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @_db_option
 @_guarded
-def resume(job_id: str, wait: bool, as_json: bool, db: str | None) -> None:
+def resume(job_id: str, wait: bool, timeout: float | None, as_json: bool,
+           db: str | None) -> None:
     """Continue JOB: a paused job is queued again; with --wait, drive it here."""
     settings = _settings(db)
     with _ledger(settings) as ledger:
@@ -472,7 +482,7 @@ def resume(job_id: str, wait: bool, as_json: bool, db: str | None) -> None:
         if wait or settings.use_sandbox:
             with _target(settings) as target:
                 _drive(ledger, _runner(ledger, target, settings), job_id,
-                       show_progress=_show_progress(as_json))
+                       show_progress=_show_progress(as_json), timeout=timeout)
         outcome = jobs.summary(ledger, job_id)
         _print_summary(outcome, as_json=as_json)
     sys.exit(_outcome_code(outcome) if wait else EXIT_OK)

@@ -192,3 +192,20 @@ def test_the_secret_key_never_shows(
         assert secret not in text
         assert wrong not in text
     assert "paused" in refused.output  # the refusal was reported, without the key
+
+
+def test_resume_wait_with_a_timeout_returns_while_gameball_is_still_busy(
+    connected: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote job that never settles must not hang the command: --timeout ends the wait
+    and leaves the job resumable."""
+    monkeypatch.setenv("GAMEBALL_BATCH_DB", str(tmp_path / "ledger.db"))
+    path = write(tmp_path, "cashback.csv", FILES["cashback"])
+    created = run("submit", str(path), "--type", "cashback", "--yes", "--json")
+    job_id = json.loads(created.stdout)["id"]
+    connected.state.instant = False
+    connected.state.item_rate = 0  # Gameball accepts the job and never gets to it
+    result = run("resume", job_id, "--wait", "--timeout", "1", "--json")
+    assert "Stopped waiting after 1 s" in result.stderr
+    assert json.loads(result.stdout)["state"] in ("running", "queued")
+    assert applied_counts(connected, "cashback") == {}
