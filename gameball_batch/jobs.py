@@ -84,14 +84,22 @@ def create_job(
     )
     chunks = [NewChunk(c.index, c.payload, len(c.keys)) for c in plan.chunks]
     empty: list[str] = [""] * len(columns)
-    rows = (
+    rows = [
         NewRow(row, chunk.index, key, cells.get(row, empty))
         for chunk in plan.chunks
         for key, item_rows in zip(chunk.keys, chunk.rows, strict=True)
         for row in item_rows
-    )
+    ]
+    # In source-row order: the rows table is keyed by (job, row), and a file whose customers
+    # repeat spreads its rows over every chunk; inserting them chunk by chunk would write
+    # the table's pages in random order (a 1M-row job: minutes instead of seconds).
+    rows.sort(key=_by_row)
     ledger.create_job(job, chunks, rows, row_keys=row_keys, audit=audit)
     return job_id
+
+
+def _by_row(row: NewRow) -> int:
+    return row.row
 
 
 def _cells_by_row(frame: pd.DataFrame) -> dict[int, list[str]]:

@@ -43,6 +43,7 @@ from gameball_batch.ledger.sqlite import (
     check_local,
     connect,
     dumps,
+    big_cache,
     durable,
     pack,
     unpack,
@@ -195,15 +196,16 @@ class Ledger:
 
     @contextmanager
     def _tx(self, *, sending: bool = False, background: bool = False,
-            sync: bool = False) -> Iterator[sqlite3.Connection]:
+            sync: bool = False, bulk: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction. ``sending``: a step on the way to or from Gameball, which
         the ``background`` (recording) transactions let go first. ``sync``: on disk (WAL
-        fsynced) when this returns, whatever the machine does next."""
+        fsynced) when this returns, whatever the machine does next. ``bulk``: a big job
+        being stored, with a page cache that holds its indexes."""
         # Writers of this process queue on a Python lock: SQLite's busy handler would make
         # them sleep in growing steps instead, which costs far more than the writes.
         with self._write_lock.hold(sending=sending, background=background):
             conn = self._writer_conn()
-            with durable(conn) if sync else nullcontext():
+            with durable(conn) if sync else big_cache(conn) if bulk else nullcontext():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
@@ -333,7 +335,7 @@ class Ledger:
         packed = [pack(c.payload) for c in chunk_list]  # before the lock: nobody waits on it
         t = job.target
         try:
-            with self._tx() as tx:
+            with self._tx(bulk=True) as tx:
                 tx.execute(
                     "INSERT INTO jobs (id, batch_type, file_name, fingerprint, sheet, mapping, "
                     "columns, row_count, item_count, chunk_count, totals, state, actor, "
