@@ -40,10 +40,10 @@ from gameball_batch.ledger.records import (
 from gameball_batch.ledger.schema import MIGRATIONS, SCHEMA_VERSION, LedgerError, statements
 from gameball_batch.ledger.sqlite import (
     Checkpointer,
+    big_cache,
     check_local,
     connect,
     dumps,
-    big_cache,
     durable,
     pack,
     unpack,
