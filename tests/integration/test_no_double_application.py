@@ -238,6 +238,24 @@ def test_two_concurrent_retries_make_one_child(
     assert adjustments_per_customer(sandbox) == Counter({c: 1 for c in NEW_CUSTOMERS})
 
 
+def test_a_retry_over_an_approval_threshold_waits_for_a_second_person(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner], here: lg.Target
+) -> None:
+    runner = make_runner()
+    parent = failed_adjustments_for_new_customers(sandbox, ledger, runner, here)
+    strict = ApprovalRules(total_amount_over=10)  # the retry moves 10 × 5
+    held = approval_flow.retry(ledger, parent, "ops", rules=strict, target=here,
+                               confirmed=True)
+    assert held.awaiting_approval
+    assert held.approval_reasons
+    assert runner.scan() == []  # the runner never drives a job awaiting approval
+    with pytest.raises(approval_flow.ApprovalRefused):
+        approval_flow.approve(ledger, held.job_id, "ops")  # not one's own
+    approval_flow.approve(ledger, held.job_id, "lead")
+    runner.run_until_idle(held.job_id, timeout=30)
+    assert adjustments_per_customer(sandbox) == Counter({c: 1 for c in NEW_CUSTOMERS})
+
+
 def test_a_reupload_of_the_failed_rows_export_after_a_retry_is_blocked_naming_the_retry(
     sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner], here: lg.Target
 ) -> None:
