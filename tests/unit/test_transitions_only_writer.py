@@ -35,13 +35,14 @@ SCHEMA = PACKAGE / "ledger" / "schema.py"
 
 # --- the scan --------------------------------------------------------------------------------
 
+_TABLE = r"(?:\w+\.)?[\"`\[]?(?P<table>\w+)[\"`\]]?"  # main.rows, "rows", [rows]
 _UPDATE = re.compile(
-    r"\bUPDATE\s+(?:OR\s+\w+\s+)?(?P<table>\w+)(?:\s+AS\s+\w+)?"
+    r"\bUPDATE\s+(?:OR\s+\w+\s+)?" + _TABLE + r"(?:\s+AS\s+\w+)?"
     r"(?:\s+INDEXED\s+BY\s+\w+|\s+NOT\s+INDEXED)?\s+SET\s+(?P<set>.*?)"
     r"(?=\bFROM\b|\bWHERE\b|\bRETURNING\b|;|$)",
     re.I | re.S)
-_INSERT = re.compile(r"\b(?:INSERT|REPLACE)\s+(?:OR\s+\w+\s+)?INTO\s+(?P<table>\w+)\b"
-                     r"(?P<rest>[^;]*)", re.I | re.S)
+_INSERT = re.compile(r"\b(?:INSERT|REPLACE)\s+(?:OR\s+\w+\s+)?INTO\s+" + _TABLE
+                     + r"(?![\w.])(?P<rest>[^;]*)", re.I | re.S)
 STATE_COLUMN = {"chunks": "state", "rows": "status"}
 PLACEHOLDER = "{…}"  # where an f-string computes text: could be any column
 
@@ -111,6 +112,8 @@ _MAY_WRITE = re.compile(r"\b(?:UPDATE|INTO)\b", re.I)  # a cheap first look
     ("update rows indexed by rows_item set message = ?, status = ? where job_id = ?", True),
     ("UPDATE chunks SET {…} WHERE job_id = ?", True),
     ("INSERT OR REPLACE INTO rows (job_id, row) VALUES (?, ?)", True),
+    ('UPDATE main."chunks" SET state=? WHERE idx = ?', True),
+    ("CREATE TRIGGER t AFTER INSERT ON jobs BEGIN UPDATE rows SET status = 'x'; END", True),
     ("UPDATE chunks SET remote_job_id = ? WHERE state = 'accepted'", False),
     ("UPDATE rows SET doubted = 1 WHERE status = 'unknown'", False),
     ("UPDATE jobs SET state = ? WHERE id = ?", False),
