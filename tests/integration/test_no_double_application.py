@@ -505,6 +505,30 @@ def test_a_stale_runners_late_accept_is_refused_and_audited_with_gameballs_job_i
     assert set(applied_counts(sandbox, "adjustments").values()) == {1}
 
 
+def test_a_stale_runner_never_settles_the_job_it_lost(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner], tmp_path: Path
+) -> None:
+    job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(3)])
+    inject(sandbox, latency=1.0)  # the stale runner's POST is slow to answer
+    stale = make_runner()
+    sending = threading.Thread(target=stale.drive, args=(job_id,))
+    sending.start()
+    wait_until(lambda: chunk_of(ledger, job_id).state == lg.CHUNK_SENDING)
+    with later_ledger(tmp_path / "ledger.db") as later:
+        # A new owner takes the lease and closes the chunk its predecessor was sending, as
+        # a runner's drive begins; the stale runner's answer arrives before it goes on.
+        assert later.acquire_lease(job_id, "new-owner", 30)
+        assert later.recover_sending(job_id, "new-owner") == [0]
+        sending.join(30)
+        assert job_of(ledger, job_id).state == lg.JOB_RUNNING  # still the new owner's
+        inject(sandbox, latency=0.0)
+        assert make_runner(later, owner_id="new-owner").drive(job_id)
+    # Cashback is safe to resend: the new owner resent it, and Gameball's 9004 says the
+    # stale runner's send applied it. Every row applied, once.
+    assert jobs.summary(ledger, job_id).all_applied
+    assert set(applied_counts(sandbox, "cashback").values()) == {1}
+
+
 def test_a_stale_runners_late_finish_is_refused_and_audited(
     sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner], tmp_path: Path
 ) -> None:
