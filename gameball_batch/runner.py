@@ -429,7 +429,10 @@ class Runner:
                                       actor=self.owner_id)
             self._requeue_in_doubt(job_id, bt)
             self._pump(job_id, bt, deadline)
-            if job_id not in self._lost:
+            # Settle only while still holding the lease: a runner whose lease was taken
+            # over (and that has not noticed yet) must not close the new owner's job.
+            if job_id not in self._lost and self.ledger.renew_lease(
+                    job_id, self.owner_id, self._lease_seconds):
                 self._settle(job_id)
         finally:
             self.ledger.release_lease(job_id, self.owner_id)
