@@ -312,6 +312,16 @@ class Ledger:
         with self._tx() as tx:
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def swap_meta(self, key: str, expect: str | None, value: str) -> bool:
+        """Set ``key`` to ``value`` only if it holds ``expect`` now (None: unset); whether it
+        did. A compare-and-set, for leases between processes (notify.py)."""
+        with self._tx() as tx:
+            r = tx.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if (None if r is None else str(r[0])) != expect:
+                return False
+            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return True
+
     # -- jobs --
 
     def create_job(
