@@ -45,7 +45,8 @@ def test_submit_at_schedules_then_reschedule_and_cancel(connected: SandboxServer
     assert result.exit_code == 0, result.output
     job = json.loads(result.stdout)
     assert job["state"] == "scheduled"
-    assert "scheduled for" in result.stderr and "UTC" in result.stderr
+    assert "scheduled for" in result.stderr
+    assert "UTC" in result.stderr
 
     moved = run("reschedule", job["id"], "--at", ahead(5))
     assert moved.exit_code == 0, moved.output
