@@ -33,6 +33,7 @@ to, never shown, logged or audited (a hook is named by ``name`` and its host).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -41,7 +42,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -458,3 +459,38 @@ class Notifier:
                                "attempt": attempt, "result": what, "outcome": outcome})
             if last or self._halt.wait(min(s.backoff * 2 ** (attempt - 1), s.max_backoff)):
                 return
+
+    def drain(self, timeout: float) -> bool:
+        """Wait (up to ``timeout`` seconds) until every hook has dealt with the audit log as
+        it stands now: a CLI run delivers its job's events before it exits."""
+        if not self.running:
+            return True
+        mark = self.ledger.last_audit_id()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._cursor(h) >= mark for h in self.settings.hooks):
+                return True
+            self._halt.wait(self.settings.poll)
+        return False
+
+
+@contextlib.contextmanager
+def running(ledger: Ledger, extra: Mapping[str, Any], *,
+            drain_seconds: float = 15.0) -> Iterator[Notifier | None]:
+    """A notifier for this process while the block runs (none without hooks, or with
+    settings it cannot use: they are logged, never fatal); drained and stopped after."""
+    try:
+        settings = settings_from(extra)
+    except NotifyConfigError as exc:
+        log.warning("team signals are off: %s", exc)
+        settings = NotifySettings()
+    if not settings.hooks:
+        yield None
+        return
+    notifier = Notifier(ledger, settings)
+    notifier.start()
+    try:
+        yield notifier
+    finally:
+        notifier.drain(drain_seconds)
+        notifier.stop()

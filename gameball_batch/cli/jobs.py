@@ -178,19 +178,22 @@ def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool) -> 
         except BaseException as exc:  # handed to the main thread
             errors.append(exc)
 
+    from gameball_batch import notify
+
     worker = threading.Thread(target=work, name="gameball-cli-drive", daemon=True)
-    worker.start()
-    try:
-        if show_progress:
-            _progress(ledger, job_id, worker)
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        runner.halt()
-        worker.join(30)
-        raise
-    finally:
-        runner.stop()
+    with notify.running(ledger, _settings(None).extra):  # team signals while it runs
+        worker.start()
+        try:
+            if show_progress:
+                _progress(ledger, job_id, worker)
+            while worker.is_alive():
+                worker.join(0.2)
+        except KeyboardInterrupt:
+            runner.halt()
+            worker.join(30)
+            raise
+        finally:
+            runner.stop()
     if errors:
         raise errors[0]
 
