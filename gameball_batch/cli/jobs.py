@@ -491,6 +491,11 @@ def resume(job_id: str, wait: bool, as_json: bool, db: str | None) -> None:
     settings = _settings(db)
     with _ledger(settings) as ledger:
         before = jobs.summary(ledger, job_id)
+        if before.state in (lg.JOB_SCHEDULED, lg.JOB_AWAITING_APPROVAL):
+            _print_summary(before, as_json=as_json)  # nothing to drive yet: never hang
+            click.echo("It waits (for its time, or an approver): a running console starts "
+                       "it then. Change it with `reschedule` or `cancel`.", err=True)
+            sys.exit(EXIT_OK)
         if before.state == lg.JOB_PAUSED:
             jobs.resume(ledger, job_id, _actor())
         if wait or settings.use_sandbox:

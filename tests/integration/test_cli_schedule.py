@@ -48,6 +48,10 @@ def test_submit_at_schedules_then_reschedule_and_cancel(connected: SandboxServer
     assert "scheduled for" in result.stderr
     assert "UTC" in result.stderr
 
+    waiting = run("resume", job["id"], "--wait")  # nothing to drive yet: it says so
+    assert waiting.exit_code == 0, waiting.output
+    assert "It waits" in waiting.stderr
+
     moved = run("reschedule", job["id"], "--at", ahead(5))
     assert moved.exit_code == 0, moved.output
     assert "now scheduled for" in moved.stdout
