@@ -1,0 +1,127 @@
+"""Send at a time and team signals in the console (AppTest): a big job scheduled on the
+review step waits for approval; the approver sees who waits, how long, the totals and the
+time, and approving keeps it scheduled; Settings lists the hooks and sends a test message."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gameball_batch import ledger as lg
+from gameball_batch.ledger import Ledger
+from gameball_batch.ui import notify_view, schedule_view, services
+from gameball_batch.ui import state as keys
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+SETTINGS = """
+[roles]
+operators = ["ops@shop.example"]
+approvers = ["boss@shop.example"]
+
+[approval]
+total_amount_over = 100
+
+[console]
+timezone = "Africa/Cairo"
+"""
+CSV = (b"Customer ID,Transaction ID,Transaction Time,Amount\n"
+       b"cus-1001,INV-1,2026-01-02T10:00:00Z,80\n"
+       b"cus-1002,INV-2,2026-01-02T10:05:00Z,70.5\n")
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    got: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/topsecret", got
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _configured(inbox: tuple[str, list[dict[str, Any]]]) -> Iterator[None]:
+    services.shutdown()
+    hook = f'\n[[notify.hooks]]\nname = "ops-chat"\nurl = "{inbox[0]}"\n'
+    Path(os.environ["GAMEBALL_SECRETS_PATH"]).write_text(SETTINGS + hook)
+    yield
+    services.shutdown()
+
+
+def as_user(email: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.user = {"is_logged_in": True, "email": email}
+    return at.run()
+
+
+def job(job_id: str) -> lg.Job:
+    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+        found = ledger.job(job_id)
+        assert found is not None
+        return found
+
+
+def test_a_scheduled_big_job_is_approved_early_and_keeps_its_time() -> None:
+    at = as_user("ops@shop.example")
+    at.selectbox(key=keys.NB_TYPE).set_value("cashback").run()
+    at.file_uploader[0].set_value(("drop.csv", CSV, "text/csv")).run()
+    at.radio(key=schedule_view.SC_MODE).set_value(schedule_view.AT).run()
+    shown = [t.value for t in at.text if t.value.startswith("Sends at")]
+    assert shown and "Africa/Cairo" in shown[0] and "UTC" in shown[0], shown
+    at.checkbox(key=keys.NB_CONFIRM).check().run()
+    at.button(key=keys.NB_SUBMIT).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job_id = str(at.session_state[keys.NB_LAST_JOB])
+    held = job(job_id)
+    assert held.state == lg.JOB_AWAITING_APPROVAL
+    assert held.scheduled_at is not None
+
+    boss = as_user("boss@shop.example")
+    boss.switch_page("screens/approvals.py").run()
+    assert not boss.exception, [e.value for e in boss.exception]
+    waits = [t.value for t in boss.text if "waiting" in t.value]
+    assert waits, [t.value for t in boss.text]
+    assert "ops@shop.example has been waiting" in waits[0]
+    assert "Totals: amount 150.50" in waits[0] and "Scheduled for" in waits[0]
+    boss.button(key="ap.approve." + job_id).click().run()
+    assert any("starts at its scheduled time" in s.value for s in boss.success)
+    assert job(job_id).state == lg.JOB_SCHEDULED
+
+
+def hooks_table(at: AppTest) -> Any:
+    return next(d.value for d in at.dataframe if "hook" in d.value.columns)
+
+
+def test_settings_lists_the_hook_without_its_url_and_sends_a_test_message(
+        inbox: tuple[str, list[dict[str, Any]]]) -> None:
+    at = as_user("ops@shop.example")
+    at.switch_page("screens/settings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(h.value == "Team signals" for h in at.header)
+    table = hooks_table(at)
+    assert list(table["hook"]) == ["ops-chat"] and list(table["host"]) == ["127.0.0.1"]
+    assert "topsecret" not in str(table.to_dict())
+    at.button(key=notify_view.NT_TEST).click().run()
+    assert any("Delivered to 'ops-chat'" in s.value for s in at.success)
+    assert inbox[1] and inbox[1][-1]["event"] == "test"
+    at.run()
+    table = hooks_table(at)
+    assert "delivered" in str(table["result"].iloc[0])
