@@ -84,8 +84,9 @@ def test_a_scheduled_big_job_is_approved_early_and_keeps_its_time() -> None:
     at.selectbox(key=keys.NB_TYPE).set_value("cashback").run()
     at.file_uploader[0].set_value(("drop.csv", CSV, "text/csv")).run()
     at.radio(key=schedule_view.SC_MODE).set_value(schedule_view.AT).run()
-    shown = [t.value for t in at.text if t.value.startswith("Sends at")]
-    assert shown and "Africa/Cairo" in shown[0] and "UTC" in shown[0], shown
+    [shown] = [t.value for t in at.text if t.value.startswith("Sends at")]
+    assert "Africa/Cairo" in shown
+    assert "UTC" in shown
     at.checkbox(key=keys.NB_CONFIRM).check().run()
     at.button(key=keys.NB_SUBMIT).click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -100,7 +101,8 @@ def test_a_scheduled_big_job_is_approved_early_and_keeps_its_time() -> None:
     waits = [t.value for t in boss.text if "waiting" in t.value]
     assert waits, [t.value for t in boss.text]
     assert "ops@shop.example has been waiting" in waits[0]
-    assert "Totals: amount 150.50" in waits[0] and "Scheduled for" in waits[0]
+    assert "Totals: amount 150.50" in waits[0]
+    assert "Scheduled for" in waits[0]
     boss.button(key="ap.approve." + job_id).click().run()
     assert any("starts at its scheduled time" in s.value for s in boss.success)
     assert job(job_id).state == lg.JOB_SCHEDULED
@@ -117,11 +119,13 @@ def test_settings_lists_the_hook_without_its_url_and_sends_a_test_message(
     assert not at.exception, [e.value for e in at.exception]
     assert any(h.value == "Team signals" for h in at.header)
     table = hooks_table(at)
-    assert list(table["hook"]) == ["ops-chat"] and list(table["host"]) == ["127.0.0.1"]
+    assert list(table["hook"]) == ["ops-chat"]
+    assert list(table["host"]) == ["127.0.0.1"]
     assert "topsecret" not in str(table.to_dict())
     at.button(key=notify_view.NT_TEST).click().run()
     assert any("Delivered to 'ops-chat'" in s.value for s in at.success)
-    assert inbox[1] and inbox[1][-1]["event"] == "test"
+    assert inbox[1]
+    assert inbox[1][-1]["event"] == "test"
     at.run()
     table = hooks_table(at)
     assert "delivered" in str(table["result"].iloc[0])
