@@ -433,16 +433,20 @@ class Notifier:
         """Deal with the entries after the hook's cursor; whether there were any."""
         cursor = self._cursor(hook)
         entries = self.ledger.audit_after(cursor, limit=200)
+        seen = cursor
         for entry in entries:
             if self._halt.is_set() or not self._leading.is_set():
-                return True
-            for event in events_of(entry):
-                if hook.wants(event):
-                    self._deliver(hook, entry, event)
-                    break  # one message per entry and hook
-            if not self._advance(hook, cursor, entry.id):
+                break
+            event = next((e for e in events_of(entry) if hook.wants(e)), None)
+            seen = entry.id
+            if event is None:
+                continue  # most entries: moved past in one write after the batch
+            self._deliver(hook, entry, event)  # one message per entry and hook
+            if not self._advance(hook, cursor, seen):
                 return True  # someone else moved it: read it again
-            cursor = entry.id
+            cursor = seen
+        if seen != cursor:
+            self._advance(hook, cursor, seen)
         return bool(entries)
 
     def _deliver(self, hook: Hook, entry: AuditEntry, event: str) -> None:
@@ -476,7 +480,7 @@ class Notifier:
 
 @contextlib.contextmanager
 def running(ledger: Ledger, extra: Mapping[str, Any], *,
-            drain_seconds: float = 15.0) -> Iterator[Notifier | None]:
+            drain_seconds: float = 5.0) -> Iterator[Notifier | None]:
     """A notifier for this process while the block runs (none without hooks, or with
     settings it cannot use: they are logged, never fatal); drained and stopped after."""
     try:
