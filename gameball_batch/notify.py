@@ -33,7 +33,6 @@ to, never shown, logged or audited (a hook is named by ``name`` and its host).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -42,7 +41,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -478,23 +477,24 @@ class Notifier:
         return False
 
 
-@contextlib.contextmanager
-def running(ledger: Ledger, extra: Mapping[str, Any], *,
-            drain_seconds: float = 5.0) -> Iterator[Notifier | None]:
-    """A notifier for this process while the block runs (none without hooks, or with
-    settings it cannot use: they are logged, never fatal); drained and stopped after."""
+def start(ledger: Ledger, extra: Mapping[str, Any]) -> Notifier | None:
+    """A started notifier for this process (a CLI run); None without hooks, or with
+    settings it cannot use (logged, never fatal: signals must not stop a job)."""
     try:
         settings = settings_from(extra)
     except NotifyConfigError as exc:
         log.warning("team signals are off: %s", exc)
-        settings = NotifySettings()
+        return None
     if not settings.hooks:
-        yield None
-        return
+        return None
     notifier = Notifier(ledger, settings)
     notifier.start()
-    try:
-        yield notifier
-    finally:
+    return notifier
+
+
+def finish(notifier: Notifier | None, *, drain_seconds: float = 5.0) -> None:
+    """Deliver what is due (at most ``drain_seconds``), then stop; what is left goes out
+    from the next notifier on this ledger (the cursors are in it)."""
+    if notifier is not None:
         notifier.drain(drain_seconds)
         notifier.stop()

@@ -25,7 +25,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from gameball_batch import batch_types, jobs
+from gameball_batch import batch_types, jobs, notify
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType, UnknownBatchType
 from gameball_batch.cli import EXIT_INVALID, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
@@ -178,22 +178,21 @@ def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool) -> 
         except BaseException as exc:  # handed to the main thread
             errors.append(exc)
 
-    from gameball_batch import notify
-
     worker = threading.Thread(target=work, name="gameball-cli-drive", daemon=True)
-    with notify.running(ledger, _settings(None).extra):  # team signals while it runs
-        worker.start()
-        try:
-            if show_progress:
-                _progress(ledger, job_id, worker)
-            while worker.is_alive():
-                worker.join(0.2)
-        except KeyboardInterrupt:
-            runner.halt()
-            worker.join(30)
-            raise
-        finally:
-            runner.stop()
+    signals = notify.start(ledger, _settings(None).extra)  # team signals while it runs
+    worker.start()
+    try:
+        if show_progress:
+            _progress(ledger, job_id, worker)
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        runner.halt()
+        worker.join(30)
+        raise
+    finally:
+        notify.finish(signals)  # this job's events go out before the command ends
+        runner.stop()
     if errors:
         raise errors[0]
 
