@@ -8,6 +8,7 @@ sandbox; approvals through approval_flow; the notifier only reads the audit log.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -243,3 +244,28 @@ def test_a_failing_or_hanging_receiver_delays_nothing_and_is_given_up(
     last = notify.last_attempts(ledger)
     assert last["down"].detail["result"] == "HTTP 500"
     assert last["ok"].detail["outcome"] == notify.DELIVERED
+
+
+def test_a_cli_run_delivers_its_jobs_events_before_it_exits(
+    sandbox: SandboxServer, receivers: Callable[[str], Receiver], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from gameball_batch.cli import main
+
+    inbox = receivers("ok")
+    secrets = Path(os.environ["GAMEBALL_SECRETS_PATH"])
+    secrets.write_text(f'[console]\nbase_url = "{CONSOLE}"\n'
+                       f'[[notify.hooks]]\nname = "ops"\nurl = "{inbox.url}"\n')
+    monkeypatch.setenv("GAMEBALL_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GAMEBALL_SECRET_KEY", sandbox.secret_key)
+    monkeypatch.setenv("GAMEBALL_BASE_URL", sandbox.url)
+    path = tmp_path / "cb.csv"
+    path.write_text("customerId,transactionId,transactionTime,amount\n"
+                    "cus-1001,CLI-1,2026-01-02T03:04:05Z,10\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["submit", str(path), "--type", "cashback", "--yes",
+                                       "--wait", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    job_id = json.loads(result.stdout)["id"]
+    assert [(b["event"], b["job"]["id"]) for b in inbox.bodies] == [("finished_ok", job_id)]
