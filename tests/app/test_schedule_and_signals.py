@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
-from gameball_batch.ledger import Ledger
+from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
 from gameball_batch.ui import notify_view, schedule_view, services
 from gameball_batch.ui import state as keys
 
@@ -129,3 +130,41 @@ def test_settings_lists_the_hook_without_its_url_and_sends_a_test_message(
     at.run()
     table = hooks_table(at)
     assert "delivered" in str(table["result"].iloc[0])
+
+
+JOBS_PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "jobs.py")
+
+
+def stored_job(book: Ledger, job_id: str, *, scheduled_at: float | None = None) -> None:
+    body = [{"customerId": "cus-1001", "transactionId": f"{job_id}-1", "amount": 5}]
+    book.create_job(
+        NewJob(id=job_id, batch_type="cashback", file_name=f"{job_id}.csv", fingerprint=job_id,
+               sheet=None, mapping={}, columns=("item",), row_count=1, item_count=1,
+               totals={}, actor="ops@shop.example",
+               state=lg.JOB_QUEUED if scheduled_at is None else lg.JOB_SCHEDULED,
+               scheduled_at=scheduled_at),
+        [NewChunk(0, json.dumps({"body": body}).encode(), 1)],
+        [NewRow(2, 0, f"{job_id}-1", ("x",))])
+
+
+def test_upcoming_jobs_head_the_list_and_count_down_until_cancelled() -> None:
+    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as book:
+        stored_job(book, "later", scheduled_at=time.time() + 2 * 3600)
+        stored_job(book, "newest")  # created after it: first in time order, second here
+    at = AppTest.from_file(JOBS_PAGE, default_timeout=30)
+    at.user = {"is_logged_in": True, "email": "ops@shop.example"}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert list(table["job"])[:2] == ["later", "newest"]
+    assert "starts in 1 h 59 min" in str(table["state"].iloc[0])
+
+    at.query_params["job"] = "later"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    texts = [t.value for t in at.text]
+    assert any(t.startswith("Scheduled for") and "Africa/Cairo" in t for t in texts), texts
+    assert any(t.startswith("Starts in 1 h 59 min") for t in texts), texts
+    at.button(key=schedule_view.SC_CANCEL + "later").click().run()
+    assert any("Cancelled: nothing was sent." in s.value for s in at.success)
+    assert job("later").state == lg.JOB_REJECTED
