@@ -130,7 +130,7 @@ DECISION_TEXT: dict[str, str] = {
 
 def is_live(state: str) -> bool:
     """Whether a job in this state can still change without an operator."""
-    return state in lg.ACTIVE_JOB_STATES or state == lg.JOB_SCHEDULED  # released on time
+    return state in lg.ACTIVE_JOB_STATES
 
 
 # --- reading: cheap snapshot + signature cache ---------------------------------------------
@@ -568,7 +568,7 @@ def _render_list(ledger: Ledger) -> None:
     if not jobs:
         st.info("No jobs yet. Start one from **New batch**: upload a file, check it, submit.")
         return
-    live = any(is_live(j.state) for j in jobs)
+    live = any(is_live(j.state) for j in jobs) or schedule_view.any_upcoming(jobs)
     st.fragment(run_every=LIST_LIVE_SECONDS if live else None)(_list_body)(live)
     _open_controls(jobs)
 
@@ -577,7 +577,8 @@ def _list_body(was_live: bool) -> None:
     ledger = services.get_ledger()
     with _guard("read the job list"):
         jobs = schedule_view.upcoming_first(ledger.jobs(limit=LIST_LIMIT))
-        if was_live and not any(is_live(j.state) for j in jobs):
+        if was_live and not any(is_live(j.state) for j in jobs) \
+                and not schedule_view.any_upcoming(jobs):
             st.rerun(scope="app")  # the last running job settled: drop the timer
         frame = _list_frame(jobs, ledger)
         st.dataframe(

@@ -90,8 +90,7 @@ def send_time() -> SendTime:
         st.error(str(exc))
         return SendTime(ok=False)
     zone = str(st.session_state.get(SC_ZONE) or _default_zone())
-    st.text(f"Sends at {schedule.local_text(at, zone)}, {schedule.countdown(at, now)}. "
-            f"UTC: {schedule.utc_text(at)}.")
+    st.text(f"Sends at {schedule.local_text(at, zone)}, {schedule.countdown(at, now)}.")
     return SendTime(at=at)
 
 
@@ -104,6 +103,11 @@ def upcoming_first(jobs: list[lg.Job]) -> list[lg.Job]:
                        and j.state in WAITING_STATES), key=lambda j: j.scheduled_at or 0.0)
     ids = {j.id for j in upcoming}
     return upcoming + [j for j in jobs if j.id not in ids]
+
+
+def any_upcoming(jobs: list[lg.Job]) -> bool:
+    """Whether the Jobs list must keep refreshing: a countdown runs, a job will start."""
+    return any(j.scheduled_at is not None and j.state in WAITING_STATES for j in jobs)
 
 
 def list_state(job: lg.Job, text: str) -> str:
@@ -121,8 +125,7 @@ def job_panel(job: lg.Job, *, may_act: bool) -> None:
     if job.scheduled_at is None or job.state not in WAITING_STATES:
         return
     zone = _default_zone()
-    st.text(f"Scheduled for {schedule.local_text(job.scheduled_at, zone)} "
-            f"(UTC: {schedule.utc_text(job.scheduled_at)}).")
+    st.text(f"Scheduled for {schedule.local_text(job.scheduled_at, zone)}.")
     st.fragment(run_every=1.0)(_countdown)(job.id)
     if not may_act:
         return
