@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from gameball_batch import batch_types, guards, jobs
+from gameball_batch import batch_types, guards, jobs, schedule
 from gameball_batch import ledger as lg
 from gameball_batch.approvals import (
     ApprovalRefused,
@@ -92,9 +92,10 @@ def stored_digest(ledger: Ledger, job: lg.Job) -> str:
 @dataclass(frozen=True)
 class Submission:
     job_id: str
-    state: str  # queued, or awaiting_approval
+    state: str  # queued, scheduled, or awaiting_approval
     approval_reasons: tuple[str, ...] = ()
     override_reason: str | None = None
+    scheduled_at: float | None = None  # send at this moment (UTC epoch); None: now
 
     @property
     def awaiting_approval(self) -> bool:
@@ -106,12 +107,16 @@ def submit(
     fingerprint: str, mapping: Mapping[str, str], actor: str, rules: ApprovalRules,
     duplicates: guards.DuplicateReport, keys: pd.Series, override_reason: str | None = None,
     sheet: str | None = None, target: lg.Target | None = None,
+    scheduled_at: float | None = None,
 ) -> Submission:
     """Create the job: refused while duplicates are not overridden; held for approval when a
-    rule says so; otherwise queued for the runner."""
+    rule says so; otherwise queued for the runner (or, with ``scheduled_at``, scheduled:
+    see schedule.py; a time in the past or too far ahead raises ScheduleError)."""
     override = guards.require_override(duplicates, override_reason)
+    if scheduled_at is not None:
+        schedule.check(scheduled_at, ledger.now())
     reasons = tuple(approval_reasons(impact, rules))
-    state = lg.JOB_AWAITING_APPROVAL if reasons else lg.JOB_QUEUED
+    state = schedule.initial_state(scheduled_at, bool(reasons))
     totals = impact.totals()
     # The override and the approval request are stored in the job's own transaction: the
     # runner can never see a queued job whose override or row keys are missing.
@@ -120,12 +125,15 @@ def submit(
         digest = reviewed_digest(fingerprint=fingerprint, mapping=mapping, plan=plan,
                                  totals=totals)
         audit.append((REQUESTED, {"reasons": list(reasons), "digest": digest}))
+    if scheduled_at is not None:
+        audit.append((schedule.SET, {"scheduled_at": scheduled_at}))
     job_id = jobs.create_job(
         ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
         mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
         row_keys=guards.stored_keys(keys), audit=audit, target=target or lg.Target(),
+        scheduled_at=scheduled_at,
     )
-    return Submission(job_id, state, reasons, override)
+    return Submission(job_id, state, reasons, override, scheduled_at)
 
 
 def retry(
@@ -230,7 +238,8 @@ def awaiting(ledger: Ledger, *, limit: int = 100) -> list[PendingApproval]:
 
 
 def approve(ledger: Ledger, job_id: str, approver: str) -> None:
-    """Approve: the job goes to the queue. Refused (and audited) for one's own job or a job
+    """Approve: the job goes to the queue (a scheduled one before its time: back to
+    ``scheduled``, to wait for it). Refused (and audited) for one's own job or a job
     that changed since it was reviewed."""
     pending = pending_approval(ledger, job_id)
     problem = pending.may_approve(approver)
@@ -241,7 +250,8 @@ def approve(ledger: Ledger, job_id: str, approver: str) -> None:
                                                  "digest": pending.current_digest})
         raise ApprovalRefused(problem)
     detail = {"digest": pending.current_digest, "submitter": pending.job.actor}
-    if not ledger.set_job_state(job_id, lg.JOB_QUEUED, expect=(lg.JOB_AWAITING_APPROVAL,),
+    to = schedule.state_when_approved(pending.job, ledger.now())
+    if not ledger.set_job_state(job_id, to, expect=(lg.JOB_AWAITING_APPROVAL,),
                                 actor=approver, detail=detail):
         raise ApprovalRefused("Someone else decided on this job a moment ago; reload the page.")
     ledger.audit(approver, APPROVED, job_id, detail)

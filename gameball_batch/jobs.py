@@ -66,6 +66,7 @@ def create_job(
     audit: Sequence[tuple[str, dict[str, Any]]] = (),
     target: lg.Target = lg.Target(),  # noqa: B008 - immutable
     retry_of: str | None = None,
+    scheduled_at: float | None = None,
 ) -> str:
     """Store a planned job (payload bytes, rows with their original cells); its new id.
 
@@ -81,6 +82,7 @@ def create_job(
         fingerprint=fingerprint, sheet=sheet, mapping=dict(mapping), columns=columns,
         row_count=plan.row_count, item_count=plan.item_count, totals=dict(totals or {}),
         actor=actor, id_seed=fingerprint, state=state, target=target, retry_of=retry_of,
+        scheduled_at=scheduled_at,
     )
     chunks = [NewChunk(c.index, c.payload, len(c.keys)) for c in plan.chunks]
     empty: list[str] = [""] * len(columns)

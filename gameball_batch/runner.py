@@ -67,7 +67,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol
 
-from gameball_batch import batch_types
+from gameball_batch import batch_types, schedule
 from gameball_batch import ledger as lg
 from gameball_batch import outcomes as oc
 from gameball_batch.batch_types import BatchType
@@ -313,6 +313,7 @@ class Runner:
     def scan(self) -> list[str]:
         """Start a driving thread for each unfinished job of our target nobody else holds."""
         started = []
+        schedule.release_due(self.ledger)  # scheduled jobs whose time came: queued now
         for job in self.ledger.jobs(states=DRIVE_STATES, limit=1000):
             if not self.serves(job) or self._held_elsewhere(job) or self._is_driving(job.id):
                 continue

@@ -2,8 +2,8 @@
 
 Each sub-module registers the commands it holds: ``intake`` (types, template, validate),
 ``sandbox`` (run the emulator), ``jobs`` (submit, status, jobs, resume, stop, retry-failed,
-export-failed). Exit codes everywhere: 0 success, 1 invalid input, 2 usage or
-configuration error, 3 finished with failed or in-doubt rows.
+export-failed), ``schedule`` (reschedule, cancel). Exit codes everywhere: 0 success,
+1 invalid input, 2 usage or configuration error, 3 finished with failed or in-doubt rows.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def main() -> None:
     """Push spreadsheets into Gameball's Batch API, every row exactly once."""
 
 
-for _name in ("intake", "sandbox", "jobs"):
+for _name in ("intake", "sandbox", "jobs", "schedule"):
     try:
         _module = importlib.import_module(f"gameball_batch.cli.{_name}")
     except ModuleNotFoundError as exc:  # a command module not written yet

@@ -25,7 +25,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from gameball_batch import batch_types, jobs
+from gameball_batch import batch_types, jobs, notify
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType, UnknownBatchType
 from gameball_batch.cli import EXIT_INVALID, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
@@ -183,6 +183,7 @@ def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool,
             errors.append(exc)
 
     worker = threading.Thread(target=work, name="gameball-cli-drive", daemon=True)
+    signals = notify.start(ledger, _settings(None).extra)  # team signals while it runs
     worker.start()
     try:
         if show_progress:
@@ -194,6 +195,7 @@ def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool,
         worker.join(30)
         raise
     finally:
+        notify.finish(signals)  # this job's events go out before the command ends
         runner.stop()
     if errors and isinstance(errors[0], TimeoutError):
         click.echo(f"Stopped waiting after {timeout:g} s; the job goes on with the next "
@@ -358,19 +360,27 @@ def _confirm(prep: _Prepared, settings: Settings) -> None:
 @click.option("--override-duplicates", "override", metavar="REASON",
               help="Send even though this file, or rows with the same business keys, were "
                    "sent before; the reason goes into the audit log.")
+@click.option("--at", "at_text", metavar="TIME",
+              help="Send at this time instead of now (2026-12-04T09:00+02:00).")
 @_db_option
 @_guarded
 def submit(file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], wait: bool,
-           yes: bool, as_json: bool, override: str | None, db: str | None) -> None:
-    """Validate FILE and send its rows to Gameball as one job."""
+           yes: bool, as_json: bool, override: str | None, at_text: str | None,
+           db: str | None) -> None:
+    """Validate FILE and send its rows to Gameball as one job (now, or --at a time)."""
     settings = _settings(db)
+    at = _scheduled_at(at_text, settings)
     prep = _prepare(file, slug, sheet, maps, settings)
     if prep.plan is None:
         _report_issues(prep.result, as_json=as_json)
     with _ledger(settings) as ledger, _target(settings) as target:
         submission = _submit_guarded(ledger, prep, file, settings, override, confirm=not yes,
-                                     target=target.target)
+                                     target=target.target, scheduled_at=at)
         job_id = submission.job_id
+        if at is not None:
+            _scheduled_notice(submission, settings)
+            _print_summary(jobs.summary(ledger, job_id), as_json=as_json)
+            sys.exit(EXIT_OK)
         if submission.awaiting_approval:
             click.echo(f"Created job {job_id}; it waits for an approver (" +
                        "; ".join(submission.approval_reasons) + "). Nothing is sent until "
@@ -390,8 +400,24 @@ def submit(file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], wait
     sys.exit(_outcome_code(outcome) if outcome.settled or wait else EXIT_OK)
 
 
+def _scheduled_at(at_text: str | None, settings: Settings) -> float | None:
+    from gameball_batch.cli.schedule import parse_at
+
+    return None if at_text is None else parse_at(at_text, settings)
+
+
+def _scheduled_notice(submission: Any, settings: Settings) -> None:
+    from gameball_batch.cli.schedule import when_text
+
+    wait = " once approved (it waits for an approver)" if submission.awaiting_approval else ""
+    click.echo(f"Created job {submission.job_id}, scheduled for "
+               f"{when_text(submission.scheduled_at, settings)}: a running console starts "
+               f"it then{wait}. Change it with `reschedule` or `cancel`.", err=True)
+
+
 def _submit_guarded(ledger: Ledger, prep: _Prepared, file: Path, settings: Settings,
-                    override: str | None, *, confirm: bool, target: lg.Target) -> Any:
+                    override: str | None, *, confirm: bool, target: lg.Target,
+                    scheduled_at: float | None = None) -> Any:
     """Duplicate guards and approval rules (approval_flow.submit): the console's path."""
     from gameball_batch import approval_flow, guards
 
@@ -414,7 +440,7 @@ def _submit_guarded(ledger: Ledger, prep: _Prepared, file: Path, settings: Setti
         ledger, prep.plan, impact=prep.impact, frame=prep.table.frame, file_name=file.name,
         fingerprint=prep.table.fingerprint, mapping=prep.mapping, actor=_actor(), rules=rules,
         duplicates=report, keys=keys, override_reason=override, sheet=prep.table.sheet,
-        target=target,
+        target=target, scheduled_at=scheduled_at,
     )
 
 
@@ -477,6 +503,11 @@ def resume(job_id: str, wait: bool, timeout: float | None, as_json: bool,
     settings = _settings(db)
     with _ledger(settings) as ledger:
         before = jobs.summary(ledger, job_id)
+        if before.state in (lg.JOB_SCHEDULED, lg.JOB_AWAITING_APPROVAL):
+            _print_summary(before, as_json=as_json)  # nothing to drive yet: never hang
+            click.echo("It waits (for its time, or an approver): a running console starts "
+                       "it then. Change it with `reschedule` or `cancel`.", err=True)
+            sys.exit(EXIT_OK)
         if before.state == lg.JOB_PAUSED:
             jobs.resume(ledger, job_id, _actor())
         if wait or settings.use_sandbox:

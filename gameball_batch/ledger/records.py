@@ -86,6 +86,7 @@ class NewJob:
     state: str = JOB_QUEUED
     target: Target = Target()
     retry_of: str | None = None  # the job whose failed rows this one retries (at most one)
+    scheduled_at: float | None = None  # send at this moment (UTC epoch), not before
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class Job:
     target: Target = Target()
     abort: bool = False  # the stop asked Gameball to stop its jobs too
     retry_of: str | None = None
+    scheduled_at: float | None = None  # send at this moment (UTC epoch); see schedule.py
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,12 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 6: send at a time (schedule.py). A job may carry the moment (UTC epoch) it is to be
+    # sent; scheduled jobs are found by state and time, so the ledger is the schedule.
+    """
+    ALTER TABLE jobs ADD COLUMN scheduled_at REAL;
+    CREATE INDEX jobs_scheduled ON jobs(state, scheduled_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

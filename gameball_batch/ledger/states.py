@@ -16,6 +16,9 @@ JOB_FINISHED = "finished"  # every chunk done or failed; rows applied or failed
 # an approver moves it to queued, or to rejected (settled, nothing sent).
 JOB_AWAITING_APPROVAL = "awaiting_approval"
 JOB_REJECTED = "rejected"
+# Send at a time (schedule.py): the runner never drives a scheduled job; the scheduler
+# moves it to queued once ``scheduled_at`` has come (or cancels it: rejected, nothing sent).
+JOB_SCHEDULED = "scheduled"
 JOB_STATES = (
     JOB_QUEUED,
     JOB_RUNNING,
@@ -26,6 +29,7 @@ JOB_STATES = (
     JOB_FINISHED,
     JOB_AWAITING_APPROVAL,
     JOB_REJECTED,
+    JOB_SCHEDULED,
 )
 ACTIVE_JOB_STATES = (JOB_QUEUED, JOB_RUNNING, JOB_PAUSED, JOB_STOPPING)
 SETTLED_JOB_STATES = (JOB_STOPPED, JOB_NEEDS_OPERATOR, JOB_FINISHED, JOB_REJECTED)

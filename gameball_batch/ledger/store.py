@@ -81,7 +81,7 @@ class RetryExists(LedgerError):
 _JOB_COLUMNS = (
     "id, batch_type, file_name, fingerprint, sheet, mapping, columns, row_count, item_count, "
     "chunk_count, totals, state, error, actor, parent_job_id, id_seed, created_at, updated_at, "
-    "lease_owner, lease_expires, target_kind, target_url, target_fp, abort, retry_of"
+    "lease_owner, lease_expires, target_kind, target_url, target_fp, abort, retry_of, scheduled_at"
 )
 _CHUNK_COLUMNS = (
     "job_id, idx, item_count, state, attempts, doubts, remote_job_id, last_error, owner, "
@@ -100,7 +100,7 @@ def _job(r: sqlite3.Row) -> Job:
         updated_at=r["updated_at"], lease_owner=r["lease_owner"],
         lease_expires=r["lease_expires"],
         target=Target(r["target_kind"], r["target_url"], r["target_fp"]),
-        abort=bool(r["abort"]), retry_of=r["retry_of"],
+        abort=bool(r["abort"]), retry_of=r["retry_of"], scheduled_at=r["scheduled_at"],
     )
 
 
@@ -314,6 +314,16 @@ class Ledger:
         with self._tx() as tx:
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def swap_meta(self, key: str, expect: str | None, value: str) -> bool:
+        """Set ``key`` to ``value`` only if it holds ``expect`` now (None: unset); whether it
+        did. A compare-and-set, for leases between processes (notify.py)."""
+        with self._tx() as tx:
+            r = tx.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if (None if r is None else str(r[0])) != expect:
+                return False
+            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return True
+
     # -- jobs --
 
     def create_job(
@@ -340,13 +350,13 @@ class Ledger:
                     "INSERT INTO jobs (id, batch_type, file_name, fingerprint, sheet, mapping, "
                     "columns, row_count, item_count, chunk_count, totals, state, actor, "
                     "parent_job_id, id_seed, created_at, updated_at, target_kind, target_url, "
-                    "target_fp, retry_of) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "target_fp, retry_of, scheduled_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (job.id, job.batch_type, job.file_name, job.fingerprint, job.sheet,
                      json.dumps(job.mapping), json.dumps(list(job.columns)), job.row_count,
                      job.item_count, len(chunk_list), json.dumps(job.totals, default=str),
                      job.state, job.actor, job.parent_job_id, job.id_seed, now, now,
-                     t.kind, t.base_url, t.fingerprint, job.retry_of),
+                     t.kind, t.base_url, t.fingerprint, job.retry_of, job.scheduled_at),
                 )
                 tx.executemany(
                     "INSERT INTO chunk_payloads (job_id, idx, payload) VALUES (?, ?, ?)",
@@ -470,6 +480,45 @@ class Ledger:
         with self._tx() as tx:
             tx.execute("UPDATE jobs SET error = ?, updated_at = ? WHERE id = ?",
                        (error, self._clock(), job_id))
+
+    # -- send at a time (schedule.py decides; these are its guarded reads and writes) --
+
+    def set_schedule(
+        self, job_id: str, scheduled_at: float | None, *, expect: Collection[str],
+        actor: str, action: str, detail: dict[str, Any] | None = None,
+        state: str | None = None,
+    ) -> bool:
+        """Set a job's ``scheduled_at`` (and ``state``) if it is in one of ``expect``; the
+        change and its audit entry ``action`` land in one transaction."""
+        with self._tx() as tx:
+            sql = "UPDATE jobs SET scheduled_at = ?, updated_at = ?"
+            args: list[Any] = [scheduled_at, self._clock()]
+            if state is not None:
+                sql += ", state = ?"
+                args.append(state)
+            sql += f" WHERE id = ? AND state IN ({_marks(expect)})"
+            changed = tx.execute(sql, [*args, job_id, *expect]).rowcount == 1
+            if changed:
+                self._audit(tx, actor, action, job_id, detail)
+            return changed
+
+    def due_jobs(self, state: str, now: float, *, limit: int = 1000) -> list[Job]:
+        """Jobs in ``state`` whose ``scheduled_at`` has come, earliest first."""
+        cur = self._conn().execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = ? AND scheduled_at IS NOT NULL "
+            "AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?", (state, now, limit))
+        return [_job(r) for r in cur]
+
+    def audit_after(self, after_id: int, *, limit: int = 200) -> list[AuditEntry]:
+        """Audit entries with an id above ``after_id``, oldest first (for tailing the log)."""
+        cur = self._conn().execute(
+            "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+        return [AuditEntry(r["id"], r["at"], r["actor"], r["action"], r["job_id"],
+                           json.loads(r["detail"])) for r in cur]
+
+    def last_audit_id(self) -> int:
+        r = self._conn().execute("SELECT MAX(id) FROM audit").fetchone()
+        return int(r[0] or 0)
 
     def settle_unsent(self, job_id: str, message: str) -> None:
         """The job sends nothing more: settle the chunks that never left (runner's stop)."""

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
-from gameball_batch import approval_flow
+from gameball_batch import approval_flow, notify, schedule
 from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
 from gameball_batch.access import Role
@@ -76,6 +77,7 @@ def _job_card(ledger: Ledger, pending: approval_flow.PendingApproval, actor: str
         st.subheader(f"{title} · {job.file_name}")
         when = datetime.fromtimestamp(job.created_at).strftime("%Y-%m-%d %H:%M")
         st.caption(f"Job {job.id} · submitted by **{job.actor}** at {when}")
+        st.text(_who_waits(pending))
         st.warning("Needs approval because: " + "; ".join(pending.reasons or ("(no reason "
                    "recorded)",)))
         if not pending.intact:
@@ -84,6 +86,23 @@ def _job_card(ledger: Ledger, pending: approval_flow.PendingApproval, actor: str
                      "for a new submission.")
         _impact(ledger, job)
         _decision(ledger, pending, actor)
+
+
+def _who_waits(pending: approval_flow.PendingApproval) -> str:
+    """Who is waiting, for how long, for what totals (and when it is meant to go out):
+    the same facts the team signal carries. Literal text: names come from people."""
+    job, now = pending.job, time.time()
+    waited = notify.duration_text(now - (pending.requested_at or job.created_at))
+    line = f"{job.actor or 'Someone'} has been waiting {waited} for this approval."
+    totals = notify.totals_text(job.totals)
+    if totals:
+        line += f" Totals: {totals}."
+    if job.scheduled_at is not None:
+        zone = schedule.zone_name(services.get_settings().extra)
+        line += f" Scheduled for {schedule.local_text(job.scheduled_at, zone)}"
+        line += (": its time has passed, so it starts as soon as it is approved."
+                 if job.scheduled_at <= now else "; approved before then, it waits for it.")
+    return line
 
 
 def _impact(ledger: Ledger, job: lg.Job) -> None:
@@ -129,6 +148,13 @@ def _approve(ledger: Ledger, job_id: str, actor: str) -> None:
         approval_flow.approve(ledger, job_id, actor)
     except ApprovalRefused as exc:
         st.session_state[AP_FLASH] = ("error", str(exc))
+        return
+    job = ledger.job(job_id)
+    if job is not None and job.state == lg.JOB_SCHEDULED and job.scheduled_at is not None:
+        zone = schedule.zone_name(services.get_settings().extra)
+        when = schedule.local_text(job.scheduled_at, zone)
+        st.session_state[AP_FLASH] = ("success", f"Job {job_id} approved: it starts at its "
+                                      f"scheduled time, {when}.")
         return
     st.session_state[AP_FLASH] = ("success", f"Job {job_id} approved: it is queued and the "
                                   "runner sends it now.")

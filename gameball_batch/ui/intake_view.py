@@ -26,13 +26,13 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from gameball_batch import approval_flow, approvals, exports, guards
+from gameball_batch import approval_flow, approvals, exports, guards, schedule
 from gameball_batch import impact as impact_mod
 from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType
 from gameball_batch.charts import intake as charts
-from gameball_batch.ui import frame, services
+from gameball_batch.ui import frame, schedule_view, services
 from gameball_batch.ui import intake_model as model
 from gameball_batch.ui import state as keys
 
@@ -764,6 +764,8 @@ def _submit(
         typed = st.text_input(f"Type the number of rows ({word}) to confirm",
                               key=keys.NB_CONFIRM_TEXT)
         ready &= model.confirmation_matches(typed, plan.row_count)
+    when = schedule_view.send_time()  # send now, or at a time (schedule_view.py)
+    ready &= when.ok
     needs_approval = bool(approvals.approval_reasons(impact, _approval_rules()))
     label = (f"Submit {plan.row_count:,} rows for approval" if needs_approval
              else f"Submit {plan.row_count:,} rows to {where}")
@@ -774,7 +776,7 @@ def _submit(
     with st.spinner(f"Storing {plan.row_count:,} rows and {len(plan.chunks):,} chunks in the "
                     "job ledger…"):
         job_id = _create_job(table, held, fixed, mapping, impact, plan, report, result,
-                             override)
+                             override, when.at)
     if job_id is None:
         st.rerun()
     _start_over()
@@ -785,6 +787,7 @@ def _submit(
 def _create_job(
     table: Any, held: model.HeldFile, fixed: pd.DataFrame, mapping: dict[str, str],
     impact: Any, plan: Any, report: guards.DuplicateReport, result: Any, override: str | None,
+    scheduled_at: float | None = None,
 ) -> str | None:
     """The job, through the one submission path (guards, approval rules, audit)."""
     try:
@@ -793,9 +796,9 @@ def _create_job(
             fingerprint=held.fingerprint, mapping=mapping, actor=frame.identity().actor,
             sheet=table.sheet, rules=_approval_rules(), duplicates=report,
             keys=guards.business_keys(result, mapping), override_reason=override,
-            target=services.get_connection().target,
+            target=services.get_connection().target, scheduled_at=scheduled_at,
         )
-    except guards.DuplicatesBlocked as exc:
+    except (guards.DuplicatesBlocked, schedule.ScheduleError) as exc:
         st.session_state[keys.NB_SUBMIT_ERROR] = str(exc)
         return None
     except Exception as exc:

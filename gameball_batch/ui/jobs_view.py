@@ -40,7 +40,7 @@ from gameball_batch.access import Role
 from gameball_batch.batch_types import BATCH_TYPES
 from gameball_batch.charts.jobs import chunk_grid_figure, failures_figure, progress_figure
 from gameball_batch.ledger import Ledger
-from gameball_batch.ui import access_view, services
+from gameball_batch.ui import access_view, schedule_view, services
 from gameball_batch.ui import state as keys
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ STATE_TEXT: dict[str, str] = {  # plain words: table cells cannot show icons
     lg.JOB_FINISHED: "finished",
     lg.JOB_AWAITING_APPROVAL: "waiting for approval",
     lg.JOB_REJECTED: "rejected by an approver",
+    lg.JOB_SCHEDULED: "scheduled",
 }
 # Material icons, not emoji: they ship with Streamlit, so they render on machines without an
 # emoji font (kiosks, CI browsers).
@@ -107,6 +108,7 @@ STATE_ICON: dict[str, str] = {
     lg.JOB_FINISHED: ":material/check_circle:",
     lg.JOB_AWAITING_APPROVAL: ":material/how_to_reg:",
     lg.JOB_REJECTED: ":material/cancel:",
+    lg.JOB_SCHEDULED: ":material/event:",
 }
 ROW_STATUS_TEXT: dict[str, str] = {
     lg.ROW_PENDING: "pending",
@@ -550,7 +552,7 @@ def _list_frame(jobs: list[lg.Job], ledger: Ledger) -> pd.DataFrame:
                 "file": job.file_name,
                 "who": job.actor,
                 "when": datetime.fromtimestamp(job.created_at, tz=UTC),
-                "state": STATE_TEXT.get(job.state, job.state),
+                "state": schedule_view.list_state(job, STATE_TEXT.get(job.state, job.state)),
                 "rows": job.row_count,
                 "progress": closed / job.chunk_count if job.chunk_count else 1.0,
                 "retry of": (job.parent_job_id or "")[:8],
@@ -562,11 +564,11 @@ def _list_frame(jobs: list[lg.Job], ledger: Ledger) -> pd.DataFrame:
 def _render_list(ledger: Ledger) -> None:
     jobs: list[lg.Job] = []
     with _guard("read the job list", stop=True):
-        jobs = ledger.jobs(limit=LIST_LIMIT)
+        jobs = schedule_view.upcoming_first(ledger.jobs(limit=LIST_LIMIT))
     if not jobs:
         st.info("No jobs yet. Start one from **New batch**: upload a file, check it, submit.")
         return
-    live = any(is_live(j.state) for j in jobs)
+    live = any(is_live(j.state) for j in jobs) or schedule_view.any_upcoming(jobs)
     st.fragment(run_every=LIST_LIVE_SECONDS if live else None)(_list_body)(live)
     _open_controls(jobs)
 
@@ -574,8 +576,9 @@ def _render_list(ledger: Ledger) -> None:
 def _list_body(was_live: bool) -> None:
     ledger = services.get_ledger()
     with _guard("read the job list"):
-        jobs = ledger.jobs(limit=LIST_LIMIT)
-        if was_live and not any(is_live(j.state) for j in jobs):
+        jobs = schedule_view.upcoming_first(ledger.jobs(limit=LIST_LIMIT))
+        if was_live and not any(is_live(j.state) for j in jobs) \
+                and not schedule_view.any_upcoming(jobs):
             st.rerun(scope="app")  # the last running job settled: drop the timer
         frame = _list_frame(jobs, ledger)
         st.dataframe(
@@ -678,6 +681,7 @@ def _header(job: lg.Job, *, may_act: bool) -> None:
         st.caption(f"Retry of job `{job.parent_job_id}` (its failed rows).")
     if job.error:
         st.warning(job.error)
+    schedule_view.job_panel(job, may_act=may_act)  # a scheduled job: countdown, changes
     if job.state == lg.JOB_AWAITING_APPROVAL:
         st.info(
             "This job waits for a second person: an approver reviews it on the **Approvals** "

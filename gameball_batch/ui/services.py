@@ -27,6 +27,7 @@ from gameball_batch.settings import Secret, Settings, load_settings
 
 if TYPE_CHECKING:  # imported lazily: the client (and the runner) pull in httpx
     from gameball_batch.client import GameballClient
+    from gameball_batch.notify import Notifier
     from gameball_batch.runner import Runner
 
 ClientFactory = Callable[[], "GameballClient"]
@@ -195,7 +196,42 @@ def _runner_for(db_path: str, base_url: str, concurrency: int, rate: float) -> R
     runner = Runner(get_ledger(), get_client_factory(), concurrency=concurrency,
                     target=get_connection().target)
     runner.start()
+    get_notifier()  # team signals start with the runner
     return runner
+
+
+def _stop_notifier(notifier: Notifier) -> None:
+    notifier.stop()
+
+
+@st.cache_resource(show_spinner=False, on_release=_stop_notifier)
+def _notifier_for(db_path: str, config_key: str) -> Notifier:
+    del db_path, config_key  # the cache key: another ledger or [notify] gets a fresh one
+    from gameball_batch import notify
+
+    notifier = notify.Notifier(get_ledger(), notify.settings_from(get_settings().extra))
+    notifier.start()
+    return notifier
+
+
+def get_notifier() -> Notifier | None:
+    """The process's notifier (notify.py), started once; None without usable hooks (the
+    Settings page says why)."""
+    import hashlib
+    import json
+
+    from gameball_batch import notify
+
+    settings = get_settings()
+    try:
+        if not notify.settings_from(settings.extra).hooks:
+            return None
+    except notify.NotifyConfigError:
+        return None
+    # A digest, not the settings: webhook URLs are credentials.
+    raw = {k: settings.extra.get(k) for k in ("notify", "console")}
+    key = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    return _notifier_for(str(settings.db_path), key)
 
 
 def get_runner() -> Runner:
@@ -248,6 +284,7 @@ def test_connection() -> tuple[bool, str]:
 def shutdown() -> None:
     """Stop the runner and the sandbox and forget every resource (tests, restarts)."""
     _runner_for.clear()
+    _notifier_for.clear()
     _sandbox_for.clear()
     _ledger_for.clear()
     _settings_for.clear()

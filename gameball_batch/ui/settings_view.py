@@ -18,7 +18,7 @@ import streamlit as st
 
 from gameball_batch import access
 from gameball_batch.access import Role
-from gameball_batch.ui import access_view, frame, sandbox_admin, services
+from gameball_batch.ui import access_view, frame, notify_view, sandbox_admin, services
 from gameball_batch.ui import state as keys
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def render() -> None:
     _connection(connection, settings)
     _limits(settings, may_change=may_change)
     _access(settings)
+    notify_view.render()
     if connection.sandbox is not None:
         _customers(connection.base_url)
     if connection.sandbox is not None and may_change:
