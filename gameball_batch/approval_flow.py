@@ -19,7 +19,7 @@ This module must not import streamlit or send anything (the runner sends).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -106,24 +106,27 @@ def submit(
     fingerprint: str, mapping: Mapping[str, str], actor: str, rules: ApprovalRules,
     duplicates: guards.DuplicateReport, keys: pd.Series, override_reason: str | None = None,
     sheet: str | None = None, target: lg.Target | None = None,
+    audit: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> Submission:
     """Create the job: refused while duplicates are not overridden; held for approval when a
-    rule says so; otherwise queued for the runner."""
+    rule says so; otherwise queued for the runner. ``audit``: further entries stored in the
+    job's own transaction (an undo's link to its parent)."""
     override = guards.require_override(duplicates, override_reason)
     reasons = tuple(approval_reasons(impact, rules))
     state = lg.JOB_AWAITING_APPROVAL if reasons else lg.JOB_QUEUED
     totals = impact.totals()
     # The override and the approval request are stored in the job's own transaction: the
     # runner can never see a queued job whose override or row keys are missing.
-    audit = [entry for entry in [guards.override_entry(duplicates, override)] if entry]
+    entries = [*(entry for entry in [guards.override_entry(duplicates, override)] if entry),
+               *audit]
     if reasons:
         digest = reviewed_digest(fingerprint=fingerprint, mapping=mapping, plan=plan,
                                  totals=totals)
-        audit.append((REQUESTED, {"reasons": list(reasons), "digest": digest}))
+        entries.append((REQUESTED, {"reasons": list(reasons), "digest": digest}))
     job_id = jobs.create_job(
         ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
         mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
-        row_keys=guards.stored_keys(keys), audit=audit, target=target or lg.Target(),
+        row_keys=guards.stored_keys(keys), audit=entries, target=target or lg.Target(),
     )
     return Submission(job_id, state, reasons, override)
 
