@@ -67,7 +67,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol
 
-from gameball_batch import batch_types, snapshots
+from gameball_batch import batch_types
 from gameball_batch import ledger as lg
 from gameball_batch import outcomes as oc
 from gameball_batch.batch_types import BatchType
@@ -240,7 +240,7 @@ class Runner:
         max_refusals: int = MAX_REFUSALS,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] | None = None,
-        before_send: BeforeSend | None = snapshots.before_send,
+        before_send: BeforeSend | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -261,7 +261,9 @@ class Runner:
         self._max_refusals = max_refusals
         self._clock = clock
         self._sleep = sleep
-        self._before_send = before_send  # balance snapshot of adjustments (snapshots.py)
+        # e.g. snapshots.before_send: balances of an adjustments chunk's customers, just
+        # before it is sent (the console and the CLI turn it on; see snapshots.hook_for).
+        self._before_send = before_send
         self._halt = threading.Event()
         self._lost: set[str] = set()  # jobs whose lease we lost, or whose time ran out
         self._driving: dict[str, threading.Thread] = {}
