@@ -67,11 +67,13 @@ def _actor() -> str:
 def _guard(what: str) -> Iterator[None]:
     try:
         yield
-    except job_service.JobError as exc:
-        st.error(str(exc), icon=":material/block:")
+    except job_service.JobError as exc:  # may quote a file's cell: shown as literal text
+        st.error(f"Could not {what}:", icon=":material/block:")
+        st.text(str(exc))
     except Exception as exc:  # st.rerun() is a BaseException: it passes through
         log.exception("%s failed", what)
-        st.error(f"Could not {what}: {type(exc).__name__}: {exc}", icon=":material/error:")
+        st.error(f"Could not {what}:", icon=":material/error:")
+        st.text(f"{type(exc).__name__}: {exc}")
 
 
 def _flash(message: str) -> None:
