@@ -204,3 +204,24 @@ def test_undo_returns_every_reversed_balance_and_is_done_once(
     with pytest.raises(verification.VerifyError, match="undoing an undo"):
         verification.undo(ledger, undo.job_id, actor="lead", reason="redo",
                           rules=ApprovalRules())
+
+
+def test_cashback_is_undone_by_the_points_verification_reported(
+    sandbox: SandboxServer, ledger: Ledger, client: GameballClient,
+    make_runner: Callable[..., Runner],
+) -> None:
+    items = [item_for("cashback", i) | {"amount": 10.5 + i} for i in range(5)]
+    customers = _customers_of(items)
+    before = _balances(sandbox, customers)
+    job_id = add_job(ledger, "cashback", items)
+    make_runner().run_until_idle(job_id, timeout=30)
+    refused = verification.undo_plan(ledger, job_id, "promo error")
+    assert refused.refused is not None
+    assert "points" in refused.refused
+    verification.gather(ledger, client, job_id, all_rows=True)
+
+    undo = verification.undo(ledger, job_id, actor="lead", reason="promo error",
+                             rules=ApprovalRules())
+    make_runner().run_until_idle(undo.job_id, timeout=30)
+
+    assert _balances(sandbox, customers) == before
