@@ -67,14 +67,15 @@ def verify_command(job: str, all_rows: bool, as_json: bool, with_rows: bool,
         _fail(f"Write the report to .csv or .xlsx, not '{output.suffix or output.name}'.",
               EXIT_USAGE)
     settings = _settings(db)
-    with _ledger(settings) as ledger, _target(settings) as target:
-        job_id = _job_id(ledger, job)
-        client = target.factory()
-        try:
-            result = verification.gather(ledger, client, job_id, all_rows=all_rows,
-                                         actor=_actor())
-        finally:
-            client.close()
+    with _ledger(settings) as ledger:
+        job_id = _job_id(ledger, job)  # before the sandbox starts: a typo ends here
+        with _target(settings) as target:
+            client = target.factory()
+            try:
+                result = verification.gather(ledger, client, job_id, all_rows=all_rows,
+                                             actor=_actor())
+            finally:
+                client.close()
         if output is not None:
             output.write_bytes(verification.report_bytes(ledger, result,
                                                          output.suffix.lower()[1:]))
@@ -148,7 +149,7 @@ def undo_command(job: str, reason: str, yes: bool, override: str | None,
     from gameball_batch import approval_flow
 
     settings = _settings(db)
-    with _ledger(settings) as ledger, _target(settings) as target:
+    with _ledger(settings) as ledger:
         job_id = _job_id(ledger, job)
         plan = verification.undo_plan(ledger, job_id, reason)
         if plan.refused is not None:
@@ -164,9 +165,10 @@ def undo_command(job: str, reason: str, yes: bool, override: str | None,
             rules = approval_flow.rules_from_settings(settings.extra)
         except ValueError as exc:
             _fail(str(exc), EXIT_USAGE)
-        submission = verification.undo(ledger, job_id, actor=_actor(), reason=reason,
-                                       rules=rules, target=target.target,
-                                       override_reason=override)
+        with _target(settings) as target:
+            submission = verification.undo(ledger, job_id, actor=_actor(), reason=reason,
+                                           rules=rules, target=target.target,
+                                           override_reason=override)
     child = submission.job_id
     if submission.awaiting_approval:
         click.echo("It waits for an approver (" + "; ".join(submission.approval_reasons)
