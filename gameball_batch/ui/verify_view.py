@@ -4,7 +4,8 @@ bulk, reconcile, and undo (``render_verify``, called once from the job detail).
 Everything it does goes through ``gameball_batch.verification``; this module only draws and
 collects the operator's reason. Text from Gameball, from a file or from an operator is shown
 as literal text (``st.text``, ``st.dataframe``), never as markdown. Actions need the operator
-role; anyone may look at the verdicts and download the report.
+role (a viewer's session never holds an action widget); anyone may look at the recorded
+verdicts and download the report.
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ def render_verify(ledger: Ledger, job_id: str) -> None:
     if flash:
         st.success(flash)
     may_act = _may_act()
-    with _guard("verify at Gameball"):
-        _run_buttons(ledger, job)
+    if may_act:  # asking Gameball writes evidence and audit entries: operators only
+        with _guard("verify at Gameball"):
+            _run_buttons(ledger, job)
     with _guard("show the verdicts"):
         result = verification.recorded(ledger, job_id)
         if result.verdicts:
@@ -153,7 +155,8 @@ def _accept(ledger: Ledger, job: lg.Job, result: verification.Verification) -> N
         return
     reason = st.text_input("Reason for accepting the verdicts (required)", key=VF_REASON,
                            placeholder="e.g. Gameball's records agree")
-    if st.button(f"Accept {len(ready):,} verdicts", key=VF_ACCEPT, type="primary",
+    label = f"Accept {len(ready):,} verdict" + ("" if len(ready) == 1 else "s")
+    if st.button(label, key=VF_ACCEPT, type="primary",
                  disabled=not reason.strip()):
         done = verification.accept(ledger, job.id, actor=_actor(), reason=reason)
         st.session_state.pop(VF_REASON, None)
