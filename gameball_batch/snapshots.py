@@ -52,7 +52,8 @@ def before_send(ledger: Ledger, client: Any, job_id: str, bt: BatchType, index: 
                   for c, message in found.failed.items()}
         errors.update({c: "Gameball did not report the balance" for c in customers
                        if points.get(c) is None and c not in errors})
-        ev.save_snapshot(ledger, job_id, index, points, errors)
+        earned = {c: verify.earned_of(item) for c, item in found.items.items()}
+        ev.save_snapshot(ledger, job_id, index, points, errors, earned)
     except Exception as exc:  # the send goes on; the verdict will say "no snapshot"
         log.warning("balance snapshot of chunk %s of job %s failed: %s", index, job_id, exc)
         _record_failure(ledger, job_id, index, payload, f"the snapshot failed: {exc}")

@@ -156,6 +156,7 @@ def _by_balances(ledger: Ledger, client: Any, job: lg.Job, facts: Sequence[vf.Ro
         notes.append(f"Balance Inquiries failed: {exc}")
         now = lookups.Balances(failed=dict.fromkeys(customers, f"the look-up failed: {exc}"))
     after = {c: vf.balance_of(item) for c, item in now.items.items()}
+    earned = {c: vf.earned_of(item) for c, item in now.items.items()}
     pairs = []
     for f in learners:
         snap, now_points = snaps.get((f.chunk, f.customer)), after.get(f.customer)
@@ -175,7 +176,9 @@ def _by_balances(ledger: Ledger, client: Any, job: lg.Job, facts: Sequence[vf.Ro
             after=after.get(f.customer),
             snapshot_error=(snap.error if snap is not None else
                             "the chunk was sent without a balance snapshot"),
-            after_error=now.failed.get(f.customer), moved_by=moved)
+            after_error=now.failed.get(f.customer), moved_by=moved,
+            earned_before=snap.earned if snap is not None else None,
+            earned_after=earned.get(f.customer))
         out.append(vf.adjustment_verdict(f, balance, factor))
     return out
 

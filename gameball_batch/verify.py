@@ -247,6 +247,8 @@ class BalanceEvidence:
     snapshot_error: str | None = None
     after_error: str | None = None
     moved_by: str | None = None
+    earned_before: float | None = None  # total points ever earned (§3.8), when reported
+    earned_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,11 @@ def balance_of(item: Mapping[str, Any]) -> float | None:
     return None
 
 
+def earned_of(item: Mapping[str, Any]) -> float | None:
+    """A balance item's total points ever earned (``totalEarnedPoints``, reference §3.8)."""
+    return _number(item.get("totalEarnedPoints"))
+
+
 def adjustment_verdict(facts: RowFacts, balance: BalanceEvidence, factor: Factor) -> Verdict:
     """An adjustment row against its customer's balance before its chunk was sent and now."""
     amount = _number(facts.item.get("amount"))
@@ -314,9 +321,21 @@ def adjustment_verdict(facts: RowFacts, balance: BalanceEvidence, factor: Factor
     if abs(change - expected) <= _TOLERANCE:
         return verdict(APPLIED, f"Balance moved by {change:g}, as the row asks.")
     if abs(change) <= _TOLERANCE:
+        earned = _earned_change(balance)
+        if earned:  # points were added and spent again: the balance alone cannot tell
+            evidence["earned_change"] = earned
+            return verdict(UNCLEAR, f"Balance unchanged, but {earned:g} point(s) were earned "
+                                    "meanwhile: other activity may hide the row.")
         return verdict(ABSENT, "Balance unchanged since just before the chunk was sent.")
     return verdict(UNCLEAR, f"Balance moved by {change:g}, the row asks for {expected:g}: "
                             "other activity may have moved it.")
+
+
+def _earned_change(balance: BalanceEvidence) -> float:
+    if balance.earned_before is None or balance.earned_after is None:
+        return 0.0
+    change = balance.earned_after - balance.earned_before
+    return change if abs(change) > _TOLERANCE else 0.0
 
 
 def _expected_points(amount: float, factor: Factor) -> float:

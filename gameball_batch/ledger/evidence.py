@@ -28,10 +28,12 @@ class Snapshot:
     points: float | None
     error: str | None
     at: float
+    earned: float | None = None  # total points ever earned, when Gameball reported it
 
 
 def save_snapshot(ledger: Ledger, job_id: str, index: int,
-                  balances: Mapping[str, float | None], errors: Mapping[str, str]) -> None:
+                  balances: Mapping[str, float | None], errors: Mapping[str, str],
+                  earned: Mapping[str, float | None] | None = None) -> None:
     """Record the balances taken before chunk ``index`` was sent (replacing an older one:
     the snapshot that counts is the one just before the latest send)."""
     now = ledger.now()
@@ -39,18 +41,19 @@ def save_snapshot(ledger: Ledger, job_id: str, index: int,
     with ledger._tx() as tx:
         tx.execute("DELETE FROM balance_snapshots WHERE job_id = ? AND idx = ?", (job_id, index))
         tx.executemany(
-            "INSERT INTO balance_snapshots (job_id, idx, customer, points, error, at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            ((job_id, index, c, balances.get(c), errors.get(c), now) for c in sorted(customers)))
+            "INSERT INTO balance_snapshots (job_id, idx, customer, points, earned, error, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((job_id, index, c, balances.get(c), (earned or {}).get(c), errors.get(c), now)
+             for c in sorted(customers)))
 
 
 def snapshots(ledger: Ledger, job_id: str) -> dict[tuple[int, str], Snapshot]:
     """Every snapshot of the job, by (chunk, customer)."""
     cur = ledger._conn().execute(
-        "SELECT idx, customer, points, error, at FROM balance_snapshots WHERE job_id = ?",
-        (job_id,))
+        "SELECT idx, customer, points, earned, error, at FROM balance_snapshots "
+        "WHERE job_id = ?", (job_id,))
     return {(int(r["idx"]), str(r["customer"])): Snapshot(
-        str(r["customer"]), r["points"], r["error"], float(r["at"])) for r in cur}
+        str(r["customer"]), r["points"], r["error"], float(r["at"]), r["earned"]) for r in cur}
 
 
 def save_verdicts(ledger: Ledger, job_id: str,

@@ -173,16 +173,18 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
-    # 6: verification (verify.py). Balances of a chunk's customers just before it was sent
-    # (adjustments; ``error`` when the snapshot failed), the latest verdict per row with its
-    # evidence, and "a job is undone once": the undo job's link, unique per parent, is an
-    # audit entry stored in the undo job's own transaction.
+    # 6: verification (verify.py). Balances (and total points earned) of a chunk's
+    # customers just before it was sent (adjustments; ``error`` when the snapshot failed),
+    # the latest verdict per row with its evidence, and "a job is undone once": the undo
+    # job's link, unique per parent, is an audit entry stored in the undo job's own
+    # transaction.
     """
     CREATE TABLE balance_snapshots (
         job_id TEXT NOT NULL,
         idx INTEGER NOT NULL,
         customer TEXT NOT NULL,
         points REAL,
+        earned REAL,
         error TEXT,
         at REAL NOT NULL,
         PRIMARY KEY (job_id, idx, customer)

@@ -158,3 +158,16 @@ def test_balance_items_are_read_as_v4_or_v3() -> None:
     assert vf.balance_of({"customerId": "c", "totalPointsBalance": 12}) == 12
     assert vf.balance_of({"playerUniqueId": "c", "pointsBalance": "7"}) == 7
     assert vf.balance_of({"customerId": "c"}) is None
+
+
+def test_an_unchanged_balance_with_points_earned_meanwhile_is_unclear() -> None:
+    hidden = vf.BalanceEvidence(1000, 1000, earned_before=5000, earned_after=5025)
+    result = vf.adjustment_verdict(_facts(ADJ, key="cus-1"), hidden, vf.Factor())
+    assert result.verdict == vf.UNCLEAR
+    assert result.evidence["earned_change"] == 25
+
+
+def test_an_unchanged_balance_and_unchanged_earnings_are_absent() -> None:
+    still = vf.BalanceEvidence(1000, 1000, earned_before=5000, earned_after=5000)
+    assert vf.adjustment_verdict(_facts(ADJ, key="cus-1"), still, vf.Factor()).verdict == \
+        vf.ABSENT
