@@ -119,8 +119,8 @@ def test_adjustments_in_doubt_are_settled_by_balances_and_nothing_applies_twice(
     assert _balances(sandbox, customers) == {c: 1000 + 5 + i for i, c in enumerate(customers)}
 
 
-@pytest.mark.parametrize("slug", ["cashback", "redemptions"])
-def test_cashback_and_redemptions_in_doubt_are_settled_by_order_transactions(
+@pytest.mark.parametrize("slug", ["orders", "cashback", "redemptions"])
+def test_orders_cashback_and_redemptions_in_doubt_are_settled_by_order_transactions(
     slug: str, sandbox: SandboxServer, ledger: Ledger, client: GameballClient,
     make_runner: Callable[..., Runner],
 ) -> None:
