@@ -105,9 +105,17 @@ def row_facts(ledger: Ledger, job: lg.Job, rows: Sequence[lg.Row]) -> list[vf.Ro
 
 
 def gather(ledger: Ledger, client: Any, job_id: str, *, all_rows: bool = False,
-           actor: str = "verify", polling: lookups.Polling | None = None) -> Verification:
-    """Evidence and a verdict for each row in doubt (or every row), recorded in the ledger."""
+           actor: str = "verify", polling: lookups.Polling | None = None,
+           target: lg.Target | None = None) -> Verification:
+    """Evidence and a verdict for each row in doubt (or every row), recorded in the ledger.
+
+    ``target``: the Gameball ``client`` talks to; a job sent elsewhere is refused, since
+    another account's records say nothing about it.
+    """
     job = _job(ledger, job_id)
+    if target is not None and job.target.known and not job.target.same_as(target):
+        raise VerifyError(f"Job {job_id[:8]} was sent to {job.target.label}; this connection "
+                          f"asks {target.label}, whose records say nothing about it.")
     rows = ledger.rows(job_id) if all_rows else ledger.rows(job_id, statuses=(lg.ROW_UNKNOWN,))
     facts = row_facts(ledger, job, rows)
     slug = job.batch_type

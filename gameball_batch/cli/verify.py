@@ -73,7 +73,7 @@ def verify_command(job: str, all_rows: bool, as_json: bool, with_rows: bool,
             client = target.factory()
             try:
                 result = verification.gather(ledger, client, job_id, all_rows=all_rows,
-                                             actor=_actor())
+                                             actor=_actor(), target=target.target)
             finally:
                 client.close()
         if output is not None:

@@ -120,7 +120,8 @@ def _run_buttons(ledger: Ledger, job: lg.Job) -> None:
         try:
             with st.spinner("Asking Gameball…"):
                 result = verification.gather(ledger, client, job.id, all_rows=reconcile,
-                                             actor=_actor())
+                                             actor=_actor(),
+                                             target=services.get_connection().target)
         finally:
             client.close()
         for note in result.notes:

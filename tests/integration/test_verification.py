@@ -225,3 +225,20 @@ def test_cashback_is_undone_by_the_points_verification_reported(
     make_runner().run_until_idle(undo.job_id, timeout=30)
 
     assert _balances(sandbox, customers) == before
+
+
+def test_a_job_sent_to_another_target_is_not_verified_here(
+    sandbox: SandboxServer, tmp_path: Path, client: GameballClient,
+) -> None:
+    from gameball_batch.ledger import NewChunk, NewJob, NewRow, Target
+
+    elsewhere = Target.of(sandbox=False, base_url="https://api.gameball.co", api_key="k")
+    here = Target.of(sandbox=True, base_url=sandbox.url, api_key=sandbox.api_key)
+    with Ledger(tmp_path / "other.db") as book:
+        book.create_job(NewJob(id="p", batch_type="cashback", file_name="f", fingerprint="f",
+                               sheet=None, mapping={}, columns=("x",), row_count=1,
+                               item_count=1, totals={}, actor="t", target=elsewhere),
+                        [NewChunk(0, b'{"body":[{"customerId":"c","transactionId":"T"}]}', 1)],
+                        [NewRow(2, 0, "T", ("x",))])
+        with pytest.raises(verification.VerifyError, match="was sent to production"):
+            verification.gather(book, client, "p", all_rows=True, target=here)
