@@ -486,6 +486,9 @@ def undo(ledger: Ledger, job_id: str, *, actor: str, reason: str, rules: Any,
     if plan.refused is not None:
         raise VerifyError(plan.refused)
     parent = _job(ledger, job_id)
+    if target is not None and parent.target.known and not parent.target.same_as(target):
+        raise VerifyError(f"Job {job_id[:8]} was sent to {parent.target.label}; this "
+                          f"connection is {target.label}. A job is undone on its own target.")
     bt = batch_types.get("adjustments")
     frame = pd.DataFrame(
         {"customerId": [i["customerId"] for _, i in plan.items],
