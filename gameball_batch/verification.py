@@ -172,7 +172,7 @@ def _by_balances(ledger: Ledger, client: Any, job: lg.Job, facts: Sequence[vf.Ro
             pairs.append((float(f.item.get("amount", 0) or 0), now_points - snap.points))
     factor = vf.learn_factor(pairs)
     notes.append(factor.note)
-    repeated = Counter(f.customer for f in row_facts(ledger, job, ledger.rows(job.id)))
+    repeated = Counter(r.key for r in ledger.rows(job.id))  # an adjustment's key: its customer
     others = _other_adjustments(ledger, job)
     out = []
     for f in facts:
