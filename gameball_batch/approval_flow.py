@@ -19,7 +19,7 @@ This module must not import streamlit or send anything (the runner sends).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,11 +107,12 @@ def submit(
     fingerprint: str, mapping: Mapping[str, str], actor: str, rules: ApprovalRules,
     duplicates: guards.DuplicateReport, keys: pd.Series, override_reason: str | None = None,
     sheet: str | None = None, target: lg.Target | None = None,
-    scheduled_at: float | None = None,
+    scheduled_at: float | None = None, audit: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> Submission:
     """Create the job: refused while duplicates are not overridden; held for approval when a
     rule says so; otherwise queued for the runner (or, with ``scheduled_at``, scheduled:
-    see schedule.py; a time in the past or too far ahead raises ScheduleError)."""
+    see schedule.py; a time in the past or too far ahead raises ScheduleError). ``audit``:
+    further entries stored in the job's own transaction (an undo's link to its parent)."""
     override = guards.require_override(duplicates, override_reason)
     if scheduled_at is not None:
         schedule.check(scheduled_at, ledger.now())
@@ -120,17 +121,18 @@ def submit(
     totals = impact.totals()
     # The override and the approval request are stored in the job's own transaction: the
     # runner can never see a queued job whose override or row keys are missing.
-    audit = [entry for entry in [guards.override_entry(duplicates, override)] if entry]
+    entries = [*(entry for entry in [guards.override_entry(duplicates, override)] if entry),
+               *audit]
     if reasons:
         digest = reviewed_digest(fingerprint=fingerprint, mapping=mapping, plan=plan,
                                  totals=totals)
-        audit.append((REQUESTED, {"reasons": list(reasons), "digest": digest}))
+        entries.append((REQUESTED, {"reasons": list(reasons), "digest": digest}))
     if scheduled_at is not None:
-        audit.append((schedule.SET, {"scheduled_at": scheduled_at}))
+        entries.append((schedule.SET, {"scheduled_at": scheduled_at}))
     job_id = jobs.create_job(
         ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
         mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
-        row_keys=guards.stored_keys(keys), audit=audit, target=target or lg.Target(),
+        row_keys=guards.stored_keys(keys), audit=entries, target=target or lg.Target(),
         scheduled_at=scheduled_at,
     )
     return Submission(job_id, state, reasons, override, scheduled_at)

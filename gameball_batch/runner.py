@@ -80,6 +80,7 @@ from gameball_batch.client.errors import (
     ServerError,
 )
 from gameball_batch.ledger import Ledger, Target, WrongTarget
+from gameball_batch.snapshots import BeforeSend
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +240,7 @@ class Runner:
         max_refusals: int = MAX_REFUSALS,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] | None = None,
+        before_send: BeforeSend | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -259,6 +261,9 @@ class Runner:
         self._max_refusals = max_refusals
         self._clock = clock
         self._sleep = sleep
+        # e.g. snapshots.before_send: balances of an adjustments chunk's customers, just
+        # before it is sent (the console and the CLI turn it on; see snapshots.hook_for).
+        self._before_send = before_send
         self._halt = threading.Event()
         self._lost: set[str] = set()  # jobs whose lease we lost, or whose time ran out
         self._driving: dict[str, threading.Thread] = {}
@@ -588,6 +593,8 @@ class Runner:
         if claimed is None:
             return None
         payload, doubts = claimed
+        if self._before_send is not None:  # never raises; a failed snapshot is recorded
+            self._before_send(self.ledger, self.client(), job_id, bt, index, payload)
         try:
             remote = self.client().create_batch(bt.slug, payload)
         except Exception as exc:

@@ -24,7 +24,7 @@ def main() -> None:
     """Push spreadsheets into Gameball's Batch API, every row exactly once."""
 
 
-for _name in ("intake", "sandbox", "jobs", "schedule"):
+for _name in ("intake", "sandbox", "jobs", "schedule", "verify"):
     try:
         _module = importlib.import_module(f"gameball_batch.cli.{_name}")
     except ModuleNotFoundError as exc:  # a command module not written yet

@@ -163,9 +163,10 @@ def _target(settings: Settings) -> Iterator[_Target]:
 
 def _runner(ledger: Ledger, target: _Target, settings: Settings) -> Any:
     from gameball_batch.runner import Runner
+    from gameball_batch.snapshots import hook_for
 
     return Runner(ledger, target.factory, concurrency=settings.concurrency, poll_initial=0.2,
-                  poll_max=5.0, target=target.target)
+                  poll_max=5.0, target=target.target, before_send=hook_for(settings.extra))
 
 
 def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool,

@@ -179,6 +179,33 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN scheduled_at REAL;
     CREATE INDEX jobs_scheduled ON jobs(state, scheduled_at);
     """,
+    # 7: verification (verify.py). Balances (and total points earned) of a chunk's
+    # customers just before it was sent (adjustments; ``error`` when the snapshot failed),
+    # the latest verdict per row with its evidence, and "a job is undone once": the undo
+    # job's link, unique per parent, is an audit entry stored in the undo job's own
+    # transaction.
+    """
+    CREATE TABLE balance_snapshots (
+        job_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        customer TEXT NOT NULL,
+        points REAL,
+        earned REAL,
+        error TEXT,
+        at REAL NOT NULL,
+        PRIMARY KEY (job_id, idx, customer)
+    ) WITHOUT ROWID;
+    CREATE TABLE row_evidence (
+        job_id TEXT NOT NULL,
+        row INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (job_id, row)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX audit_undo_of ON audit(json_extract(detail, '$.parent_job_id'))
+        WHERE action = 'job.undo_of';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

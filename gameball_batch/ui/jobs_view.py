@@ -40,7 +40,7 @@ from gameball_batch.access import Role
 from gameball_batch.batch_types import BATCH_TYPES
 from gameball_batch.charts.jobs import chunk_grid_figure, failures_figure, progress_figure
 from gameball_batch.ledger import Ledger
-from gameball_batch.ui import access_view, schedule_view, services
+from gameball_batch.ui import access_view, schedule_view, services, verify_view
 from gameball_batch.ui import state as keys
 
 log = logging.getLogger(__name__)
@@ -655,6 +655,7 @@ def _render_detail(ledger: Ledger, job_id: str) -> None:
         _downloads(ledger, snap)
     with _guard("show the actions"):
         _actions(ledger, snap, may_act=may_act)
+    verify_view.render_verify(ledger, job_id)  # Verify at Gameball, reconcile, undo
 
 
 def _may_act() -> bool:

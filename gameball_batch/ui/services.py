@@ -192,9 +192,10 @@ def _stop_runner(runner: Runner) -> None:
 def _runner_for(db_path: str, base_url: str, concurrency: int, rate: float) -> Runner:
     del base_url, rate  # part of the key: a new target or rate gets a fresh runner
     from gameball_batch.runner import Runner
+    from gameball_batch.snapshots import hook_for
 
     runner = Runner(get_ledger(), get_client_factory(), concurrency=concurrency,
-                    target=get_connection().target)
+                    target=get_connection().target, before_send=hook_for(get_settings().extra))
     runner.start()
     get_notifier()  # team signals start with the runner
     return runner
