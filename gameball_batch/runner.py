@@ -319,7 +319,11 @@ class Runner:
         """Start a driving thread for each unfinished job of our target nobody else holds."""
         started = []
         schedule.release_due(self.ledger)  # scheduled jobs whose time came: queued now
-        for job in self.ledger.jobs(states=DRIVE_STATES, limit=1000):
+        # A paused job sends nothing more, but chunks Gameball accepted are still followed
+        # to their results (after a restart too).
+        paused = [j for j in self.ledger.jobs(states=(lg.JOB_PAUSED,), limit=1000)
+                  if self.ledger.chunk_counts(j.id)[lg.CHUNK_ACCEPTED]]
+        for job in [*self.ledger.jobs(states=DRIVE_STATES, limit=1000), *paused]:
             if not self.serves(job) or self._held_elsewhere(job) or self._is_driving(job.id):
                 continue
             thread = threading.Thread(

@@ -318,3 +318,26 @@ def test_an_expired_lease_of_a_silent_owner_is_taken_over(
         assert takeover[-1].detail == {"previous_owner": "other-host:1:a"}
     finally:
         later.close()
+
+
+def test_a_paused_jobs_accepted_chunks_are_still_followed_after_a_restart(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    """Paused: nothing new is sent, but what Gameball accepted is recorded, even by a runner
+    started after the pause (the one that sent it is gone)."""
+    job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(4)],
+                     per_chunk=2)
+    first = make_runner(owner_id="gone")
+    assert ledger.acquire_lease(job_id, "gone", 30)
+    claimed = ledger.claim(job_id, 0, "gone")
+    assert claimed is not None
+    remote = first.client().create_batch("cashback", claimed[0])
+    assert ledger.mark_accepted(job_id, 0, remote, owner="gone")
+    assert jobs.pause(ledger, job_id, "lead")
+    ledger.release_lease(job_id, "gone")  # that runner stopped
+    runner = make_runner()
+    runner.start()
+    wait_until(lambda: ledger.chunk_counts(job_id)["done"] == 1)
+    assert ledger.job_state(job_id) == "paused"
+    assert ledger.chunk_counts(job_id)["pending"] == 1  # the other chunk was never sent
+    assert set(applied_counts(sandbox, "cashback")) == {"CB-0", "CB-1"}
