@@ -131,6 +131,8 @@ class JobSummary:
     parent_job_id: str | None = None
     error: str | None = None
     lease_owner: str | None = None
+    target_kind: str = ""  # "sandbox" | "production" (the lead's runner work fills these)
+    target_label: str = ""  # e.g. "production · api.gameball.co · key 1a2b3c"
 
     @property
     def done_rows(self) -> int:
@@ -183,6 +185,34 @@ def list_jobs(
 ) -> list[JobSummary]:
     """Newest first."""
     return [summary(ledger, j.id) for j in ledger.jobs(states=states, limit=limit)]
+
+
+SHORT_ID_MIN = 6  # the console shows ids cut to 8 characters; any unique 6+ prefix works
+
+
+def resolve_job_id(ledger: Ledger, text: str) -> str:
+    """The full id of the job ``text`` names: the id itself or a unique prefix of 6+ chars.
+
+    Raises :class:`JobError` with the candidates listed when the prefix is ambiguous, and
+    with a plain message when nothing matches or the prefix is too short.
+    """
+    wanted = text.strip()
+    if not wanted:
+        raise JobError("Give a job id (the console shows its first 8 characters).")
+    if ledger.job(wanted) is not None:
+        return wanted
+    if len(wanted) < SHORT_ID_MIN:
+        raise JobError(f"There is no job {wanted} in {ledger.path}; a short id needs at "
+                       f"least {SHORT_ID_MIN} characters.")
+    matches = [j for j in ledger.jobs(limit=1_000_000) if j.id.startswith(wanted)]
+    if not matches:
+        raise JobError(f"There is no job {wanted} in {ledger.path}.")
+    if len(matches) > 1:
+        listed = "; ".join(f"{j.id} ({j.file_name or 'no file'})" for j in matches[:10])
+        more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+        raise JobError(f"{wanted} matches {len(matches)} jobs: {listed}{more}. "
+                       "Give more of the id.")
+    return matches[0].id
 
 
 def row_counts(ledger: Ledger, job_id: str) -> dict[str, int]:
@@ -281,8 +311,12 @@ def audit_trail(ledger: Ledger, job_id: str | None = None, *, limit: int = 1000)
 # --- operator actions ----------------------------------------------------------------------
 
 
-def request_stop(ledger: Ledger, job_id: str, actor: str) -> bool:
-    """Ask the job to stop: nothing more is sent, remote jobs in flight are stopped."""
+def request_stop(ledger: Ledger, job_id: str, actor: str, *, abort: bool = False) -> bool:
+    """Ask the job to stop: nothing more is sent, remote jobs in flight are stopped.
+
+    ``abort`` (also call Gameball's stop route) is accepted and not yet acted on here.
+    """
+    del abort
     job = _job_or_error(ledger, job_id)
     if job.state in lg.SETTLED_JOB_STATES:
         return False

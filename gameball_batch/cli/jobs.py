@@ -409,6 +409,7 @@ def _show_progress(as_json: bool) -> bool:
 def status(job_id: str, as_json: bool, db: str | None) -> None:
     """The state of JOB and how many of its rows are in each state."""
     with _ledger(_settings(db)) as ledger:
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         summary = jobs.summary(ledger, job_id)
         _print_summary(summary, as_json=as_json)
         if not as_json:
@@ -449,6 +450,7 @@ def resume(job_id: str, wait: bool, as_json: bool, db: str | None) -> None:
     """Continue JOB: a paused job is queued again; with --wait, drive it here."""
     settings = _settings(db)
     with _ledger(settings) as ledger:
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         before = jobs.summary(ledger, job_id)
         if before.state == lg.JOB_PAUSED:
             jobs.resume(ledger, job_id, _actor())
@@ -469,6 +471,7 @@ def stop(job_id: str, db: str | None) -> None:
     """Stop JOB: send nothing more and stop its remote jobs in flight."""
     settings = _settings(db)
     with _ledger(settings) as ledger:
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         if not jobs.request_stop(ledger, job_id, _actor()):
             click.echo(f"Job {job_id} is already {jobs.summary(ledger, job_id).state}.")
             return
@@ -496,6 +499,7 @@ def _held_by_live_runner(job: lg.Job, now: float) -> bool:
 def retry_failed(job_id: str, as_json: bool, db: str | None) -> None:
     """Make a new job from the failed and not-applied rows of JOB (same ids, linked)."""
     with _ledger(_settings(db)) as ledger:
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         child = jobs.retry_failed(ledger, job_id, _actor())
         summary = jobs.summary(ledger, child)
     if as_json:
@@ -515,6 +519,7 @@ def retry_failed(job_id: str, as_json: bool, db: str | None) -> None:
 def export_failed(job_id: str, output: Path, db: str | None) -> None:
     """Write the failed rows of JOB, as sent plus an error column, to fix and re-import."""
     with _ledger(_settings(db)) as ledger:
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         count = jobs.export_failed(ledger, job_id, output)
     click.echo(f"Wrote {count:,} row(s) to {output}.")
 
