@@ -32,9 +32,11 @@ from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType
 from gameball_batch.charts import intake as charts
-from gameball_batch.ui import frame, services
+from gameball_batch.ui import frame, routing, services
 from gameball_batch.ui import intake_model as model
 from gameball_batch.ui import state as keys
+from gameball_batch.ui.common import why_disabled
+from gameball_batch.ui.text import literal
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,6 @@ T = TypeVar("T")
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xls", "ods", "json", "jsonl"]
 ISSUE_TABLE_LIMIT = 10_000  # rows of the issue table drawn; the download holds them all
 CHUNK_SIZE = 1000
-JOBS_PAGE = "screens/jobs.py"
 ENGINE_MODULES = ("ingest", "mapping", "validate", "payloads")
 
 
@@ -199,15 +200,16 @@ def _flow(engine: Engine, bt: BatchType) -> None:
 
 
 def _last_job_notice() -> None:
-    job_id = st.session_state.get(keys.NB_LAST_JOB)
+    # Shown once, on the first return to this page: a later visit starts clean.
+    job_id = st.session_state.pop(keys.NB_LAST_JOB, None)
     if job_id:
         job = services.get_ledger().job(str(job_id))
         if job is not None and job.state == lg.JOB_AWAITING_APPROVAL:
             st.info(f"Job {job_id} waits for an approver: nothing is sent until someone else "
                     "approves it on the Approvals page.", icon=":material/approval:")
         else:
-            st.success(f"Job {job_id} was submitted.", icon=":material/check_circle:")
-        st.page_link(JOBS_PAGE, label="Open it on the Jobs page",
+            st.success(f"Job {literal(job_id)} was submitted.", icon=":material/check_circle:")
+        st.page_link(routing.page("jobs"), label="Open it on the Jobs page",
                      query_params={keys.JOB_QUERY_PARAM: job_id})
 
 
@@ -216,6 +218,8 @@ def _last_job_notice() -> None:
 
 def _choose_type(engine: Engine | None) -> BatchType:
     st.header("1. Choose the batch type")
+    if keys.NB_TYPE not in st.session_state and keys.NB_TYPE_LAST in st.session_state:
+        st.session_state[keys.NB_TYPE] = st.session_state[keys.NB_TYPE_LAST]
     slug = st.selectbox(
         "Batch type",
         options=list(BATCH_TYPES),
@@ -223,6 +227,7 @@ def _choose_type(engine: Engine | None) -> BatchType:
         key=keys.NB_TYPE,
         on_change=_on_type_change,
     )
+    st.session_state[keys.NB_TYPE_LAST] = slug
     bt = BATCH_TYPES[str(slug)]
     st.write(bt.description)
     required = ", ".join(f"**{f.label}** (`{f.path}`)" for f in bt.required)
@@ -705,8 +710,8 @@ def _duplicates(
             "below."
         )
         for job in report.earlier_jobs[:5]:
-            st.page_link(JOBS_PAGE, label=f"Job {job.id[:8]} · {job.state} · "
-                         f"{job.row_count:,} rows · by {job.actor}",
+            st.page_link(routing.page("jobs"), label=f"Job {job.id[:8]} · {job.state} · "
+                         f"{job.row_count:,} rows · by {literal(job.actor)}",
                          query_params={keys.JOB_QUERY_PARAM: job.id})
     if report.row_matches:
         more = "at least " if report.truncated else ""
@@ -744,29 +749,35 @@ def _submit(
     if engine.jobs is None:
         st.warning("Submitting is not available in this build (the job service is missing).")
         return
-    ready = True
+    missing: list[str] = []  # what a disabled Submit is waiting for, said next to it
     override: str | None = None
     if report.blocked:
-        ready &= st.checkbox("Send anyway (I checked the earlier jobs and rows)",
-                             key=keys.NB_OVERRIDE_SENT)
+        if not st.checkbox("Send anyway (I checked the earlier jobs and rows)",
+                           key=keys.NB_OVERRIDE_SENT):
+            missing.append("tick “Send anyway” (this file or its rows were sent before)")
         override = st.text_input("Why send it again? (recorded in the audit log)",
                                  key=keys.NB_OVERRIDE_REASON).strip()
-        ready &= bool(override)
+        if not override:
+            missing.append("give the reason for sending it again")
     where = "PRODUCTION" if connection.is_production else "the sandbox"
-    ready &= st.checkbox(
+    if not st.checkbox(
         f"I have reviewed the {plan.row_count:,} rows, the totals and the first item, and "
         f"want to send them to {where} as {bt.title}.",
         key=keys.NB_CONFIRM,
-    )
+    ):
+        missing.append("tick “I have reviewed …” above")
     if connection.is_production:
         word = model.confirmation_word(plan.row_count)
         typed = st.text_input(f"Type the number of rows ({word}) to confirm",
                               key=keys.NB_CONFIRM_TEXT)
-        ready &= model.confirmation_matches(typed, plan.row_count)
+        if not model.confirmation_matches(typed, plan.row_count):
+            missing.append(f"type the number of rows ({word}) in the confirmation box")
+    ready = not missing
     needs_approval = bool(approvals.approval_reasons(impact, _approval_rules()))
     label = (f"Submit {plan.row_count:,} rows for approval" if needs_approval
              else f"Submit {plan.row_count:,} rows to {where}")
     clicked = st.button(label, key=keys.NB_SUBMIT, type="primary", disabled=not ready)
+    why_disabled(f"To submit: {'; '.join(missing)}." if missing else None)
     if not clicked or not ready:
         return
     # Storing a million rows takes seconds (bench/README.md, Submission): say what happens.
@@ -778,7 +789,7 @@ def _submit(
         st.rerun()
     _start_over()
     st.session_state[keys.NB_LAST_JOB] = job_id
-    st.switch_page(JOBS_PAGE, query_params={keys.JOB_QUERY_PARAM: job_id})
+    st.switch_page(routing.page("jobs"), query_params={keys.JOB_QUERY_PARAM: job_id})
 
 
 def _create_job(

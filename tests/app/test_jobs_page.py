@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from console_pages import page_app, shown_text
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
 from gameball_batch.ledger import ItemOutcome, Ledger, NewChunk, NewJob, NewRow
 from gameball_batch.ui import jobs_view as jv
 
-PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "jobs.py")
 COLUMNS = ("Customer", "Amount", "Invoice")
 OWNER = "test-runner"
 
@@ -81,7 +81,7 @@ def in_doubt(book: Ledger, job_id: str, index: int) -> None:
 
 
 def app(job_id: str | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=30)
+    at = page_app("jobs")
     if job_id:
         at.query_params["job"] = job_id
     return at.run()
@@ -111,12 +111,12 @@ def test_the_list_shows_each_job_and_opens_the_chosen_one(ledger: Ledger) -> Non
     no_traceback(at)
     table = at.dataframe[0].value
     assert set(table["file"]) == {"october.csv", "november.csv"}
-    assert set(table["who"]) == {"amira@example.com"}
+    assert set(table["submitted by"]) == {"amira@example.com"}
     at.selectbox(key=jv.JB_OPEN).select("job-one")
     at.button(key=jv.JB_OPEN_GO).click().run()
     no_traceback(at)
     assert at.query_params["job"] == "job-one"
-    assert any("october.csv" in s.value for s in at.subheader)
+    assert any("october.csv" in shown_text(s.value) for s in at.subheader)
 
 
 def test_a_ledger_file_that_is_not_a_ledger_gives_a_way_forward(
@@ -151,7 +151,7 @@ def test_a_running_job_shows_live_totals_and_its_charts(ledger: Ledger) -> None:
 def test_a_shared_link_to_an_unknown_job_says_so_without_a_traceback(ledger: Ledger) -> None:
     at = app("no-such-job")
     no_traceback(at)
-    assert any("There is no job `no-such-job`" in e.value for e in at.error)
+    assert any("There is no job no-such-job" in shown_text(e.value) for e in at.error)
 
 
 def test_the_error_table_shows_source_rows_and_original_cells(ledger: Ledger) -> None:

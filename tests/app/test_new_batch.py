@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+from console_pages import goto
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ledger import Ledger
@@ -168,7 +169,7 @@ def test_sending_the_same_file_again_needs_an_explicit_override() -> None:
     at = upload(open_console(), "drop.csv", data)
     at.checkbox(key=keys.NB_CONFIRM).check().run()
     at.button(key=keys.NB_SUBMIT).click().run()
-    at.switch_page("screens/new_batch.py").run()
+    goto(at, "new_batch").run()
     at = upload(at, "drop.csv", data)
     assert any("already sent" in w.value for w in at.warning)
     at.checkbox(key=keys.NB_CONFIRM).check().run()

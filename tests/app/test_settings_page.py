@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from console_pages import page_app
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ui import sandbox_admin, services
 from gameball_batch.ui import state as keys
 
-PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "settings.py")
 API_KEY = "Zq7xWv93KpL0mN4tRb8yHc2j"
 SECRET_KEY = "Ux5Qe1Gd6Fh0Js9Ka3Lz7Mw2"
 
@@ -24,7 +23,7 @@ def _fresh_services() -> Iterator[None]:
 
 
 def _page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=30).run()
+    return page_app("settings").run()
 
 
 def _texts(at: AppTest) -> str:
