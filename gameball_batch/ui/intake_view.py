@@ -97,12 +97,14 @@ def _attempt(what: str, call: Callable[[], T], *, hint: str = "") -> T:
         raise
     except (ValueError, KeyError, OSError, UnicodeError) as exc:
         message = str(exc).strip().strip("'\"") or type(exc).__name__
-        st.error(f"Could not {what}: {message}" + (f"\n\n{hint}" if hint else ""))
+        # ``what`` and the message name the file and quote its cells: literal text.
+        st.error(f"Could not {literal(what)}: {literal(message)}"
+                 + (f"\n\n{hint}" if hint else ""))
         raise StepFailed(what) from exc
     except Exception as exc:
         log.exception("could not %s", what)
         st.error(
-            f"Could not {what} because of an unexpected problem ({type(exc).__name__}). "
+            f"Could not {literal(what)} because of an unexpected problem ({type(exc).__name__}). "
             "Try again; if it keeps happening, start over with **Start over** above and "
             "tell the team (details are in the console's log)."
         )
@@ -205,8 +207,8 @@ def _last_job_notice() -> None:
     if job_id:
         job = services.get_ledger().job(str(job_id))
         if job is not None and job.state == lg.JOB_AWAITING_APPROVAL:
-            st.info(f"Job {job_id} waits for an approver: nothing is sent until someone else "
-                    "approves it on the Approvals page.", icon=":material/approval:")
+            st.info(f"Job {literal(job_id)} waits for an approver: nothing is sent until "
+                    "someone else approves it on the Approvals page.", icon=":material/approval:")
         else:
             st.success(f"Job {literal(job_id)} was submitted.", icon=":material/check_circle:")
         st.page_link(routing.page("jobs"), label="Open it on the Jobs page",
@@ -317,7 +319,8 @@ def _read(engine: Engine, held: model.HeldFile) -> Any:
     _audit_upload(held, table)
     st.caption(_detected(held, table))
     if table.frame.empty:
-        st.error(f"{held.name} has a header but no data rows. Add rows and upload it again.")
+        st.error(f"{literal(held.name)} has a header but no data rows. Add rows and upload it "
+                 "again.")
         raise StepFailed("empty file")
     return table
 
@@ -337,7 +340,7 @@ def _audit_upload(held: model.HeldFile, table: Any) -> None:
 
 
 def _detected(held: model.HeldFile, table: Any) -> str:
-    parts = [f"**{held.name}** ({held.size_text})", f"format {table.format.upper()}"]
+    parts = [f"**{literal(held.name)}** ({held.size_text})", f"format {table.format.upper()}"]
     if table.encoding:
         parts.append(f"encoding {table.encoding}")
     if table.delimiter:
@@ -346,7 +349,7 @@ def _detected(held: model.HeldFile, table: Any) -> str:
         )
         parts.append(f"delimiter {shown}")
     if table.sheet:
-        parts.append(f"sheet “{table.sheet}”")
+        parts.append(f"sheet “{literal(table.sheet)}”")
     rows, cols = table.frame.shape
     parts.append(f"{rows:,} rows × {cols} columns")
     return "Detected: " + " · ".join(parts)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from console_pages import goto
+from console_pages import goto, shown_text
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ledger import Ledger
@@ -77,7 +77,7 @@ def test_an_unreadable_file_shows_the_reason_not_a_traceback() -> None:
     at = upload(open_console(), "broken.xlsx", b"this is not a workbook")
     assert not at.exception
     assert at.error
-    assert "Could not read broken.xlsx" in at.error[0].value
+    assert "Could not read broken.xlsx" in shown_text(at.error[0].value)
 
 
 def test_uploaded_file_is_mapped_by_suggestion_and_detection_is_shown() -> None:
