@@ -20,11 +20,17 @@ import re
 # a few harmless ones too costs nothing.
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'@%^])")
 _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
+# GitHub-flavoured markdown turns bare addresses into links *after* escapes are read
+# (``https://…``, ``www.…``, ``name@host``), so a backslash cannot stop it. An invisible
+# WORD JOINER inside each such marker does: the text reads the same and links nowhere.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<=@)|(?<=://)|(?<=\bwww)(?=\.)")
 
 
 def literal(value: object) -> str:
     """``value`` as markdown source that renders exactly as its text, on one line."""
     text = _LINE_BREAKS.sub(" ", str(value))
+    text = _AUTOLINK.sub(WORD_JOINER, text)
     return _SPECIAL.sub(r"\\\1", text)
 
 

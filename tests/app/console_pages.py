@@ -17,6 +17,7 @@ from streamlit.util import calc_hash
 
 from gameball_batch.ui.access_view import PAGES
 from gameball_batch.ui.routing import URL_PATHS
+from gameball_batch.ui.text import WORD_JOINER
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -49,5 +50,6 @@ def reachable(at: AppTest) -> set[str]:
 
 
 def shown_text(markdown: str) -> str:
-    """What markdown reads as once its backslash escapes are undone (``text.literal``)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """What markdown reads as once its backslash escapes are undone (``text.literal``);
+    the invisible word joiners that keep addresses from becoming links are dropped too."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")

@@ -214,3 +214,26 @@ def test_a_workbook_offers_its_sheets_and_reads_the_chosen_one() -> None:
     sheet.set_value("Drop").run()
     assert not at.exception
     assert metric(at, "Valid") == "5"
+
+
+def test_a_disabled_submit_says_what_is_missing() -> None:
+    at = upload(open_console(), "drop.csv", cashback_csv(GOOD))
+    assert at.button(key=keys.NB_SUBMIT).disabled
+    assert any("To submit: tick “I have reviewed …” above." in c.value for c in at.caption)
+    at.checkbox(key=keys.NB_CONFIRM).check().run()
+    assert not at.button(key=keys.NB_SUBMIT).disabled
+    assert not any("To submit:" in c.value for c in at.caption)
+
+
+def test_the_batch_type_stays_and_the_submitted_notice_shows_once() -> None:
+    at = upload(open_console(), "drop.csv", cashback_csv(GOOD))
+    at.checkbox(key=keys.NB_CONFIRM).check().run()
+    at.button(key=keys.NB_SUBMIT).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    goto(at, "new_batch").run()
+    assert at.selectbox(key=keys.NB_TYPE).value == "cashback"  # not back to Customer Data
+    assert any("was submitted" in s.value for s in at.success)
+    goto(at, "history").run()
+    goto(at, "new_batch").run()
+    assert not any("was submitted" in s.value for s in at.success)  # not stale
+    assert at.selectbox(key=keys.NB_TYPE).value == "cashback"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from console_pages import page_app
+from console_pages import APP, page_app
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ui import sandbox_admin, services
@@ -121,3 +121,28 @@ def test_faults_applied_for_training_reach_the_sandbox_and_clear_again() -> None
 def test_sandbox_admin_refuses_a_non_local_url() -> None:
     with pytest.raises(sandbox_admin.SandboxAdminError, match="only talk to a local sandbox"):
         sandbox_admin.reset("https://api.gameball.co")
+
+
+def test_the_upload_limit_is_two_short_metrics_that_fit() -> None:
+    metrics = {m.label: m.value for m in _page().metric}
+    assert metrics["Upload limit"] == "200 MB"
+    assert metrics["Rows per file"].replace(",", "").isdigit()
+
+
+def test_in_sandbox_mode_settings_and_sidebar_both_name_the_sandbox_demo_key() -> None:
+    at = _page()
+    assert "**API key:** sandbox demo key" in [m.value for m in at.markdown]
+    assert "No Gameball API key is configured" not in _texts(at)
+    console = AppTest.from_file(APP, default_timeout=60).run()
+    assert "API key: sandbox demo key" in [c.value for c in console.sidebar.caption]
+
+
+def test_the_fault_section_stays_open_after_a_button_in_it() -> None:
+    at = _page()
+    at.number_input(key=keys.ST_FAULT_LATENCY).set_value(0.2)
+    at.button(key=keys.ST_FAULT_APPLY).click().run()
+    section = next(e for e in at.expander if e.label == "Fault injection (training)")
+    assert section.proto.expanded
+    at.button(key=keys.ST_FAULT_CLEAR).click().run()
+    section = next(e for e in at.expander if e.label == "Fault injection (training)")
+    assert section.proto.expanded

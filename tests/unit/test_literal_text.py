@@ -7,7 +7,7 @@ import re
 import pytest
 
 from gameball_batch.charts.jobs import failures_figure, plain
-from gameball_batch.ui.text import literal
+from gameball_batch.ui.text import WORD_JOINER, literal
 
 HOSTILE = [
     "[pay](javascript:alert(3)) <b>x.csv",
@@ -23,7 +23,7 @@ LIVE = re.compile(r"(?<!\\)[\[\]()<>*_`~#:$&!|]")
 
 
 def unescape(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -46,3 +46,13 @@ def test_gameball_messages_in_a_figure_are_plain_text() -> None:
     figure = failures_figure({message: 3})
     labels = [str(y) for trace in figure.data for y in trace.y]
     assert all("<a" not in label for label in labels)
+
+
+# What GitHub-flavoured markdown links on its own, after escapes are read.
+AUTOLINK = re.compile(r"(?i)https?://\w|www\.\w|[\w.+-]+@\w")
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, "ops@shop.example", "see https://x.example"])
+def test_literal_leaves_no_bare_address_for_markdown_to_link(text: str) -> None:
+    rendered_text = re.sub(r"\\(.)", r"\1", literal(text))  # what markdown's text nodes hold
+    assert not AUTOLINK.search(rendered_text)
