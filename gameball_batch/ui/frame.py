@@ -52,7 +52,7 @@ def load_settings_or_stop() -> Settings:
         return services.get_settings()
     except (ValueError, OSError) as exc:
         st.error(
-            f"The console's configuration cannot be read: {exc}\n\n"
+            f"The console's configuration cannot be read: {literal(exc)}\n\n"
             "Fix `.streamlit/secrets.toml` (see `secrets.example.toml`) or the GAMEBALL_* "
             "environment variables, then reload this page."
         )
@@ -66,7 +66,7 @@ def connection_or_stop() -> services.Connection:
     except Exception as exc:  # a sandbox that cannot start must not become a traceback
         log.exception("connection setup failed")
         st.error(
-            f"The embedded sandbox could not start: {exc}. Restart the console; if it "
+            f"The embedded sandbox could not start: {literal(exc)}. Restart the console; if it "
             "keeps failing, check that 127.0.0.1 accepts local connections."
         )
         stop_without_pages()
@@ -79,8 +79,8 @@ def start_runner() -> str | None:
     except Exception as exc:
         log.exception("runner start failed")
         return (
-            f"The background runner is not running ({type(exc).__name__}: {exc}). Jobs can "
-            "be created but will wait until the console is restarted."
+            f"The background runner is not running ({type(exc).__name__}: {literal(exc)}). "
+            "Jobs can be created but will wait until the console is restarted."
         )
     return None
 

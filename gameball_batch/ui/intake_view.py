@@ -1,6 +1,6 @@
 """The new-batch flow's screens: choose → upload → map → validate & fix → review → submit.
 
-``screens/new_batch.py`` calls :func:`render`; each step is a small function that draws its
+``pages/new_batch.py`` calls :func:`render`; each step is a small function that draws its
 widgets (keys from :mod:`gameball_batch.ui.state`) and calls the package for the work.
 Expensive results (the read table, the validation, the chunk plan, the impact) live in an
 :class:`~gameball_batch.ui.intake_model.IntakeCache` in session state, keyed by the file's

@@ -21,6 +21,7 @@ from gameball_batch.access import Role
 from gameball_batch.ui import access_view, frame, sandbox_admin, services
 from gameball_batch.ui import state as keys
 from gameball_batch.ui.frame import SANDBOX_KEY_TEXT
+from gameball_batch.ui.text import literal
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _run(action: Callable[[], str]) -> None:
     try:
         st.session_state[keys.ST_FLASH] = ("success", action())
     except (sandbox_admin.SandboxAdminError, ValueError) as exc:
-        st.session_state[keys.ST_FLASH] = ("error", str(exc))
+        st.session_state[keys.ST_FLASH] = ("error", literal(exc))
     except Exception as exc:
         log.exception("settings action failed")
         st.session_state[keys.ST_FLASH] = (
@@ -155,7 +156,7 @@ def _access(settings: Any) -> None:
     st.header("Access")
     who = frame.identity()
     roles = ", ".join(sorted(r.value for r in access_view.roles(settings, who))) or "none"
-    st.markdown(f"You are **{who.actor}** · roles: {roles}")
+    st.markdown(f"You are **{literal(who.actor)}** · roles: {roles}")
     if not access.policy_from_settings(settings).configured:
         st.caption("No [roles] section is configured, so everyone who can open the console "
                    "holds every role.")
@@ -171,7 +172,7 @@ def _sandbox(url: str) -> None:
         current = sandbox_admin.processing(url)
         faults = sandbox_admin.faults(url)
     except sandbox_admin.SandboxAdminError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
         return
     left, right = st.columns(2)
     with left:
