@@ -123,7 +123,8 @@ def value_histogram_figure(
     # the top bin (where outliers sit) is never left without a value under it.
     low, high = float(table["left"].iloc[0]), float(table["right"].iloc[-1])
     ticks = np.linspace(low, high, 6).tolist()
-    fig.update_xaxes(title=label, range=[low, high], tickvals=ticks,
+    pad = (high - low) * 0.03  # a tick exactly on the axis's end is not drawn
+    fig.update_xaxes(title=label, range=[low - pad, high + pad], tickvals=ticks,
                      ticktext=[format(t, number) for t in ticks])
     fig.update_yaxes(title="rows", tickformat=",d", rangemode="tozero",
                      **integer_ticks(int(table["count"].max())))

@@ -124,6 +124,8 @@ def test_a_disabled_submit_says_what_is_missing(
     assert submit.is_disabled()
     reason = page.get_by_text("To submit: tick “I have reviewed …” above.")
     reason.wait_for()
+    # The page scrolls inside its main pane, so a full-page shot shows only what is in view.
+    reason.scroll_into_view_if_needed()
     shot(page, "new-batch-review.png")
     rerun_after(page, page.get_by_text("I have reviewed the 5 rows").click)
     assert submit.is_enabled()
