@@ -157,6 +157,7 @@ class JobSummary:
     target_label: str = ""  # "sandbox" or "production · api.gameball.co · key 1a2b3c"
     abort: bool = False  # a stop that also asked Gameball to stop its jobs
     retry_child: str | None = None  # the job that retried this one's failed rows
+    scheduled_at: float | None = None  # UTC epoch a scheduled job starts at
 
     @property
     def done_rows(self) -> int:
@@ -203,6 +204,7 @@ def summary(ledger: Ledger, job_id: str) -> JobSummary:
         error=job.error, lease_owner=job.lease_owner, target_kind=job.target.kind,
         target_label=job.target.label, abort=job.abort,
         retry_child=child.id if (child := ledger.retry_child(job.id)) is not None else None,
+        scheduled_at=job.scheduled_at,
     )
 
 
@@ -211,6 +213,34 @@ def list_jobs(
 ) -> list[JobSummary]:
     """Newest first."""
     return [summary(ledger, j.id) for j in ledger.jobs(states=states, limit=limit)]
+
+
+SHORT_ID_MIN = 6  # the console shows ids cut to 8 characters; any unique 6+ prefix works
+
+
+def resolve_job_id(ledger: Ledger, text: str) -> str:
+    """The full id of the job ``text`` names: the id itself or a unique prefix of 6+ chars.
+
+    Raises :class:`JobError` with the candidates listed when the prefix is ambiguous, and
+    with a plain message when nothing matches or the prefix is too short.
+    """
+    wanted = text.strip()
+    if not wanted:
+        raise JobError("Give a job id (the console shows its first 8 characters).")
+    if ledger.job(wanted) is not None:
+        return wanted
+    if len(wanted) < SHORT_ID_MIN:
+        raise JobError(f"There is no job {wanted} in {ledger.path}; a short id needs at "
+                       f"least {SHORT_ID_MIN} characters.")
+    matches = [j for j in ledger.jobs(limit=1_000_000) if j.id.startswith(wanted)]
+    if not matches:
+        raise JobError(f"There is no job {wanted} in {ledger.path}.")
+    if len(matches) > 1:
+        listed = "; ".join(f"{j.id} ({j.file_name or 'no file'})" for j in matches[:10])
+        more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+        raise JobError(f"{wanted} matches {len(matches)} jobs: {listed}{more}. "
+                       "Give more of the id.")
+    return matches[0].id
 
 
 def row_counts(ledger: Ledger, job_id: str) -> dict[str, int]:

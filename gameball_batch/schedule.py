@@ -20,8 +20,9 @@ This module must not import streamlit or send anything.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gameball_batch import ledger as lg
@@ -215,3 +216,43 @@ def cancel(ledger: Ledger, job_id: str, actor: str, reason: str = "") -> None:
                                 unsent=f"Not sent: {verdict[0].lower()}{verdict[1:]}"):
         raise ScheduleError(f"Job {job_id} started or changed a moment ago; look at it again.")
     ledger.audit(actor, CANCELLED, job_id, detail)
+
+
+# --- the Jobs list --------------------------------------------------------------------------
+
+# A job with a time that has not started yet: scheduled, or held for an approver.
+WAITING_STATES = (lg.JOB_SCHEDULED, lg.JOB_AWAITING_APPROVAL)
+
+
+class _Timed(Protocol):
+    """A job or a job summary: anything with an id, a state and a scheduled time."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def scheduled_at(self) -> float | None: ...
+
+
+T = TypeVar("T", bound=_Timed)
+
+
+def upcoming_first(jobs: list[T]) -> list[T]:
+    """Jobs waiting for their time first (soonest at the top), then the rest as given."""
+    upcoming = sorted((j for j in jobs if j.scheduled_at is not None
+                       and j.state in WAITING_STATES), key=lambda j: j.scheduled_at or 0.0)
+    ids = {j.id for j in upcoming}
+    return upcoming + [j for j in jobs if j.id not in ids]
+
+
+def any_upcoming(jobs: Sequence[_Timed]) -> bool:
+    """Whether the Jobs list must keep refreshing: a countdown runs, a job will start."""
+    return any(j.scheduled_at is not None and j.state in WAITING_STATES for j in jobs)
+
+
+def list_state(job: _Timed, text: str) -> str:
+    """The Jobs list's state cell: a scheduled job says when it starts."""
+    if job.scheduled_at is None or job.state not in WAITING_STATES:
+        return text
+    return f"{text} · starts {countdown(job.scheduled_at, time.time())}"

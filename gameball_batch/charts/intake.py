@@ -64,14 +64,25 @@ def issues_by_rule_figure(issues: pd.DataFrame, *, top: int = TOP_RULES) -> go.F
             orientation="h",
             marker={"color": ISSUE_COLOUR},
             text=[f"{n:,}" for n in shown["rows"]],
-            textposition="auto",
+            textposition="outside",  # "auto" turned labels sideways inside narrow bars
+            textangle=0,
+            cliponaxis=False,
             customdata=np.stack([shown["fields"], shown["example"]], axis=-1).tolist(),
             hovertemplate="%{y}: %{x:,} rows<br>fields: %{customdata[0]}"
             "<br>e.g. %{customdata[1]}<extra></extra>",
         )
     )
-    fig.update_xaxes(title="rows", tickformat=",d", rangemode="tozero")
+    most = int(shown["rows"].max())
+    # Headroom for the labels outside the bars; whole-number ticks (",d" alone rounded
+    # 0.2, 0.4 … into "0 0 0 1 1 1").
+    fig.update_xaxes(title="rows", tickformat=",d", range=[0, most * 1.15 + 0.5],
+                     **integer_ticks(most))
     return _layout(fig, title, height=max(200, 70 + 30 * len(shown)))
+
+
+def integer_ticks(most: int) -> dict[str, float]:
+    """Axis options for counts: one tick per unit while the axis is short, else plotly's."""
+    return {"tick0": 0, "dtick": 1} if most <= 10 else {}
 
 
 def histogram_bins(values: pd.Series, *, bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
@@ -108,6 +119,13 @@ def value_histogram_figure(
             "<br>%{y:,} rows<extra></extra>",
         )
     )
-    fig.update_xaxes(title=label, tickformat=number)
-    fig.update_yaxes(title="rows", tickformat=",d", rangemode="tozero")
+    # Ticks from the first bin's lower edge to the last bin's upper edge, both labelled, so
+    # the top bin (where outliers sit) is never left without a value under it.
+    low, high = float(table["left"].iloc[0]), float(table["right"].iloc[-1])
+    ticks = np.linspace(low, high, 6).tolist()
+    pad = (high - low) * 0.03  # a tick exactly on the axis's end is not drawn
+    fig.update_xaxes(title=label, range=[low - pad, high + pad], tickvals=ticks,
+                     ticktext=[format(t, number) for t in ticks])
+    fig.update_yaxes(title="rows", tickformat=",d", rangemode="tozero",
+                     **integer_ticks(int(table["count"].max())))
     return _layout(fig, title)

@@ -156,7 +156,7 @@ def failures_figure(counts: Mapping[str, int], *, top: int = TOP_MESSAGES) -> go
         return _empty(title, "No failed rows.")
     shown = ranked[:top]
     rest = sum(n for n, _ in ranked[top:])
-    labels = [_shorten(m or "(no message)") for _, m in shown]
+    labels = [plain(_shorten(m or "(no message)")) for _, m in shown]
     values = [n for n, _ in shown]
     if rest:
         labels.append(f"{len(ranked) - top} other messages")
@@ -168,9 +168,19 @@ def failures_figure(counts: Mapping[str, int], *, top: int = TOP_MESSAGES) -> go
             orientation="h",
             marker={"color": STATE_COLOURS["failed"]},
             text=[f"{v:,}" for v in values[::-1]],
-            textposition="auto",
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
             hovertemplate="%{y}<br>%{x:,} rows<extra></extra>",
         )
     )
-    fig.update_xaxes(title="rows", tickformat=",d")
+    most = max(values)
+    fig.update_xaxes(title="rows", tickformat=",d", range=[0, most * 1.15 + 0.5],
+                     **({"tick0": 0, "dtick": 1} if most <= 10 else {}))
     return _layout(fig, title, height=max(200, 60 + 32 * len(labels)))
+
+
+def plain(text: str) -> str:
+    """Gameball's message as plain text in a figure: plotly reads ``<a href>``, ``<b>`` and
+    entities in labels, so the characters that start them are written as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -460,6 +460,7 @@ def _show_progress(as_json: bool) -> bool:
 def status(job_id: str, as_json: bool, db: str | None) -> None:
     """The state of JOB and how many of its rows are in each state."""
     with _ledger(_settings(db)) as ledger:
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         summary = jobs.summary(ledger, job_id)
         _print_summary(summary, as_json=as_json)
         if not as_json:
@@ -503,6 +504,7 @@ def resume(job_id: str, wait: bool, timeout: float | None, as_json: bool,
     """Continue JOB: a paused job is queued again; with --wait, drive it here."""
     settings = _settings(db)
     with _ledger(settings) as ledger:
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         before = jobs.summary(ledger, job_id)
         if before.state in (lg.JOB_SCHEDULED, lg.JOB_AWAITING_APPROVAL):
             _print_summary(before, as_json=as_json)  # nothing to drive yet: never hang
@@ -532,6 +534,7 @@ def stop(job_id: str, abort: bool, db: str | None) -> None:
     every row's outcome stays known. With --abort, also stop it at Gameball."""
     settings = _settings(db)
     with _ledger(settings) as ledger:
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         if not jobs.request_stop(ledger, job_id, _actor(), abort=abort):
             click.echo(f"Job {job_id} is already {jobs.summary(ledger, job_id).state}.")
             return
@@ -591,6 +594,7 @@ def retry_failed(job_id: str, as_json: bool, yes: bool, db: str | None) -> None:
             rules = approval_flow.rules_from_settings(settings.extra)
         except ValueError as exc:
             _fail(str(exc), EXIT_USAGE)
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         parent = ledger.job(job_id)
         confirmed = yes
         if parent is not None and not yes and not batch_types.get(
@@ -620,6 +624,7 @@ def retry_failed(job_id: str, as_json: bool, yes: bool, db: str | None) -> None:
 def export_failed(job_id: str, output: Path, db: str | None) -> None:
     """Write the failed rows of JOB, as sent plus an error column, to fix and re-import."""
     with _ledger(_settings(db)) as ledger:
+        job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
         count = jobs.export_failed(ledger, job_id, output)
     click.echo(f"Wrote {count:,} row(s) to {output}.")
 

@@ -12,8 +12,9 @@ This module must not create jobs or send anything.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -22,6 +23,7 @@ from gameball_batch.access import Identity, Role
 from gameball_batch.settings import Settings
 from gameball_batch.ui import frame, services
 from gameball_batch.ui import state as keys
+from gameball_batch.ui.text import literal
 
 FRAME_LOGIN_SIDEBAR = "frame.login_sidebar"  # button: optional sign-in (sandbox)
 FRAME_LOGOUT = "frame.logout"  # button
@@ -29,7 +31,7 @@ FRAME_LOGOUT = "frame.logout"  # button
 
 @dataclass(frozen=True)
 class PageSpec:
-    path: str
+    name: str  # the file in pages/ (without .py); its render() is the page's body
     title: str
     icon: str
     url_path: str
@@ -37,12 +39,11 @@ class PageSpec:
 
 
 PAGES = (
-    PageSpec("screens/new_batch.py", "New batch", ":material/upload_file:", "new", Role.OPERATOR),
-    PageSpec("screens/jobs.py", "Jobs", ":material/monitoring:", "jobs", Role.VIEWER),
-    PageSpec("screens/approvals.py", "Approvals", ":material/approval:", "approvals",
-             Role.APPROVER),
-    PageSpec("screens/history.py", "History", ":material/history:", "history", Role.VIEWER),
-    PageSpec("screens/settings.py", "Settings", ":material/settings:", "settings", Role.VIEWER),
+    PageSpec("new_batch", "New batch", ":material/upload_file:", "new", Role.OPERATOR),
+    PageSpec("jobs", "Jobs", ":material/monitoring:", "jobs", Role.VIEWER),
+    PageSpec("approvals", "Approvals", ":material/approval:", "approvals", Role.APPROVER),
+    PageSpec("history", "History", ":material/history:", "history", Role.VIEWER),
+    PageSpec("settings", "Settings", ":material/settings:", "settings", Role.VIEWER),
 )
 
 
@@ -70,20 +71,25 @@ def allowed(specs: Collection[PageSpec], held: frozenset[Role]) -> list[PageSpec
     return [p for p in specs if p.role in held]
 
 
-def navigation_pages(settings: Settings) -> list[st.Page]:
-    """``st.Page`` objects for the pages this person may use; the first is the default."""
+def navigation_pages(
+    settings: Settings, renders: Mapping[str, Callable[[], None]]
+) -> dict[str, Any]:
+    """``st.Page`` objects (by page name) for the pages this person may use, in order; the
+    first is the default. ``renders`` maps each page name to its ``render`` function."""
     specs = allowed(PAGES, roles(settings))
-    return [
-        st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=i == 0)
+    return {
+        p.name: st.Page(renders[p.name], title=p.title, icon=p.icon, url_path=p.url_path,
+                        default=i == 0)
         for i, p in enumerate(specs)
-    ]
+    }
 
 
 def no_role_stop(settings: Settings) -> None:
     """Nothing to show: explain who to ask, offer sign-in when that could help, stop."""
     who = frame.identity()
     if who.signed_in:
-        st.error(f"You are signed in as **{who.email}**, but no role is given to this address "
+        st.error(f"You are signed in as **{literal(who.email)}**, but no role is given to this "
+                 "address "
                  "in the console's [roles] settings. Ask an administrator for access.")
         if st.button("Sign out", key=FRAME_LOGOUT):
             st.logout()
@@ -111,7 +117,7 @@ def sign_in_panel(settings: Settings) -> None:
     who = frame.identity()
     held = ", ".join(sorted(r.value for r in roles(settings, who))) or "none"
     with st.sidebar:
-        st.caption(f"{SIGN_IN_TEXT[mode]} You are **{who.actor}** · roles: {held}")
+        st.caption(f"{SIGN_IN_TEXT[mode]} You are **{literal(who.actor)}** · roles: {held}")
         if who.signed_in and mode is not access.SignIn.ANONYMOUS:
             if st.button("Sign out", key=FRAME_LOGOUT):
                 st.logout()

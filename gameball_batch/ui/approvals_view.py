@@ -28,6 +28,8 @@ from gameball_batch.approvals import ApprovalRefused
 from gameball_batch.batch_types import BATCH_TYPES
 from gameball_batch.ledger import Ledger
 from gameball_batch.ui import access_view, frame, services
+from gameball_batch.ui.common import why_disabled
+from gameball_batch.ui.text import literal
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,8 @@ def render() -> None:
     if not waiting:
         st.info("Nothing is waiting for approval.", icon=":material/task_alt:")
         return
-    st.caption(f"{len(waiting)} job(s) wait for a second person. You are **{who.actor}**.")
+    st.caption(f"{len(waiting)} job(s) wait for a second person. You are "
+               f"**{literal(who.actor)}**.")
     for pending in waiting:
         _job_card(ledger, pending, who.actor)
 
@@ -74,12 +77,12 @@ def _job_card(ledger: Ledger, pending: approval_flow.PendingApproval, actor: str
     job = pending.job
     title = BATCH_TYPES[job.batch_type].title if job.batch_type in BATCH_TYPES else job.batch_type
     with st.container(border=True):
-        st.subheader(f"{title} · {job.file_name}")
+        st.subheader(f"{literal(title)} · {literal(job.file_name)}")
         when = datetime.fromtimestamp(job.created_at).strftime("%Y-%m-%d %H:%M")
-        st.caption(f"Job {job.id} · submitted by **{job.actor}** at {when}")
+        st.caption(f"Job {literal(job.id)} · submitted by **{literal(job.actor)}** at {when}")
         st.text(_who_waits(pending))
-        st.warning("Needs approval because: " + "; ".join(pending.reasons or ("(no reason "
-                   "recorded)",)))
+        st.warning("Needs approval because: " + literal("; ".join(pending.reasons or (
+            "(no reason recorded)",))))
         if not pending.intact:
             st.error("This job changed after it was submitted for approval (file, mapping, "
                      "rows, totals or payload), so it cannot be approved. Reject it and ask "
@@ -134,20 +137,21 @@ def _decision(ledger: Ledger, pending: approval_flow.PendingApproval, actor: str
     with left:
         left.button("Approve and send", key=AP_APPROVE + job_id, type="primary",
                     disabled=problem is not None, on_click=_approve, args=(ledger, job_id, actor))
-        if problem:
-            st.caption(problem)
+        why_disabled(literal(problem) if problem else None)
     with right:
         reason = st.text_input("Reason for rejecting (the submitter reads it)",
                                key=AP_REASON + job_id)
         st.button("Reject", key=AP_REJECT + job_id, disabled=not reason.strip(),
                   on_click=_reject, args=(ledger, job_id, actor))
+        why_disabled(None if reason.strip() else "Rejecting needs a reason: the submitter "
+                     "reads it.")
 
 
 def _approve(ledger: Ledger, job_id: str, actor: str) -> None:
     try:
         approval_flow.approve(ledger, job_id, actor)
     except ApprovalRefused as exc:
-        st.session_state[AP_FLASH] = ("error", str(exc))
+        st.session_state[AP_FLASH] = ("error", literal(exc))
         return
     job = ledger.job(job_id)
     if job is not None and job.state == lg.JOB_SCHEDULED and job.scheduled_at is not None:
@@ -165,6 +169,6 @@ def _reject(ledger: Ledger, job_id: str, actor: str) -> None:
     try:
         approval_flow.reject(ledger, job_id, actor, reason)
     except ApprovalRefused as exc:
-        st.session_state[AP_FLASH] = ("error", str(exc))
+        st.session_state[AP_FLASH] = ("error", literal(exc))
         return
     st.session_state[AP_FLASH] = ("success", f"Job {job_id} rejected; nothing was sent.")

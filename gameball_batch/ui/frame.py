@@ -18,14 +18,15 @@ from gameball_batch import access
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES
 from gameball_batch.settings import Settings
-from gameball_batch.ui import services
+from gameball_batch.ui import routing, services
 from gameball_batch.ui import state as keys
+from gameball_batch.ui.text import literal
 
 log = logging.getLogger(__name__)
 
 SIDEBAR_REFRESH_SECONDS = 2.0
 SIDEBAR_JOBS = 8
-JOBS_PAGE = "screens/jobs.py"
+SANDBOX_KEY_TEXT = "sandbox demo key"  # the sidebar and Settings name it alike
 
 
 def _no_page() -> None:
@@ -36,9 +37,9 @@ def stop_without_pages() -> NoReturn:
     """End this run with only what is already drawn, and no page reachable by URL.
 
     Without an ``st.navigation`` call in a run, Streamlit falls back to its old multipage
-    mode, where a URL like ``/new_batch`` runs a page on its own, skipping the sign-in gate
-    and the role check. The screens are not in a ``pages/`` folder for that reason, and
-    registering one hidden, empty page here closes the fallback as well.
+    mode, where a URL like ``/new_batch`` runs a page file on its own. Each page file hands
+    over to ``app.py`` in that case (``routing.hand_over``), which would only come back here;
+    registering one hidden, empty page closes the fallback for this session as well.
     """
     st.navigation([st.Page(_no_page, title="gameball-batch", url_path="locked")],
                   position="hidden")
@@ -51,7 +52,7 @@ def load_settings_or_stop() -> Settings:
         return services.get_settings()
     except (ValueError, OSError) as exc:
         st.error(
-            f"The console's configuration cannot be read: {exc}\n\n"
+            f"The console's configuration cannot be read: {literal(exc)}\n\n"
             "Fix `.streamlit/secrets.toml` (see `secrets.example.toml`) or the GAMEBALL_* "
             "environment variables, then reload this page."
         )
@@ -65,7 +66,7 @@ def connection_or_stop() -> services.Connection:
     except Exception as exc:  # a sandbox that cannot start must not become a traceback
         log.exception("connection setup failed")
         st.error(
-            f"The embedded sandbox could not start: {exc}. Restart the console; if it "
+            f"The embedded sandbox could not start: {literal(exc)}. Restart the console; if it "
             "keeps failing, check that 127.0.0.1 accepts local connections."
         )
         stop_without_pages()
@@ -78,8 +79,8 @@ def start_runner() -> str | None:
     except Exception as exc:
         log.exception("runner start failed")
         return (
-            f"The background runner is not running ({type(exc).__name__}: {exc}). Jobs can "
-            "be created but will wait until the console is restarted."
+            f"The background runner is not running ({type(exc).__name__}: {literal(exc)}). "
+            "Jobs can be created but will wait until the console is restarted."
         )
     return None
 
@@ -158,7 +159,8 @@ def _connection_panel(connection: services.Connection) -> None:
     else:
         st.badge("sandbox", icon=":material/science:", color="blue")
     st.caption(f"API: {connection.base_url}")
-    st.caption(f"API key: {connection.api_key.masked()}")
+    key = SANDBOX_KEY_TEXT if connection.sandbox is not None else connection.api_key.masked()
+    st.caption(f"API key: {key}")
     result = st.session_state.get(keys.ST_CONNECTION_RESULT)
     if result is not None:
         ok, message = result
@@ -201,9 +203,9 @@ def _running_jobs_body(was_active: bool) -> None:
         total = max(job.chunk_count, 1)
         title = BATCH_TYPES[job.batch_type].title if job.batch_type in BATCH_TYPES else ""
         when = datetime.fromtimestamp(job.created_at).strftime("%H:%M")
-        st.page_link(
-            JOBS_PAGE,
-            label=job.file_name or job.id[:8],
+        st.page_link(  # a link label is markdown: the file name goes in literally
+            routing.page("jobs"),
+            label=literal(job.file_name or job.id[:8]),
             query_params={keys.JOB_QUERY_PARAM: job.id},
         )
         st.progress(

@@ -1,6 +1,6 @@
 """The new-batch flow's screens: choose → upload → map → validate & fix → review → submit.
 
-``screens/new_batch.py`` calls :func:`render`; each step is a small function that draws its
+``pages/new_batch.py`` calls :func:`render`; each step is a small function that draws its
 widgets (keys from :mod:`gameball_batch.ui.state`) and calls the package for the work.
 Expensive results (the read table, the validation, the chunk plan, the impact) live in an
 :class:`~gameball_batch.ui.intake_model.IntakeCache` in session state, keyed by the file's
@@ -32,9 +32,11 @@ from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType
 from gameball_batch.charts import intake as charts
-from gameball_batch.ui import frame, schedule_view, services
+from gameball_batch.ui import frame, routing, schedule_view, services
 from gameball_batch.ui import intake_model as model
 from gameball_batch.ui import state as keys
+from gameball_batch.ui.common import why_disabled
+from gameball_batch.ui.text import literal
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,6 @@ T = TypeVar("T")
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xls", "ods", "json", "jsonl"]
 ISSUE_TABLE_LIMIT = 10_000  # rows of the issue table drawn; the download holds them all
 CHUNK_SIZE = 1000
-JOBS_PAGE = "screens/jobs.py"
 ENGINE_MODULES = ("ingest", "mapping", "validate", "payloads")
 
 
@@ -96,12 +97,14 @@ def _attempt(what: str, call: Callable[[], T], *, hint: str = "") -> T:
         raise
     except (ValueError, KeyError, OSError, UnicodeError) as exc:
         message = str(exc).strip().strip("'\"") or type(exc).__name__
-        st.error(f"Could not {what}: {message}" + (f"\n\n{hint}" if hint else ""))
+        # ``what`` and the message name the file and quote its cells: literal text.
+        st.error(f"Could not {literal(what)}: {literal(message)}"
+                 + (f"\n\n{hint}" if hint else ""))
         raise StepFailed(what) from exc
     except Exception as exc:
         log.exception("could not %s", what)
         st.error(
-            f"Could not {what} because of an unexpected problem ({type(exc).__name__}). "
+            f"Could not {literal(what)} because of an unexpected problem ({type(exc).__name__}). "
             "Try again; if it keeps happening, start over with **Start over** above and "
             "tell the team (details are in the console's log)."
         )
@@ -199,15 +202,16 @@ def _flow(engine: Engine, bt: BatchType) -> None:
 
 
 def _last_job_notice() -> None:
-    job_id = st.session_state.get(keys.NB_LAST_JOB)
+    # Shown once, on the first return to this page: a later visit starts clean.
+    job_id = st.session_state.pop(keys.NB_LAST_JOB, None)
     if job_id:
         job = services.get_ledger().job(str(job_id))
         if job is not None and job.state == lg.JOB_AWAITING_APPROVAL:
-            st.info(f"Job {job_id} waits for an approver: nothing is sent until someone else "
-                    "approves it on the Approvals page.", icon=":material/approval:")
+            st.info(f"Job {literal(job_id)} waits for an approver: nothing is sent until "
+                    "someone else approves it on the Approvals page.", icon=":material/approval:")
         else:
-            st.success(f"Job {job_id} was submitted.", icon=":material/check_circle:")
-        st.page_link(JOBS_PAGE, label="Open it on the Jobs page",
+            st.success(f"Job {literal(job_id)} was submitted.", icon=":material/check_circle:")
+        st.page_link(routing.page("jobs"), label="Open it on the Jobs page",
                      query_params={keys.JOB_QUERY_PARAM: job_id})
 
 
@@ -216,6 +220,8 @@ def _last_job_notice() -> None:
 
 def _choose_type(engine: Engine | None) -> BatchType:
     st.header("1. Choose the batch type")
+    if keys.NB_TYPE not in st.session_state and keys.NB_TYPE_LAST in st.session_state:
+        st.session_state[keys.NB_TYPE] = st.session_state[keys.NB_TYPE_LAST]
     slug = st.selectbox(
         "Batch type",
         options=list(BATCH_TYPES),
@@ -223,6 +229,7 @@ def _choose_type(engine: Engine | None) -> BatchType:
         key=keys.NB_TYPE,
         on_change=_on_type_change,
     )
+    st.session_state[keys.NB_TYPE_LAST] = slug
     bt = BATCH_TYPES[str(slug)]
     st.write(bt.description)
     required = ", ".join(f"**{f.label}** (`{f.path}`)" for f in bt.required)
@@ -312,7 +319,8 @@ def _read(engine: Engine, held: model.HeldFile) -> Any:
     _audit_upload(held, table)
     st.caption(_detected(held, table))
     if table.frame.empty:
-        st.error(f"{held.name} has a header but no data rows. Add rows and upload it again.")
+        st.error(f"{literal(held.name)} has a header but no data rows. Add rows and upload it "
+                 "again.")
         raise StepFailed("empty file")
     return table
 
@@ -332,7 +340,7 @@ def _audit_upload(held: model.HeldFile, table: Any) -> None:
 
 
 def _detected(held: model.HeldFile, table: Any) -> str:
-    parts = [f"**{held.name}** ({held.size_text})", f"format {table.format.upper()}"]
+    parts = [f"**{literal(held.name)}** ({held.size_text})", f"format {table.format.upper()}"]
     if table.encoding:
         parts.append(f"encoding {table.encoding}")
     if table.delimiter:
@@ -341,7 +349,7 @@ def _detected(held: model.HeldFile, table: Any) -> str:
         )
         parts.append(f"delimiter {shown}")
     if table.sheet:
-        parts.append(f"sheet “{table.sheet}”")
+        parts.append(f"sheet “{literal(table.sheet)}”")
     rows, cols = table.frame.shape
     parts.append(f"{rows:,} rows × {cols} columns")
     return "Detected: " + " · ".join(parts)
@@ -706,8 +714,8 @@ def _duplicates(
             "below."
         )
         for job in report.earlier_jobs[:5]:
-            st.page_link(JOBS_PAGE, label=f"Job {job.id[:8]} · {job.state} · "
-                         f"{job.row_count:,} rows · by {job.actor}",
+            st.page_link(routing.page("jobs"), label=f"Job {job.id[:8]} · {job.state} · "
+                         f"{job.row_count:,} rows · by {literal(job.actor)}",
                          query_params={keys.JOB_QUERY_PARAM: job.id})
     if report.row_matches:
         more = "at least " if report.truncated else ""
@@ -745,31 +753,38 @@ def _submit(
     if engine.jobs is None:
         st.warning("Submitting is not available in this build (the job service is missing).")
         return
-    ready = True
+    missing: list[str] = []  # what a disabled Submit is waiting for, said next to it
     override: str | None = None
     if report.blocked:
-        ready &= st.checkbox("Send anyway (I checked the earlier jobs and rows)",
-                             key=keys.NB_OVERRIDE_SENT)
+        if not st.checkbox("Send anyway (I checked the earlier jobs and rows)",
+                           key=keys.NB_OVERRIDE_SENT):
+            missing.append("tick “Send anyway” (this file or its rows were sent before)")
         override = st.text_input("Why send it again? (recorded in the audit log)",
                                  key=keys.NB_OVERRIDE_REASON).strip()
-        ready &= bool(override)
+        if not override:
+            missing.append("give the reason for sending it again")
     where = "PRODUCTION" if connection.is_production else "the sandbox"
-    ready &= st.checkbox(
+    if not st.checkbox(
         f"I have reviewed the {plan.row_count:,} rows, the totals and the first item, and "
         f"want to send them to {where} as {bt.title}.",
         key=keys.NB_CONFIRM,
-    )
+    ):
+        missing.append("tick “I have reviewed …” above")
     if connection.is_production:
         word = model.confirmation_word(plan.row_count)
         typed = st.text_input(f"Type the number of rows ({word}) to confirm",
                               key=keys.NB_CONFIRM_TEXT)
-        ready &= model.confirmation_matches(typed, plan.row_count)
+        if not model.confirmation_matches(typed, plan.row_count):
+            missing.append(f"type the number of rows ({word}) in the confirmation box")
     when = schedule_view.send_time()  # send now, or at a time (schedule_view.py)
-    ready &= when.ok
+    if not when.ok:
+        missing.append("choose a time to send at that the scheduler accepts (see above)")
+    ready = not missing
     needs_approval = bool(approvals.approval_reasons(impact, _approval_rules()))
     label = (f"Submit {plan.row_count:,} rows for approval" if needs_approval
              else f"Submit {plan.row_count:,} rows to {where}")
     clicked = st.button(label, key=keys.NB_SUBMIT, type="primary", disabled=not ready)
+    why_disabled(f"To submit: {'; '.join(missing)}." if missing else None)
     if not clicked or not ready:
         return
     # Storing a million rows takes seconds (bench/README.md, Submission): say what happens.
@@ -781,7 +796,7 @@ def _submit(
         st.rerun()
     _start_over()
     st.session_state[keys.NB_LAST_JOB] = job_id
-    st.switch_page(JOBS_PAGE, query_params={keys.JOB_QUERY_PARAM: job_id})
+    st.switch_page(routing.page("jobs"), query_params={keys.JOB_QUERY_PARAM: job_id})
 
 
 def _create_job(

@@ -20,6 +20,7 @@ import streamlit as st
 from gameball_batch import ledger as lg
 from gameball_batch import schedule
 from gameball_batch.access import Role
+from gameball_batch.schedule import any_upcoming, list_state, upcoming_first
 from gameball_batch.ui import access_view, frame, services
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ SC_CANCEL = "sc.cancel."  # + job id: button
 SC_FLASH = "sc.flash"  # (ok, message) after a reschedule or cancel
 
 NOW, AT = "Send now", "Send at…"
-WAITING_STATES = (lg.JOB_SCHEDULED, lg.JOB_AWAITING_APPROVAL)
+WAITING_STATES = schedule.WAITING_STATES
 
 
 @dataclass(frozen=True)
@@ -96,25 +97,7 @@ def send_time() -> SendTime:
 
 # --- the Jobs page -------------------------------------------------------------------------
 
-
-def upcoming_first(jobs: list[lg.Job]) -> list[lg.Job]:
-    """Jobs waiting for their time first (soonest at the top), then the rest as given."""
-    upcoming = sorted((j for j in jobs if j.scheduled_at is not None
-                       and j.state in WAITING_STATES), key=lambda j: j.scheduled_at or 0.0)
-    ids = {j.id for j in upcoming}
-    return upcoming + [j for j in jobs if j.id not in ids]
-
-
-def any_upcoming(jobs: list[lg.Job]) -> bool:
-    """Whether the Jobs list must keep refreshing: a countdown runs, a job will start."""
-    return any(j.scheduled_at is not None and j.state in WAITING_STATES for j in jobs)
-
-
-def list_state(job: lg.Job, text: str) -> str:
-    """The Jobs list's state cell: a scheduled job says when it starts."""
-    if job.scheduled_at is None or job.state not in WAITING_STATES:
-        return text
-    return f"{text} · starts {schedule.countdown(job.scheduled_at, time.time())}"
+__all__ = ["any_upcoming", "job_panel", "list_state", "send_time", "upcoming_first"]
 
 
 def job_panel(job: lg.Job, *, may_act: bool) -> None:

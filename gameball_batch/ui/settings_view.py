@@ -20,6 +20,8 @@ from gameball_batch import access
 from gameball_batch.access import Role
 from gameball_batch.ui import access_view, frame, notify_view, sandbox_admin, services
 from gameball_batch.ui import state as keys
+from gameball_batch.ui.frame import SANDBOX_KEY_TEXT
+from gameball_batch.ui.text import literal
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ def _run(action: Callable[[], str]) -> None:
     try:
         st.session_state[keys.ST_FLASH] = ("success", action())
     except (sandbox_admin.SandboxAdminError, ValueError) as exc:
-        st.session_state[keys.ST_FLASH] = ("error", str(exc))
+        st.session_state[keys.ST_FLASH] = ("error", literal(exc))
     except Exception as exc:
         log.exception("settings action failed")
         st.session_state[keys.ST_FLASH] = (
@@ -86,8 +88,9 @@ def _connection(connection: services.Connection, settings: Any) -> None:
     a.metric("Environment", connection.environment.upper())
     b.markdown(f"**Base URL**  \n{connection.base_url}")
     if connection.sandbox is not None:
-        st.caption("No Gameball API key is configured, so the console uses its embedded "
-                   "sandbox with demo keys. Set GAMEBALL_API_KEY and GAMEBALL_SECRET_KEY (or "
+        st.markdown(f"**API key:** {SANDBOX_KEY_TEXT}")
+        st.caption("No Gameball account is configured, so the console uses its embedded "
+                   "sandbox and its demo key. Set GAMEBALL_API_KEY and GAMEBALL_SECRET_KEY (or "
                    "`.streamlit/secrets.toml`) and restart to use production.")
     else:
         st.markdown(f"**API key:** {connection.api_key.masked()}  \n"
@@ -115,11 +118,13 @@ def _test_connection() -> None:
 
 def _limits(settings: Any, *, may_change: bool) -> None:
     st.header("Limits")
-    a, b, c, d = st.columns(4)
+    a, b, c, d, e = st.columns(5)
     a.metric("Chunks in flight per job", settings.concurrency)
     b.metric("Requests per second", f"{settings.rate_per_second:g}")
     c.metric("Requests per 30 s", settings.rate_per_30s)
-    d.metric("Upload limit", f"{settings.max_upload_mb} MB · {settings.max_rows:,} rows")
+    # Two short metrics: one "200 MB · 2,000,000 rows" value was cut off in its column.
+    d.metric("Upload limit", f"{settings.max_upload_mb} MB")
+    e.metric("Rows per file", f"{settings.max_rows:,}")
     st.caption("Request limits count creating batches and reading their status together."
                if settings.rate_shared else
                "Request limits apply to creating batches and to reading their status "
@@ -154,7 +159,7 @@ def _access(settings: Any) -> None:
     st.header("Access")
     who = frame.identity()
     roles = ", ".join(sorted(r.value for r in access_view.roles(settings, who))) or "none"
-    st.markdown(f"You are **{who.actor}** · roles: {roles}")
+    st.markdown(f"You are **{literal(who.actor)}** · roles: {roles}")
     if not access.policy_from_settings(settings).configured:
         st.caption("No [roles] section is configured, so everyone who can open the console "
                    "holds every role.")
@@ -188,7 +193,7 @@ def _sandbox(url: str) -> None:
         current = sandbox_admin.processing(url)
         faults = sandbox_admin.faults(url)
     except sandbox_admin.SandboxAdminError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
         return
     left, right = st.columns(2)
     with left:
@@ -231,8 +236,11 @@ FAULT_INPUTS = (
 
 
 def _fault_controls(url: str, faults: dict[str, Any]) -> None:
-    with st.expander("Fault injection (training)"):
-        active = {k: v for k, v in faults.items() if v and k in {f[1] for f in FAULT_INPUTS}}
+    active = {k: v for k, v in faults.items() if v and k in {f[1] for f in FAULT_INPUTS}}
+    # Open while faults are active or after an action here: the message an action leaves
+    # above the section would otherwise make Streamlit draw it anew, closed.
+    opened = bool(active) or bool(st.session_state.get(keys.ST_FAULT_OPEN))
+    with st.expander("Fault injection (training)", expanded=opened, key=keys.ST_FAULT_SECTION):
         st.caption("Active: " + (", ".join(f"{k}={v}" for k, v in active.items()) or "none"))
         grid = st.columns(2)
         for i, (key, name, label) in enumerate(FAULT_INPUTS):
@@ -250,6 +258,7 @@ def _fault_controls(url: str, faults: dict[str, Any]) -> None:
 
 
 def _apply_faults(url: str) -> str:
+    st.session_state[keys.ST_FAULT_OPEN] = True
     changes: dict[str, Any] = {name: float(st.session_state[key]) for key, name, _ in FAULT_INPUTS}
     changes["rate_limit_next"] = int(st.session_state[keys.ST_FAULT_RATE_LIMIT_NEXT])
     sandbox_admin.set_faults(url, changes)
@@ -258,6 +267,7 @@ def _apply_faults(url: str) -> str:
 
 
 def _clear_faults(url: str) -> str:
+    st.session_state[keys.ST_FAULT_OPEN] = True
     sandbox_admin.clear_faults(url)
     for key, _, _ in FAULT_INPUTS:
         st.session_state.pop(key, None)

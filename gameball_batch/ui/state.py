@@ -14,6 +14,9 @@ JOB_QUERY_PARAM = "job"  # ?job=<id> on the jobs page: a refresh or shared link 
 
 # --- frame ------------------------------------------------------------------------------
 FRAME_LOGIN = "frame.login"  # button: sign in (production with [auth] configured)
+# (page name, query params) a page file run alone by URL remembers before it hands over to
+# app.py (``routing.hand_over``); app.py's router then opens that page with those params.
+HANDOVER = "frame.handover"
 
 # --- new batch: choose ------------------------------------------------------------------
 NB_TYPE = "nb.type"  # selectbox: batch type slug
@@ -61,7 +64,9 @@ NB_CONFIRM = "nb.confirm"  # checkbox: "I have reviewed …"
 NB_CONFIRM_TEXT = "nb.confirm_text"  # text input: typed confirmation (production)
 NB_SUBMIT = "nb.submit"  # button
 NB_SUBMIT_ERROR = "nb.submit_error"  # str: the last submission failure, shown once
-NB_LAST_JOB = "nb.last_job"  # str: id of the job this session submitted last
+NB_LAST_JOB = "nb.last_job"  # str: id of the job this session submitted last (shown once)
+NB_TYPE_LAST = "nb.type_last"  # str: the batch type chosen last; the widget's own value
+# is dropped while another page shows, and the next batch starts from this one
 NB_RESET = "nb.reset"  # button: start over
 
 # Display elements with keys (tables, charts, downloads) of the validate and review steps.
@@ -75,6 +80,43 @@ NB_WARNINGS_TABLE = "nb.warnings_table"  # st.dataframe: non-blocking warnings
 
 # Working values the page derives and caches (never widgets).
 NB_CACHE = "nb.cache"  # intake_model.IntakeCache: table/validation by fingerprint+mapping
+
+# --- jobs page ---------------------------------------------------------------------------
+JB_OPEN = "jb.open"  # selectbox: job to open from the list
+JB_OPEN_GO = "jb.open_go"  # button
+JB_LIST_TABLE = "jb.list_table"  # dataframe with row selection
+JB_F_STATES = "jb.f_states"  # multiselect: filter the list by state
+JB_F_TYPES = "jb.f_types"  # multiselect: … by batch type
+JB_F_TARGETS = "jb.f_targets"  # multiselect: … by target (sandbox / production account)
+JB_F_SUBMITTERS = "jb.f_submitters"  # multiselect: … by who submitted
+JB_BACK = "jb.back"  # button: back to the list
+JB_ERR_STATUS = "jb.err_status"  # multiselect on the error table
+JB_ERR_PAGE = "jb.err_page"  # number input: page of the error table
+JB_STOP = "jb.stop"  # button: "Stop sending" (nothing new is sent; accepted chunks finish)
+JB_ABORT = "jb.abort"  # button: "Abort at Gameball" (also calls Gameball's stop route)
+JB_ABORT_CONFIRM = "jb.abort_confirm"  # checkbox: the abort's confirmation
+JB_PAUSE = "jb.pause"
+JB_RESUME = "jb.resume"
+JB_RETRY = "jb.retry"
+JB_RESOLVE_CHUNK = "jb.resolve_chunk"  # selectbox: in-doubt chunk (1-based label)
+JB_RESOLVE_DECISION = "jb.resolve_decision"  # radio
+JB_RESOLVE_REASON = "jb.resolve_reason"  # text input
+JB_RESOLVE_CONFIRM = "jb.resolve_confirm"  # checkbox
+JB_RESOLVE_GO = "jb.resolve_go"  # button
+JB_DL_FAILED_CSV = "jb.dl_failed_csv"
+JB_DL_FAILED_XLSX = "jb.dl_failed_xlsx"
+JB_DL_RESULTS = "jb.dl_results"
+JB_FLASH = "jb.flash"  # (kind, message) shown once after an action
+JB_CHART_PROGRESS = "jb.chart_progress"  # plotly
+JB_CHART_CHUNKS = "jb.chart_chunks"  # plotly
+JB_CHART_FAILURES = "jb.chart_failures"  # plotly
+
+# --- history page ------------------------------------------------------------------------
+HI_JOB = "hi.job"  # text input: job id (or its start)
+HI_ACTIONS = "hi.actions"  # multiselect
+HI_ACTORS = "hi.actors"  # multiselect
+HI_DATES = "hi.dates"  # date_input range
+HI_EXPORT = "hi.export"  # download button
 
 # --- settings page -----------------------------------------------------------------------
 ST_TEST_CONNECTION = "st.test_connection"  # button
@@ -94,6 +136,8 @@ ST_FAULT_RATE_LIMIT_NEXT = "st.fault_rate_limit_next"  # number input
 ST_FAULT_LATENCY = "st.fault_latency"  # number input, seconds
 ST_FAULT_APPLY = "st.fault_apply"  # button
 ST_FAULT_CLEAR = "st.fault_clear"  # button
+ST_FAULT_SECTION = "st.fault_section"  # expander
+ST_FAULT_OPEN = "st.fault_open"  # bool: keep the fault section open after an action in it
 ST_SANDBOX_RATE = "st.sandbox_rate"  # number input, items per second
 ST_SANDBOX_RATE_APPLY = "st.sandbox_rate_apply"  # button
 ST_FLASH = "st.flash"  # (kind, message) shown once after an action

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from console_pages import goto
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ui import services
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-PAGES = ("screens/new_batch.py", "screens/jobs.py", "screens/history.py", "screens/settings.py")
+PAGES = ("new_batch", "jobs", "history", "settings")
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +39,7 @@ def test_the_console_opens_on_new_batch_with_the_sandbox_banner() -> None:
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_an_exception(page: str) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page(page).run()
+    goto(at, page).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not [e.value for e in at.error if "unexpected" in e.value]
 

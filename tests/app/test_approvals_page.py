@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from console_pages import goto, shown_text
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
@@ -55,7 +56,7 @@ def submit_big_job(email: str = "ops@shop.example") -> str:
     at.button(key=keys.NB_SUBMIT).click().run()
     assert not at.exception, [e.value for e in at.exception]
     job_id = str(at.session_state[keys.NB_LAST_JOB])
-    at.switch_page("screens/new_batch.py").run()
+    goto(at, "new_batch").run()
     assert any("waits for an approver" in i.value for i in at.info)
     return job_id
 
@@ -69,7 +70,7 @@ def state_of(job_id: str) -> str:
 
 def approvals_page(email: str) -> AppTest:
     at = as_user(email)
-    at.switch_page("screens/approvals.py").run()
+    goto(at, "approvals").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -85,7 +86,7 @@ def test_a_job_over_a_threshold_waits_and_is_not_sent() -> None:
 def test_another_approver_sees_the_impact_and_approves_it_then_it_is_sent() -> None:
     job_id = submit_big_job()
     at = approvals_page("boss@shop.example")
-    assert any("total amount 150.50 is over 100.00" in w.value for w in at.warning)
+    assert any("total amount 150.50 is over 100.00" in shown_text(w.value) for w in at.warning)
     assert '"customerId": "cus-1001"' in at.code[0].value
     assert any(m.label == "Rows" and m.value == "2" for m in at.metric)
     at.button(key=view.AP_APPROVE + job_id).click().run()

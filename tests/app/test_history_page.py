@@ -8,13 +8,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from console_pages import page_app
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
 from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
-from gameball_batch.ui import jobs_view as jv
+from gameball_batch.ui import history_view as jv
 
-PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "history.py")
 DAY = 86_400.0
 T0 = 1_790_000_000.0  # 2026-09-21, a fixed clock so the date filter is deterministic
 
@@ -62,12 +62,12 @@ def trail(ledger: Ledger, clock: Clock) -> Ledger:
 
 
 def app() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=30).run()
+    return page_app("history").run()
 
 
 def shown(at: AppTest) -> list[tuple[str, str, str]]:
     table = at.dataframe[0].value
-    return list(zip(table["actor"], table["action"], table["job_id"], strict=True))
+    return list(zip(table["who"], table["what"], table["job_id"], strict=True))
 
 
 def test_with_nothing_recorded_the_page_says_what_will_appear(ledger: Ledger) -> None:
@@ -80,11 +80,11 @@ def test_every_action_is_listed_newest_first_with_actor(trail: Ledger) -> None:
     at = app()
     assert not at.exception
     assert shown(at) == [
-        ("omar@example.com", "chunk.resolved", "job-bbbb"),
-        ("omar@example.com", "job.stopping", "job-bbbb"),
-        ("omar@example.com", "job.created", "job-bbbb"),
+        ("omar@example.com", "in-doubt rows resolved", "job-bbbb"),
+        ("omar@example.com", "stop requested", "job-bbbb"),
+        ("omar@example.com", "submitted", "job-bbbb"),
         ("amira@example.com", "upload", ""),
-        ("amira@example.com", "job.created", "job-aaaa"),
+        ("amira@example.com", "submitted", "job-aaaa"),
     ]
     table = at.dataframe[0].value
     assert "checked dashboard" in table["detail"].iloc[0]
@@ -94,14 +94,14 @@ def test_every_action_is_listed_newest_first_with_actor(trail: Ledger) -> None:
 def test_filter_by_job_id_prefix(trail: Ledger) -> None:
     at = app()
     at.text_input(key=jv.HI_JOB).input("job-a").run()
-    assert shown(at) == [("amira@example.com", "job.created", "job-aaaa")]
+    assert shown(at) == [("amira@example.com", "submitted", "job-aaaa")]
 
 
 def test_filter_by_action_and_actor(trail: Ledger) -> None:
     at = app()
     at.multiselect(key=jv.HI_ACTIONS).select("job.created")
     at.multiselect(key=jv.HI_ACTORS).select("omar@example.com").run()
-    assert shown(at) == [("omar@example.com", "job.created", "job-bbbb")]
+    assert shown(at) == [("omar@example.com", "submitted", "job-bbbb")]
 
 
 def test_filter_by_date(trail: Ledger) -> None:
@@ -128,3 +128,15 @@ def test_an_unreadable_ledger_is_a_message_not_a_traceback(
     at = app()
     assert not at.exception
     assert any("cannot be opened" in e.value for e in at.error)
+
+
+def test_runner_actors_and_details_read_as_words_not_codes(ledger: Ledger) -> None:
+    ledger.audit("vm:10771:1c754ea9", "lease.acquired", None,
+                 {"child_job_id": "abc", "rows": 1200, "override": True})
+    ledger.audit("cli:amira", "job.stopping", None, {})
+    at = app()
+    table = at.dataframe[0].value
+    assert list(table["who"]) == ["amira (command line)", "runner on vm (process 10771)"]
+    detail = table["detail"].iloc[1]
+    assert detail == "child job id: abc · rows: 1,200 · override: yes"
+    assert "{" not in detail

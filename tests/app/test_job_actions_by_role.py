@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from console_pages import page_app
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
@@ -22,7 +23,7 @@ from gameball_batch.ui import jobs_view as jv
 from gameball_batch.ui import services
 
 ROOT = Path(__file__).resolve().parents[2]
-JOBS = str(ROOT / "screens" / "jobs.py")
+JOBS = "jobs"
 ROLES = """
 [roles]
 viewers = ["carol@audit.example"]
@@ -78,7 +79,7 @@ def finish_with_failure(book: Ledger, job_id: str) -> None:
 
 
 def page(path: str, email: str, job_id: str | None = None) -> AppTest:
-    at = AppTest.from_file(path, default_timeout=30)
+    at = page_app(path)
     at.user = {"is_logged_in": True, "email": email}
     if job_id:
         at.query_params["job"] = job_id

@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from console_pages import page_app, shown_text
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
 from gameball_batch.ledger import ItemOutcome, Ledger, NewChunk, NewJob, NewRow
 from gameball_batch.ui import jobs_view as jv
+from gameball_batch.ui import state as keys
 
-PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "jobs.py")
 COLUMNS = ("Customer", "Amount", "Invoice")
 OWNER = "test-runner"
 
@@ -81,7 +82,7 @@ def in_doubt(book: Ledger, job_id: str, index: int) -> None:
 
 
 def app(job_id: str | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=30)
+    at = page_app("jobs")
     if job_id:
         at.query_params["job"] = job_id
     return at.run()
@@ -111,12 +112,12 @@ def test_the_list_shows_each_job_and_opens_the_chosen_one(ledger: Ledger) -> Non
     no_traceback(at)
     table = at.dataframe[0].value
     assert set(table["file"]) == {"october.csv", "november.csv"}
-    assert set(table["who"]) == {"amira@example.com"}
+    assert set(table["submitted by"]) == {"amira@example.com"}
     at.selectbox(key=jv.JB_OPEN).select("job-one")
     at.button(key=jv.JB_OPEN_GO).click().run()
     no_traceback(at)
     assert at.query_params["job"] == "job-one"
-    assert any("october.csv" in s.value for s in at.subheader)
+    assert any("october.csv" in shown_text(s.value) for s in at.subheader)
 
 
 def test_a_ledger_file_that_is_not_a_ledger_gives_a_way_forward(
@@ -151,7 +152,7 @@ def test_a_running_job_shows_live_totals_and_its_charts(ledger: Ledger) -> None:
 def test_a_shared_link_to_an_unknown_job_says_so_without_a_traceback(ledger: Ledger) -> None:
     at = app("no-such-job")
     no_traceback(at)
-    assert any("There is no job `no-such-job`" in e.value for e in at.error)
+    assert any("There is no job no-such-job" in shown_text(e.value) for e in at.error)
 
 
 def test_the_error_table_shows_source_rows_and_original_cells(ledger: Ledger) -> None:
@@ -325,3 +326,80 @@ def test_a_settled_job_is_always_read_exactly(ledger: Ledger) -> None:
     snap = jv.load_snapshot(ledger, "settled", cache=cache)
     assert snap is not None
     assert snap.rows[lg.ROW_FAILED] == 1
+
+
+# --- operator experience ---------------------------------------------------------------------
+
+
+def test_stop_and_abort_are_two_named_actions_and_abort_needs_a_confirmation(
+    ledger: Ledger,
+) -> None:
+    make_job(ledger, "abortme")
+    start(ledger, "abortme")
+    at = app("abortme")
+    assert at.button(key=jv.JB_STOP).label == "Stop sending"
+    assert at.button(key=jv.JB_ABORT).label == "Abort at Gameball"
+    captions = " ".join(shown_text(c.value) for c in at.caption)
+    assert "nothing new is sent" in captions
+    assert "in doubt" in captions
+    assert at.button(key=jv.JB_ABORT).disabled  # not before the confirmation
+    assert "Abort at Gameball needs the confirmation above it." in captions
+    at.checkbox(key=jv.JB_ABORT_CONFIRM).check().run()
+    at.button(key=jv.JB_ABORT).click().run()
+    no_traceback(at)
+    job = ledger.job("abortme")
+    assert job is not None
+    assert job.state == lg.JOB_STOPPING
+    assert any("Abort requested" in s.value for s in at.success)
+
+
+def test_a_disabled_retry_says_why(ledger: Ledger) -> None:
+    make_job(ledger, "running-retry")
+    start(ledger, "running-retry")
+    finish(ledger, "running-retry", 0, failed={"INV-3": "customer not found"})
+    at = app("running-retry")
+    assert at.button(key=jv.JB_RETRY).disabled
+    assert any("Retry once the job has settled" in c.value for c in at.caption)
+
+
+def test_the_header_and_the_counts_are_drawn_together_in_the_live_part(ledger: Ledger) -> None:
+    make_job(ledger, "together", rows=4, per_chunk=2)
+    at = app("together")
+    assert any("queued" in m.value for m in at.markdown if "submitted by" in m.value)
+    start(ledger, "together")
+    finish(ledger, "together", 0)
+    at.run()  # what the fragment's next refresh draws
+    header = next(m.value for m in at.markdown if "submitted by" in m.value)
+    assert "**running**" in header
+    assert metric(at, "Applied") == "2"
+
+
+def test_a_short_id_in_the_link_opens_the_job(ledger: Ledger) -> None:
+    make_job(ledger, "abcdef12-0000-4000-8000-000000000000", file_name="short.csv")
+    at = app("abcdef12")
+    no_traceback(at)
+    assert any("short.csv" in shown_text(s.value) for s in at.subheader)
+    assert at.query_params["job"] == "abcdef12-0000-4000-8000-000000000000"
+
+
+def test_the_list_badges_a_job_that_needs_attention_and_filters_by_state(
+    ledger: Ledger,
+) -> None:
+    make_job(ledger, "clean", rows=2, per_chunk=2, file_name="clean.csv")
+    start(ledger, "clean")
+    finish(ledger, "clean", 0)
+    ledger.set_job_state("clean", lg.JOB_FINISHED)
+    make_job(ledger, "needy", rows=2, per_chunk=2, file_name="needy.csv")
+    start(ledger, "needy")
+    finish(ledger, "needy", 0, failed={"INV-3": "customer not found"})
+    ledger.set_job_state("needy", lg.JOB_FINISHED)
+    at = app()
+    no_traceback(at)
+    assert any("1 job(s) need attention" in m.value for m in at.markdown)
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert any("1 failed" in b for b in badges)
+    table = at.dataframe[0].value
+    assert table.set_index("file").loc["needy.csv", "needs attention"] == "1 failed"
+    assert table.set_index("file").loc["clean.csv", "applied"] == 2
+    at.multiselect(key=keys.JB_F_STATES).select(lg.JOB_FINISHED).run()
+    assert len(at.dataframe[0].value) == 2

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+from console_pages import goto, shown_text
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ledger import Ledger
@@ -76,7 +77,7 @@ def test_an_unreadable_file_shows_the_reason_not_a_traceback() -> None:
     at = upload(open_console(), "broken.xlsx", b"this is not a workbook")
     assert not at.exception
     assert at.error
-    assert "Could not read broken.xlsx" in at.error[0].value
+    assert "Could not read broken.xlsx" in shown_text(at.error[0].value)
 
 
 def test_uploaded_file_is_mapped_by_suggestion_and_detection_is_shown() -> None:
@@ -168,7 +169,7 @@ def test_sending_the_same_file_again_needs_an_explicit_override() -> None:
     at = upload(open_console(), "drop.csv", data)
     at.checkbox(key=keys.NB_CONFIRM).check().run()
     at.button(key=keys.NB_SUBMIT).click().run()
-    at.switch_page("screens/new_batch.py").run()
+    goto(at, "new_batch").run()
     at = upload(at, "drop.csv", data)
     assert any("already sent" in w.value for w in at.warning)
     at.checkbox(key=keys.NB_CONFIRM).check().run()
@@ -213,3 +214,26 @@ def test_a_workbook_offers_its_sheets_and_reads_the_chosen_one() -> None:
     sheet.set_value("Drop").run()
     assert not at.exception
     assert metric(at, "Valid") == "5"
+
+
+def test_a_disabled_submit_says_what_is_missing() -> None:
+    at = upload(open_console(), "drop.csv", cashback_csv(GOOD))
+    assert at.button(key=keys.NB_SUBMIT).disabled
+    assert any("To submit: tick “I have reviewed …” above." in c.value for c in at.caption)
+    at.checkbox(key=keys.NB_CONFIRM).check().run()
+    assert not at.button(key=keys.NB_SUBMIT).disabled
+    assert not any("To submit:" in c.value for c in at.caption)
+
+
+def test_the_batch_type_stays_and_the_submitted_notice_shows_once() -> None:
+    at = upload(open_console(), "drop.csv", cashback_csv(GOOD))
+    at.checkbox(key=keys.NB_CONFIRM).check().run()
+    at.button(key=keys.NB_SUBMIT).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    goto(at, "new_batch").run()
+    assert at.selectbox(key=keys.NB_TYPE).value == "cashback"  # not back to Customer Data
+    assert any("was submitted" in s.value for s in at.success)
+    goto(at, "history").run()
+    goto(at, "new_batch").run()
+    assert not any("was submitted" in s.value for s in at.success)  # not stale
+    assert at.selectbox(key=keys.NB_TYPE).value == "cashback"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_pages import goto
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import exports, jobs
@@ -25,8 +26,7 @@ from gameball_batch.ui import state as keys
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 API_KEY = "gbk_live_4f9a8c2e7d1b6a3f5e0c9d8b"
 SECRET_KEY = "gbs_live_7e2d9c4b1a8f3e6d0c5b2a9f"
-PAGES = ("screens/new_batch.py", "screens/jobs.py", "screens/approvals.py", "screens/history.py",
-         "screens/settings.py")
+PAGES = ("new_batch", "jobs", "approvals", "history", "settings")
 CSV = (b"Customer ID,Transaction ID,Transaction Time,Amount\n"
        b"cus-1001,INV-1,2026-01-02T10:00:00Z,10\n"
        b"cus-1002,INV-2,2026-01-02T10:05:00Z,5\n")
@@ -87,7 +87,7 @@ def test_no_page_and_no_log_shows_the_keys(
     assert services.get_runner().wait(job_id, timeout=60).state == "finished"
     texts = {"job detail": page_text(at)}
     for page in PAGES:
-        at.switch_page(page).run()
+        goto(at, page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
         texts[page] = page_text(at)
     at.button(key=keys.ST_TEST_CONNECTION).click().run()  # the probe really uses the keys
@@ -95,7 +95,7 @@ def test_no_page_and_no_log_shows_the_keys(
     texts["connection test"] = page_text(at)
     for where, text in texts.items():
         assert_clean(text, where)
-    assert "set (" in texts["screens/settings.py"]  # keys are shown masked: set, and a length
+    assert "set (" in texts["settings"]  # keys are shown masked: set, and a length
     with Ledger(services.get_settings().db_path) as ledger:
         exported = exports.to_csv_bytes(jobs.rows_frame(ledger, job_id).reset_index())
         audit = exports.to_csv_bytes(jobs.audit_trail(ledger))

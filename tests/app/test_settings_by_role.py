@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from console_pages import page_app
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ui import services
 from gameball_batch.ui import state as keys
 
-SETTINGS = str(Path(__file__).resolve().parents[2] / "screens" / "settings.py")
 ROLES = """
 [roles]
 viewers = ["carol@audit.example"]
@@ -37,7 +37,7 @@ def _roles() -> Iterator[None]:
 
 
 def page(email: str) -> AppTest:
-    at = AppTest.from_file(SETTINGS, default_timeout=30)
+    at = page_app("settings")
     at.user = {"is_logged_in": True, "email": email}
     at.run()
     assert not at.exception, [e.value for e in at.exception]

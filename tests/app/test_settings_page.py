@@ -5,15 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from console_pages import APP, page_app
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ui import sandbox_admin, services
 from gameball_batch.ui import state as keys
 
-PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "settings.py")
 API_KEY = "Zq7xWv93KpL0mN4tRb8yHc2j"
 SECRET_KEY = "Ux5Qe1Gd6Fh0Js9Ka3Lz7Mw2"
 
@@ -26,7 +25,7 @@ def _fresh_services() -> Iterator[None]:
 
 
 def _page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=30).run()
+    return page_app("settings").run()
 
 
 def _texts(at: AppTest) -> str:
@@ -147,3 +146,28 @@ def test_the_customer_csv_never_carries_a_formula() -> None:
 def test_sandbox_admin_refuses_a_non_local_url() -> None:
     with pytest.raises(sandbox_admin.SandboxAdminError, match="only talk to a local sandbox"):
         sandbox_admin.reset("https://api.gameball.co")
+
+
+def test_the_upload_limit_is_two_short_metrics_that_fit() -> None:
+    metrics = {m.label: m.value for m in _page().metric}
+    assert metrics["Upload limit"] == "200 MB"
+    assert metrics["Rows per file"].replace(",", "").isdigit()
+
+
+def test_in_sandbox_mode_settings_and_sidebar_both_name_the_sandbox_demo_key() -> None:
+    at = _page()
+    assert "**API key:** sandbox demo key" in [m.value for m in at.markdown]
+    assert "No Gameball API key is configured" not in _texts(at)
+    console = AppTest.from_file(APP, default_timeout=60).run()
+    assert "API key: sandbox demo key" in [c.value for c in console.sidebar.caption]
+
+
+def test_the_fault_section_stays_open_after_a_button_in_it() -> None:
+    at = _page()
+    at.number_input(key=keys.ST_FAULT_LATENCY).set_value(0.2)
+    at.button(key=keys.ST_FAULT_APPLY).click().run()
+    section = next(e for e in at.expander if e.label == "Fault injection (training)")
+    assert section.proto.expanded
+    at.button(key=keys.ST_FAULT_CLEAR).click().run()
+    section = next(e for e in at.expander if e.label == "Fault injection (training)")
+    assert section.proto.expanded

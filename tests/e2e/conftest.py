@@ -3,7 +3,7 @@
 Modelled on Streamlit's own e2e suite: ``app_server`` starts the console headless on a free
 port with its own HOME and ledger, and polls ``/_stcore/health``; tests wait on
 ``[data-test-script-state='notRunning']`` and on elements, never on fixed sleeps. A failed
-test leaves a full-page screenshot under ``test-artifacts/``.
+test leaves a full-page screenshot under ``tests/e2e/artifacts/``.
 
 When ``GB_REQUIRE_BROWSER=1`` (as ``scripts/test`` sets), a missing Chromium or Playwright
 fails the tests instead of skipping them, so CI can never pass without a browser.

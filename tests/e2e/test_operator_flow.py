@@ -2,7 +2,7 @@
 
 The console runs under ``streamlit run`` with its own embedded sandbox and runner (see
 ``conftest.py``). Tests wait on elements and on ``data-test-script-state``, never on fixed
-sleeps; every wait has a deadline. A failure keeps a screenshot under ``test-artifacts/``.
+sleeps; every wait has a deadline. A failure keeps a screenshot under ``tests/e2e/artifacts/``.
 """
 
 from __future__ import annotations

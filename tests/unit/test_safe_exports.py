@@ -20,7 +20,7 @@ NUMBERS = ["-20", "+201000000001", "12.50", "-0.5"]
 
 def test_no_csv_or_excel_is_written_outside_exports() -> None:
     """A static check of the code: pandas writers are never used directly."""
-    sources = [*ROOT.glob("gameball_batch/**/*.py"), *ROOT.glob("screens/*.py"), ROOT / "app.py"]
+    sources = [*ROOT.glob("gameball_batch/**/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]
     offenders = [
         f"{path.relative_to(ROOT)}:{n}"
         for path in sources if path.name != "exports.py"
@@ -32,7 +32,7 @@ def test_no_csv_or_excel_is_written_outside_exports() -> None:
 
 def test_every_download_button_is_fed_by_exports_or_a_template() -> None:
     offenders = []
-    for path in [*ROOT.glob("gameball_batch/ui/*.py"), *ROOT.glob("screens/*.py")]:
+    for path in [*ROOT.glob("gameball_batch/ui/*.py"), *ROOT.glob("pages/*.py")]:
         text = path.read_text()
         for match in re.finditer(r"download_button\((.*?)\n\s*\)", text, re.S):
             call = match.group(1)

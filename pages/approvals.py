@@ -1,0 +1,18 @@
+"""Approvals: jobs waiting for a second person, with their impact review; approve or reject.
+
+A thin page: everything is in ``gameball_batch.ui.approvals_view``.
+"""
+
+from gameball_batch.ui import approvals_view
+from gameball_batch.ui.routing import hand_over
+
+
+def render() -> None:
+    """The page's body; ``app.py`` registers it with ``st.Page(render, …)``."""
+    approvals_view.render()
+
+
+# Run alone by URL (a fresh process, a shared link), this file hands over to app.py, so the
+# sign-in gate, banner and role filter run first. Imported by app.py, it only defines render.
+if __name__ == "__main__":
+    hand_over(__file__)
