@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from gameball_batch import approval_flow
 from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
 from gameball_batch.access import Role
@@ -31,6 +32,7 @@ from gameball_batch.ledger import Ledger
 from gameball_batch.ui import access_view, schedule_view, services, verify_view
 from gameball_batch.ui import state as keys
 from gameball_batch.ui.common import actor, guard, ledger_or_stop, safe_bytes, why_disabled
+from gameball_batch.ui.intake_model import confirmation_matches, confirmation_word
 from gameball_batch.ui.jobs_model import (
     DECISION_TEXT,
     ERROR_PAGE_SIZE,
@@ -528,12 +530,23 @@ def _actions(ledger: Ledger, snap: JobSnapshot, *, may_act: bool) -> None:
     with cols[2]:
         retryable = snap.rows.get(lg.ROW_FAILED, 0) + snap.rows.get(lg.ROW_NOT_APPLIED, 0)
         blocked = _retry_blocked(job, retryable)
+        blocked = blocked or _already_retried(ledger, job.id)
         if st.button(f"Retry failed rows ({retryable:,})", key=keys.JB_RETRY,
                      disabled=blocked is not None,
-                     help="A new job with exactly the failed and not-applied rows, same ids."):
+                     help="One new job with exactly the failed and not-applied rows, same "
+                          "ids. A job is retried once."):
             _retry(ledger, job.id)
         why_disabled(blocked)
+    if st.session_state.get(keys.JB_RETRY_REVIEW) == job.id:
+        _retry_review(ledger, job.id)
     _resolve_section(ledger, snap)
+
+
+def _already_retried(ledger: Ledger, job_id: str) -> str | None:
+    child = ledger.retry_child(job_id)
+    if child is None:
+        return None
+    return f"Already retried as job {short_id(child.id)}: a job's failed rows are retried once."
 
 
 def _retry_blocked(job: lg.Job, retryable: int) -> str | None:
@@ -583,13 +596,57 @@ def _act(action: Callable[[], bool], done: str, refused: str) -> None:
         st.rerun()
 
 
-def _retry(ledger: Ledger, job_id: str) -> None:
+def _retry(ledger: Ledger, job_id: str, *, confirmed: bool = False) -> None:
+    """Retry through the approval rules; unsafe types open their review first."""
     with guard("create the retry job"):
-        child = job_service.retry_failed(ledger, job_id, actor())
-        _flash("success", f"Retry job {code(child)} created from the failed rows; it starts "
-               "now.")
+        try:
+            submission = approval_flow.retry(
+                ledger, job_id, actor(), confirmed=confirmed,
+                rules=approval_flow.rules_from_settings(services.get_settings().extra),
+                target=services.get_connection().target)
+        except job_service.NeedsReview:
+            st.session_state[keys.JB_RETRY_REVIEW] = job_id
+            st.rerun()
+        st.session_state.pop(keys.JB_RETRY_REVIEW, None)
+        child = submission.job_id
+        waits = (" It waits for an approver (" + literal("; ".join(submission.approval_reasons))
+                 + ")." if submission.awaiting_approval else " It starts now.")
+        _flash("success", f"Retry job {code(child)} created from the failed rows.{waits}")
         _open_job(child)
         st.rerun()
+
+
+def _retry_review(ledger: Ledger, job_id: str) -> None:
+    """Adjustments and events are not safe to resend: a retry is reviewed like a new job."""
+    impact = approval_flow.retry_impact(ledger, job_id)
+    with st.container(border=True):
+        st.markdown(f"**Review the retry** · {impact.rows:,} item(s) for "
+                    f"{impact.customers:,} customer(s)")
+        st.caption(f"{literal(impact.batch_type.title)} are not safe to resend: make sure "
+                   "these rows were not applied before (Verify at Gameball can tell).")
+        for value in impact.values:
+            st.text(f"{value.field}: adds {value.positive_total:,.2f}, deducts "
+                    f"{abs(value.negative_total):,.2f}, net {value.total:,.2f}")
+        for warning in impact.warnings:
+            st.warning(literal(warning))
+        missing = []
+        if not st.checkbox("I have reviewed these rows and want to send them again",
+                           key=keys.JB_RETRY_CONFIRM):
+            missing.append("tick the review box")
+        if services.get_connection().is_production:
+            word = confirmation_word(impact.rows)
+            typed = st.text_input(f"Type the number of items ({word}) to confirm",
+                                  key=keys.JB_RETRY_TYPED)
+            if not confirmation_matches(typed, impact.rows):
+                missing.append(f"type {word} in the confirmation box")
+        left, right = st.columns(2)
+        if left.button("Send this retry", key=keys.JB_RETRY_SEND, type="primary",
+                       disabled=bool(missing)):
+            _retry(ledger, job_id, confirmed=True)
+        if right.button("Cancel", key=keys.JB_RETRY_CANCEL):
+            st.session_state.pop(keys.JB_RETRY_REVIEW, None)
+            st.rerun()
+        why_disabled(f"To send: {'; '.join(missing)}." if missing else None)
 
 
 def _resolve_section(ledger: Ledger, snap: JobSnapshot) -> None:

@@ -403,3 +403,44 @@ def test_the_list_badges_a_job_that_needs_attention_and_filters_by_state(
     assert table.set_index("file").loc["clean.csv", "applied"] == 2
     at.multiselect(key=keys.JB_F_STATES).select(lg.JOB_FINISHED).run()
     assert len(at.dataframe[0].value) == 2
+
+
+def _adjustments_job(book: Ledger, job_id: str) -> None:
+    """A finished adjustments job whose second row failed (its customer did not exist)."""
+    body = [{"customerId": "cus-1001", "amount": 5}, {"customerId": "cus-9999", "amount": -3}]
+    book.create_job(
+        NewJob(id=job_id, batch_type="adjustments", file_name="adj.csv", fingerprint="a" * 64,
+               sheet=None, mapping={}, columns=COLUMNS, row_count=2, item_count=2,
+               totals={}, actor="amira@example.com"),
+        [NewChunk(0, json.dumps({"body": body}).encode(), 2)],
+        [NewRow(2, 0, "cus-1001", ("cus-1001", "5", "")),
+         NewRow(3, 0, "cus-9999", ("cus-9999", "-3", ""))],
+    )
+    start(book, job_id)
+    assert book.mark_sending(job_id, 0, OWNER)
+    assert book.mark_accepted(job_id, 0, "remote-0")
+    assert book.finish_chunk(job_id, 0, state=lg.CHUNK_DONE, applied=["cus-1001"],
+                             outcomes=[ItemOutcome("cus-9999", lg.ROW_FAILED,
+                                                   "Customer Not Found")], unlisted=None)
+    book.set_job_state(job_id, lg.JOB_FINISHED)
+
+
+def test_retrying_adjustments_is_reviewed_first_and_happens_once(ledger: Ledger) -> None:
+    """Adjustments are not safe to resend: the retry shows its impact and needs a tick;
+    afterwards the job says it was retried and offers no second retry."""
+    _adjustments_job(ledger, "adj-parent")
+    at = app("adj-parent")
+    at.button(key=jv.JB_RETRY).click().run()
+    no_traceback(at)
+    assert ledger.retry_child("adj-parent") is None  # nothing created by the first click
+    assert any("amount: adds 0.00, deducts 3.00, net -3.00" in t.value for t in at.text)
+    assert at.button(key=keys.JB_RETRY_SEND).disabled
+    at.checkbox(key=keys.JB_RETRY_CONFIRM).check().run()
+    at.button(key=keys.JB_RETRY_SEND).click().run()
+    no_traceback(at)
+    child = ledger.retry_child("adj-parent")
+    assert child is not None
+    assert [r.key for r in ledger.rows(child.id)] == ["cus-9999"]
+    again = app("adj-parent")
+    assert again.button(key=jv.JB_RETRY).disabled
+    assert any("Already retried as job" in c.value for c in again.caption)
