@@ -649,6 +649,12 @@ def _retry_review(ledger: Ledger, job_id: str) -> None:
         why_disabled(f"To send: {'; '.join(missing)}." if missing else None)
 
 
+def _forget_decision() -> None:
+    """Another chunk was chosen: its form starts empty, never with the last chunk's answers."""
+    for key in (keys.JB_RESOLVE_DECISION, keys.JB_RESOLVE_REASON, keys.JB_RESOLVE_CONFIRM):
+        st.session_state.pop(key, None)
+
+
 def _resolve_section(ledger: Ledger, snap: JobSnapshot) -> None:
     if not snap.rows.get(lg.ROW_UNKNOWN, 0):
         return
@@ -666,7 +672,8 @@ def _resolve_section(ledger: Ledger, snap: JobSnapshot) -> None:
             f"chunk {c.index + 1} · {len(c.rows):,} rows · {c.error or 'no detail'}": c
             for c in doubtful
         }
-        label = st.selectbox("Chunk", list(by_label), key=keys.JB_RESOLVE_CHUNK)
+        label = st.selectbox("Chunk", list(by_label), key=keys.JB_RESOLVE_CHUNK,
+                             on_change=_forget_decision)
         chunk = by_label[label] if label in by_label else doubtful[0]
         decision = st.radio("Decision", list(chunk.decisions),
                             format_func=lambda d: DECISION_TEXT.get(d, d),

@@ -444,3 +444,22 @@ def test_retrying_adjustments_is_reviewed_first_and_happens_once(ledger: Ledger)
     again = app("adj-parent")
     assert again.button(key=jv.JB_RETRY).disabled
     assert any("Already retried as job" in c.value for c in again.caption)
+
+
+def test_choosing_another_in_doubt_chunk_starts_its_form_empty(ledger: Ledger) -> None:
+    """A reason and a tick given for one chunk never carry over to the next one."""
+    make_job(ledger, "two-doubts", rows=4, per_chunk=2)
+    start(ledger, "two-doubts")
+    in_doubt(ledger, "two-doubts", 0)
+    in_doubt(ledger, "two-doubts", 1)
+    ledger.set_job_state("two-doubts", lg.JOB_NEEDS_OPERATOR)
+    at = app("two-doubts")
+    at.text_input(key=jv.JB_RESOLVE_REASON).input("checked chunk 1 in the dashboard")
+    at.checkbox(key=jv.JB_RESOLVE_CONFIRM).check()
+    at.run()
+    options = at.selectbox(key=jv.JB_RESOLVE_CHUNK).options
+    at.selectbox(key=jv.JB_RESOLVE_CHUNK).select(options[1]).run()
+    no_traceback(at)
+    assert at.text_input(key=jv.JB_RESOLVE_REASON).value == ""
+    assert not at.checkbox(key=jv.JB_RESOLVE_CONFIRM).value
+    assert at.button(key=jv.JB_RESOLVE_GO).disabled
