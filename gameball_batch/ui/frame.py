@@ -99,6 +99,12 @@ def banner(connection: services.Connection) -> None:
             f"**{connection.base_url}**. Nothing here touches real customers.",
             icon=":material/science:",
         )
+    try:
+        ledger_warning = services.get_ledger().warning
+    except Exception:  # the page itself says what is wrong with the ledger
+        ledger_warning = None
+    if ledger_warning:
+        st.warning(literal(ledger_warning), icon=":material/dns:")  # network filesystem, allowed
 
 
 def identity() -> access.Identity:
