@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_pages import goto, page_app
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
@@ -97,7 +98,7 @@ def test_a_scheduled_big_job_is_approved_early_and_keeps_its_time() -> None:
     assert held.scheduled_at is not None
 
     boss = as_user("boss@shop.example")
-    boss.switch_page("screens/approvals.py").run()
+    goto(boss, "approvals").run()
     assert not boss.exception, [e.value for e in boss.exception]
     waits = [t.value for t in boss.text if "waiting" in t.value]
     assert waits, [t.value for t in boss.text]
@@ -116,7 +117,7 @@ def hooks_table(at: AppTest) -> Any:
 def test_settings_lists_the_hook_without_its_url_and_sends_a_test_message(
         inbox: tuple[str, list[dict[str, Any]]]) -> None:
     at = as_user("ops@shop.example")
-    at.switch_page("screens/settings.py").run()
+    goto(at, "settings").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(h.value == "Team signals" for h in at.header)
     table = hooks_table(at)
@@ -132,7 +133,6 @@ def test_settings_lists_the_hook_without_its_url_and_sends_a_test_message(
     assert "delivered" in str(table["result"].iloc[0])
 
 
-JOBS_PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "jobs.py")
 
 
 def stored_job(book: Ledger, job_id: str, *, scheduled_at: float | None = None) -> None:
@@ -151,7 +151,7 @@ def test_upcoming_jobs_head_the_list_and_count_down_until_cancelled() -> None:
     with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as book:
         stored_job(book, "later", scheduled_at=time.time() + 2 * 3600)
         stored_job(book, "newest")  # created after it: first in time order, second here
-    at = AppTest.from_file(JOBS_PAGE, default_timeout=30)
+    at = page_app("jobs")
     at.user = {"is_logged_in": True, "email": "ops@shop.example"}
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from console_pages import page_app
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
@@ -22,7 +23,6 @@ from gameball_batch.ui import services
 from gameball_batch.ui import verify_view as vv
 
 ROOT = Path(__file__).resolve().parents[2]
-JOBS = str(ROOT / "screens" / "jobs.py")
 ROLES = """
 [roles]
 viewers = ["carol@audit.example"]
@@ -66,7 +66,7 @@ def in_doubt_job(book: Ledger) -> str:
 
 
 def page(email: str, job_id: str) -> AppTest:
-    at = AppTest.from_file(JOBS, default_timeout=30)
+    at = page_app("jobs")
     at.user = {"is_logged_in": True, "email": email}
     at.query_params["job"] = job_id
     at.run()
