@@ -109,9 +109,22 @@ def build_review(
     first = json.dumps(plan.first_item(), indent=2, ensure_ascii=False) if chunks else ""
     return Review(
         impact=impact, plan=plan, lines=value_lines(bt, impact), histograms=histograms,
-        chunk_count=len(chunks), largest_chunk=max((len(c.keys) for c in chunks), default=0),
+        chunk_count=len(chunks), largest_chunk=max(map(_chunk_size, chunks), default=0),
         first_item_json=first,
     )
+
+
+def _chunk_size(chunk: Any) -> int:
+    """Items in a chunk, without building its million-string key tuple when avoidable.
+
+    ``Chunk.keys`` is built on first access (payloads.py); the review only needs a count,
+    which the chunk's pending slice already knows. Any other shape falls back to ``keys``.
+    """
+    pending = getattr(chunk, "_keys", None)
+    start, stop = getattr(pending, "start", None), getattr(pending, "stop", None)
+    if isinstance(start, int) and isinstance(stop, int):
+        return stop - start
+    return len(chunk.keys)
 
 
 def with_value_warnings(result: ValidationResult, columns: Mapping[str, str]) -> ValidationResult:
