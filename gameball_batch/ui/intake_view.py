@@ -106,9 +106,9 @@ def _attempt(what: str, call: Callable[[], T], *, hint: str = "") -> T:
         raise StepFailed(what) from exc
 
 
-def _cached(kind: str, key: Any, compute: Callable[[], T]) -> T:
+def _cached(kind: str, key: Any, compute: Callable[[], T], *, keep: int | None = None) -> T:
     cache: model.IntakeCache = st.session_state.setdefault(keys.NB_CACHE, model.IntakeCache())
-    return cache.get(kind, key, compute)
+    return cache.get(kind, key, compute, keep=keep)
 
 
 # --- session helpers ----------------------------------------------------------------------
@@ -632,10 +632,11 @@ def _review_and_submit(
     result: Any, mapping: dict[str, str],
 ) -> None:
     key = _result_key(held, table, bt, mapping)
-    review, report = review_view.render(engine.payloads, bt, held.fingerprint, result, mapping,
-                                        key, attempt=_attempt, cached=_cached)
+    review, planned, report = review_view.render(
+        engine.payloads, bt, held.fingerprint, result, mapping, key, attempt=_attempt,
+        cached=_cached)
     st.header("6. Submit")
-    _submit(engine, bt, table, held, fixed, mapping, review.impact, review.plan, report, result)
+    _submit(engine, bt, table, held, fixed, mapping, review.impact, planned.plan, report, result)
 
 
 def _approval_rules() -> approvals.ApprovalRules:

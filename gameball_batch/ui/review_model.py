@@ -1,11 +1,12 @@
 """The review step's numbers, computed once per validated file, without Streamlit.
 
-:func:`build_review` does every expensive part of "5. Review the impact" in one go: the
-impact (totals, outliers, largest rows), the binned histograms (a few dozen counts, never a
-million points sent to the browser), the chunk plan with its sizes and the first item's
-JSON. The page keeps the :class:`Review` in its :class:`~gameball_batch.ui.intake_model.
-IntakeCache` under the validation's key (file fingerprint, type, mapping, fixes, date
-order), so a rerun that changes none of those draws from it and computes nothing;
+:func:`build_review` does the expensive parts of "5. Review the impact" in two halves:
+the impact (totals, outliers, largest rows, binned histograms: a few dozen counts, never a
+million points sent to the browser), then :func:`build_plan_review`, the chunk plan with
+its sizes and the first item's JSON (the slow half, built while the browser draws the
+first). The page keeps both in its :class:`~gameball_batch.ui.intake_model.IntakeCache`
+under the validation's key (file fingerprint, type, mapping, fixes, date order), so a
+rerun that changes none of those draws from them and computes nothing;
 :data:`computations` counts the builds so a test can see that.
 
 Also here, because the page and the CLI must read the same words: how a money or points
@@ -60,12 +61,18 @@ class ValueLine:
 
 @dataclass(frozen=True, eq=False)
 class Review:
-    """Everything the review step draws, built once per validated file."""
+    """The impact half of the review: totals, lines, binned histograms (fast to build)."""
 
     impact: impact_mod.Impact
-    plan: Any  # payloads.ChunkPlan: what a submission stores
     lines: tuple[ValueLine, ...]
     histograms: Mapping[str, pd.DataFrame]  # field -> left | right | count
+
+
+@dataclass(frozen=True, eq=False)
+class PlanReview:
+    """The chunk plan half: what a submission stores, its sizes and the first item."""
+
+    plan: Any  # payloads.ChunkPlan
     chunk_count: int
     largest_chunk: int
     first_item_json: str
@@ -94,24 +101,33 @@ def value_lines(bt: BatchType, impact: impact_mod.Impact) -> tuple[ValueLine, ..
     return tuple(out)
 
 
-def build_review(
-    result: ValidationResult, plan_chunks: Callable[[ValidationResult], Any],
-) -> Review:
-    """Compute the whole review of ``result`` (the caller caches it by content)."""
+def build_review(result: ValidationResult) -> Review:
+    """The impact half of the review of ``result`` (the caller caches it by content)."""
     global computations
     computations += 1
     bt, clean = result.batch_type, result.clean
     impact = impact_mod.assess(result)
     histograms = {v.field: charts.histogram_bins(clean[v.field]) for v in impact.values
                   if v.field in clean.columns}
+    return Review(impact=impact, lines=value_lines(bt, impact), histograms=histograms)
+
+
+def build_plan_review(
+    result: ValidationResult, plan_chunks: Callable[[ValidationResult], Any],
+) -> PlanReview:
+    """The chunk plan of ``result`` and what the review shows of it (cached by content).
+
+    Built after the impact half is on the page: the browser draws the totals and charts
+    while this, the slowest part of the review, runs.
+    """
+    global computations
+    computations += 1
     plan = plan_chunks(result)
     chunks = list(plan.chunks)
     first = json.dumps(plan.first_item(), indent=2, ensure_ascii=False) if chunks else ""
-    return Review(
-        impact=impact, plan=plan, lines=value_lines(bt, impact), histograms=histograms,
-        chunk_count=len(chunks), largest_chunk=max(map(_chunk_size, chunks), default=0),
-        first_item_json=first,
-    )
+    return PlanReview(plan=plan, chunk_count=len(chunks),
+                      largest_chunk=max(map(_chunk_size, chunks), default=0),
+                      first_item_json=first)
 
 
 def _chunk_size(chunk: Any) -> int:

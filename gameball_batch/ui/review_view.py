@@ -28,6 +28,9 @@ T = TypeVar("T")
 CHUNK_SIZE = 1000
 ISSUE_TABLE_LIMIT = 10_000  # rows of a table drawn; the downloads hold them all
 JOBS_PAGE = "screens/jobs.py"
+# Reviews and plans kept per session: a 1M-row plan holds ~130 MB of request bodies, and
+# only the file on screen (and the one before, for an undo) is worth keeping.
+REVIEWS_KEPT = 2
 
 
 class Attempt(Protocol):
@@ -35,26 +38,29 @@ class Attempt(Protocol):
 
 
 class Cached(Protocol):
-    def __call__(self, kind: str, key: Any, compute: Callable[[], T]) -> T: ...
+    def __call__(
+        self, kind: str, key: Any, compute: Callable[[], T], *, keep: int | None = None,
+    ) -> T: ...
 
 
 def render(
     payloads: Any, bt: BatchType, fingerprint: str, result: Any, mapping: dict[str, str],
     key: tuple[Any, ...], *, attempt: Attempt, cached: Cached,
-) -> tuple[review_model.Review, guards.DuplicateReport]:
-    """Draw step 5; returns the review and the duplicate report the submit step needs."""
+) -> tuple[review_model.Review, review_model.PlanReview, guards.DuplicateReport]:
+    """Draw step 5; returns the review, the plan and the duplicate report for the submit."""
     st.header("5. Review the impact")
-
-    def build() -> review_model.Review:
-        return review_model.build_review(
-            result, lambda r: payloads.plan_chunks(r, size=CHUNK_SIZE))
-
-    review = attempt("work out the impact and the chunk plan",
-                     lambda: cached("review", key, build))
+    review = attempt("work out the impact", lambda: cached(
+        "review", key, lambda: review_model.build_review(result), keep=REVIEWS_KEPT))
     _impact_view(bt, review, result)
     report = _duplicates(bt, fingerprint, result, mapping, key, attempt=attempt, cached=cached)
-    _plan_view(review)
-    return review, report
+
+    def plan() -> review_model.PlanReview:
+        return review_model.build_plan_review(
+            result, lambda r: payloads.plan_chunks(r, size=CHUNK_SIZE))
+
+    planned = attempt("plan the chunks", lambda: cached("plan", key, plan, keep=REVIEWS_KEPT))
+    _plan_view(planned)
+    return review, planned, report
 
 
 def approval_rules() -> approvals.ApprovalRules:
@@ -134,7 +140,8 @@ def _duplicates(
     newest = next(iter(ledger.jobs(limit=1)), None)
 
     def row_keys() -> Any:
-        return cached("row_keys", key, lambda: guards.business_keys(result, mapping))
+        return cached("row_keys", key, lambda: guards.business_keys(result, mapping),
+                      keep=REVIEWS_KEPT)
 
     def run() -> guards.DuplicateReport:
         return guards.check(
@@ -167,7 +174,7 @@ def _duplicates(
     return report
 
 
-def _plan_view(review: review_model.Review) -> None:
+def _plan_view(review: review_model.PlanReview) -> None:
     plan = review.plan
     st.markdown(
         f"**Chunk plan:** {plan.item_count:,} items from {plan.row_count:,} rows in "

@@ -86,8 +86,21 @@ def test_step_4_lists_errors_and_warnings_together_and_edits_both() -> None:
 def test_a_review_is_built_from_binned_counts_and_the_plan() -> None:
     result = validate(batch_types.CASHBACK, _cashback(["10", "20", "30"]), now=NOW)
     before = review_model.computations
-    review = review_model.build_review(result, lambda r: payloads.plan_chunks(r, size=2))
-    assert review_model.computations == before + 1
+    review = review_model.build_review(result)
+    planned = review_model.build_plan_review(result, lambda r: payloads.plan_chunks(r, size=2))
+    assert review_model.computations == before + 2
     assert int(review.histograms["amount"]["count"].sum()) == 3
-    assert (review.chunk_count, review.largest_chunk) == (2, 2)
-    assert '"customerId": "cus-1001"' in review.first_item_json
+    assert (planned.chunk_count, planned.largest_chunk) == (2, 2)
+    assert '"customerId": "cus-1001"' in planned.first_item_json
+
+
+def test_big_review_values_are_kept_for_fewer_files_than_the_cache_holds() -> None:
+    from gameball_batch.ui.intake_model import IntakeCache
+
+    cache = IntakeCache(entries=4)
+    built: list[str] = []
+    for name in ("a", "b", "c", "a"):
+        cache.get("plan", name, lambda n=name: built.append(n) or n, keep=2)
+    assert built == ["a", "b", "c", "a"]  # "a" was dropped when "c" came: two are kept
+    cache.get("plan", "c", lambda: built.append("again") or "c", keep=2)
+    assert built[-1] == "a"  # the newest two are still there
