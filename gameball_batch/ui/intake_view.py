@@ -570,7 +570,7 @@ def _issues_view(issues: pd.DataFrame) -> None:
 
 
 def _fixer(fixed: pd.DataFrame, result: Any, mapping: dict[str, str]) -> None:
-    st.subheader("Fix failing and warned rows")
+    st.subheader("Fix failing rows and check warned ones")
     find = st.number_input("Find a row (its number in Excel) to edit it", min_value=2,
                            value=None, step=1, key=keys.NB_FIND_ROW)
     wanted = None if find is None else int(find)
