@@ -166,9 +166,9 @@ def report_cli(times: dict[str, list[float]]) -> None:
     base = statistics.median(times["python -c + pyarrow read"])
     for name, seconds in times.items():
         median = statistics.median(seconds)
-        ratio = f", {median / base:.1f}x the read" if name.startswith("validate") else ""
+        versus = f", {median / base:.1f}x the read" if name.startswith("validate") else ""
         each = ", ".join(f"{s:.2f}" for s in seconds)
-        print(f"{name}: median {median:.2f}s{ratio} (runs {each})")
+        print(f"{name}: median {median:.2f}s{versus} (runs {each})")
     ratio = statistics.median(times["validate"]) / base
     help_s = statistics.median(times["--help"])
     met = "met" if ratio <= TARGET_CLI_RATIO else "MISSED"
