@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from prepared_files import Prepared, example, prepare_frame
 
@@ -164,7 +165,6 @@ def test_duplicate_days_come_from_settings() -> None:
 def test_business_keys_read_every_cell_as_the_row_by_row_rule_does() -> None:
     """Keys built column-wise equal the per-cell rule (what earlier versions stored)."""
     import numpy as np
-    import pandas as pd
 
     from gameball_batch.validate import ValidationResult
 
@@ -187,3 +187,25 @@ def test_business_keys_read_every_cell_as_the_row_by_row_rule_does() -> None:
     assert "".join(
         chr(c) for c in range(0x110000) if chr(c).isspace()
     ) == guards._PY_WHITESPACE
+
+
+def test_keys_are_built_only_when_a_recent_job_of_the_type_could_match(ledger: Ledger) -> None:
+    """No job of the type in the window: a million keys are neither built nor looked up."""
+    prepared = example("cashback")
+    built: list[int] = []
+
+    def keys() -> pd.Series:
+        built.append(1)
+        return prepared.keys
+
+    fields = guards.key_fields_for(prepared.bt, prepared.mapping)
+    report = guards.check(ledger, batch_type=prepared.bt, fingerprint="new", keys=keys,
+                          key_fields=fields)
+    assert not report.blocked
+    assert built == []
+    first = prepared.submit(ledger)
+    later = _same_rows_other_file()
+    report = guards.check(ledger, batch_type=later.bt, fingerprint="new",
+                          keys=lambda: later.keys, key_fields=fields)
+    assert report.matched_rows == (2, 3, 4, 5)
+    assert {m.job_id for m in report.row_matches} == {first.job_id}
