@@ -21,6 +21,7 @@ This is a benchmark, not a test: it prints timings and asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -201,47 +202,114 @@ def cashback_csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+@contextmanager
+def serve(root: Path, work: Path) -> Iterator[tuple[str, int]]:
+    """``streamlit run app.py`` of the checkout at ``root`` on a free port: (url, pid)."""
+    import subprocess
+    import urllib.request
+
+    from e2e_support import app_env, free_port
+
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = app_env(home, work / "ledger.db") | {"PYTHONPATH": str(root)}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    with (work / "streamlit.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2):  # noqa: S310
+                        break
+                except OSError:
+                    time.sleep(0.2)  # the server is starting
+            yield url, proc.pid
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def time_upload(page: Any, url: str, data: Path) -> tuple[float, float, float]:
+    """(file read, counts shown, whole page done) seconds after choosing ``data``."""
+    from e2e_support import _SOCKETS, _full_run_finished, open_page, wait_for_app, watch_runs
+
+    watch_runs(page)
+    open_page(page, url + "/")  # New batch is the default page
+    choose_type(page, "Cashback Rewards")
+    wait_for_app(page)
+    uploader = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+    socket = _SOCKETS[id(page)]
+    with socket.expect_event("framereceived", predicate=_full_run_finished, timeout=600_000):
+        started = time.perf_counter()
+        uploader.set_input_files(str(data))
+        page.get_by_text("Detected:").first.wait_for()
+        detected = time.perf_counter() - started
+        page.locator("[data-testid='stMain'] [data-testid='stMetric']").filter(
+            has_text="Valid").first.wait_for()
+        validated = time.perf_counter() - started
+    finished = time.perf_counter() - started
+    # The run has finished on the server; the last section (the first item's JSON) drawn.
+    page.locator("[data-testid='stMain'] [data-testid='stCode']").first.wait_for()
+    drawn = time.perf_counter() - started
+    wait_for_app(page)
+    print(f"  (script finished on the server {finished:.2f} s, first item drawn {drawn:.2f} s)")
+    return detected, validated, time.perf_counter() - started
+
+
 def upload(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-    from e2e_support import (
-        CHROMIUM,
-        CHROMIUM_ARGS,
-        open_page,
-        run_console,
-        wait_for_app,
-    )
+    from e2e_support import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="gb-bench-"))
-    data = work / "cashback-100k.csv"
-    data.write_bytes(cashback_csv(args.upload_rows))
-    seconds: list[float] = []
-    detected: list[float] = []
-    validated: list[float] = []
-    with run_console(work) as server, sync_playwright() as pw:
+    if args.file:
+        data = Path(args.file).resolve()
+    else:
+        data = work / "cashback-100k.csv"
+        data.write_bytes(cashback_csv(args.upload_rows))
+    roots = {"this checkout": ROOT}
+    if args.baseline:
+        roots = {"baseline": Path(args.baseline).resolve(), **roots}
+    times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in roots}
+    peaks: dict[str, float] = {}
+    with sync_playwright() as pw, contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(serve(root, work / name.replace(" ", "-")))
+                   for name, root in roots.items()}
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for _ in range(args.runs):
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(120_000)
-            open_page(page, server.url + "/")  # New batch is the default page
-            choose_type(page, "Cashback Rewards")
-            wait_for_app(page)
-            uploader = page.locator("[data-testid='stFileUploaderDropzoneInput']")
-            started = time.perf_counter()
-            uploader.set_input_files(str(data))
-            page.get_by_text("Detected:").first.wait_for()
-            detected.append(time.perf_counter() - started)
-            page.locator("[data-testid='stMain'] [data-testid='stMetric']").filter(
-                has_text="Valid").first.wait_for()
-            validated.append(time.perf_counter() - started)
-            wait_for_app(page)  # the rest of the run: impact review, chunk plan, submit
-            seconds.append(time.perf_counter() - started)
-            page.close()
+        for run in range(args.runs):  # the contenders alternate, so load hits both alike
+            for name, (url, _pid) in servers.items():
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(600_000)
+                times[name].append(time_upload(page, url, data))
+                page.close()
+                print(f"run {run + 1} {name}: " + ", ".join(
+                    f"{t:.2f} s" for t in times[name][-1]) + f" · load {load()}", flush=True)
+        for name, (_url, pid) in servers.items():
+            peaks[name] = peak_rss_mb(pid)
         browser.close()
-    print(summary(f"upload → file read ('Detected:'), {args.upload_rows:,} rows", detected))
-    print(summary(f"upload → valid/invalid counts shown, {args.upload_rows:,} rows", validated))
-    print(summary(f"upload → whole page done (review and plan too), {args.upload_rows:,} rows",
-                  seconds))
+    print(f"file: {data.name} ({data.stat().st_size / 1e6:,.1f} MB)")
+    for name, rows in times.items():
+        for i, what in enumerate(("file read ('Detected:')", "valid/invalid counts shown",
+                                  "whole page done (review, plan, first item)")):
+            print(summary(f"{name}: upload → {what}", [r[i] for r in rows]))
+        print(f"{name}: server peak RSS (VmHWM, all runs) {peaks[name]:,.0f} MB")
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def choose_type(page: Any, title: str) -> None:
@@ -263,10 +331,14 @@ def main() -> None:
                         help="seconds between chunks the writer closes")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--upload-rows", type=int, default=UPLOAD_ROWS)
+    parser.add_argument("--file", help="upload this file instead (e.g. bench/data/cashback-1m.csv)")
+    parser.add_argument("--baseline", help="also time the console of this checkout (a plain "
+                        "copy of another commit), alternating runs with this one")
     args = parser.parse_args()
     print(machine())
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     print(json.dumps(vars(args)))
+    print("load average:", load())
     if args.what in ("fragment", "all"):
         fragment(args)
     if args.what in ("upload", "all"):

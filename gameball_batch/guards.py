@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BatchType
@@ -182,16 +184,43 @@ def key_fields_for(bt: BatchType, mapping: Mapping[str, str]) -> tuple[str, ...]
 
 
 def business_keys(result: ValidationResult, mapping: Mapping[str, str]) -> pd.Series:
-    """One key text per valid row (index = source row); empty when the type has no guard."""
+    """One key text per valid row (index = source row); empty when the type has no guard.
+
+    Built column by column in arrow (a million rows in well under a second); the text of
+    every cell is exactly :func:`_key_text` of it, so keys stored by earlier versions match.
+    """
     bt, clean = result.batch_type, result.clean
     fields = key_fields_for(bt, mapping)
     if not fields or clean.empty:
         return pd.Series([], dtype=object, index=pd.Index([], dtype="int64", name="row"))
-    key = pd.Series(bt.slug, index=clean.index, dtype=object)
-    for name in fields:
-        column = clean[name] if name in clean.columns else pd.Series("", index=clean.index)
-        key = key + KEY_SEPARATOR + column.map(_key_text).astype(object)
-    return key.astype(object)
+    columns = [_key_texts(clean[name]) if name in clean.columns
+               else pa.array([""] * len(clean), type=pa.string()) for name in fields]
+    joined = pc.binary_join_element_wise(bt.slug, *columns, KEY_SEPARATOR)
+    return pd.Series(joined.to_numpy(zero_copy_only=False), index=clean.index, dtype=object)
+
+
+# Exactly the characters ``str.strip()`` removes (``str.isspace``), for arrow's trim.
+_PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _key_texts(column: pd.Series) -> pa.Array:
+    """:func:`_key_text` of every cell of ``column``, as an arrow string array."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        # Amounts repeat: format each distinct value once.
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        texts = pa.array([_key_text(float(u)) for u in uniques], type=pa.string())
+        return pc.fill_null(texts.take(pa.array(codes, mask=codes < 0)), "")
+    if isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
+        try:
+            text = pa.array(column, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: the general path
+            text = None
+        if text is not None:
+            return pc.utf8_trim(pc.fill_null(text, ""), characters=_PY_WHITESPACE)
+    return pa.array([_key_text(v) for v in column.tolist()], type=pa.string())
 
 
 def _key_text(value: Any) -> str:
@@ -208,32 +237,37 @@ def split_key(key: str) -> tuple[str, ...]:
 
 
 def check(
-    ledger: Ledger, *, batch_type: BatchType, fingerprint: str, keys: pd.Series,
+    ledger: Ledger, *, batch_type: BatchType, fingerprint: str,
+    keys: pd.Series | Callable[[], pd.Series],
     key_fields: tuple[str, ...], days: int = DEFAULT_DAYS,
     clock: Callable[[], float] = time.time, target: lg.Target | None = None,
     ids: pd.Series | None = None,
 ) -> DuplicateReport:
     """Run the guards for a file about to be sent, against earlier jobs of ``target``.
 
-    ``ids``: the file's transaction or order ids (index = source row), for the id guard.
+    ``keys`` may be a function that builds them (:func:`business_keys`): it is called only
+    when a recent job of the same type could hold a match. ``ids``: the file's transaction
+    or order ids (index = source row), for the id guard.
     """
     earlier = tuple(j for j in ledger.jobs(fingerprint=fingerprint, batch_type=batch_type.slug,
                                            target=target)
                     if j.state != lg.JOB_REJECTED)  # a rejected job sent nothing
     matches: list[RowMatch] = []
     truncated = False
-    if len(keys) and days > 0:
-        rows_by_key: dict[str, list[int]] = {}
-        for row, key in zip(keys.index.tolist(), keys.tolist(), strict=True):
-            rows_by_key.setdefault(str(key), []).append(int(row))
-        since = clock() - days * 86_400
-        distinct = list(rows_by_key)
+    since = clock() - days * 86_400
+    if days > 0 and _recent_job(ledger, batch_type, since):
+        if callable(keys):
+            keys = keys()
+        # In key order, each batch walks the ledger's key index forwards, page after page:
+        # a million lookups took 5 s instead of 17-22 s against a 1M-row earlier job.
+        distinct = sorted(keys.drop_duplicates().tolist())
         for start in range(0, len(distinct), LOOKUP_BATCH):
             found = ledger.find_row_keys(
                 distinct[start : start + LOOKUP_BATCH], since=since,
                 statuses=LIVE_ROW_STATUSES, exclude_job_states=(lg.JOB_REJECTED,),
                 limit=MATCH_LIMIT - len(matches) + 1, target=target,
             )
+            rows_by_key = _rows_of(keys, {bkey for bkey, *_ in found})
             for bkey, job_id, earlier_row, at in found:
                 for row in rows_by_key[bkey]:
                     matches.append(RowMatch(row, job_id, earlier_row, at, split_key(bkey)))
@@ -277,6 +311,26 @@ def id_matches(ledger: Ledger, bt: BatchType, ids: pd.Series | None, *,
             break
     found.sort(key=lambda m: m.row)
     return tuple(found[:MATCH_LIMIT])
+
+
+def _recent_job(ledger: Ledger, batch_type: BatchType, since: float) -> bool:
+    """Whether a job of this type was created since ``since``.
+
+    A stored key starts with its type's slug and carries its job's creation time, so without
+    such a job no row can match: the lookup of a million keys is skipped.
+    """
+    newest = next(iter(ledger.jobs(batch_type=batch_type.slug, limit=1)), None)
+    return newest is not None and newest.created_at >= since
+
+
+def _rows_of(keys: pd.Series, wanted: set[str]) -> dict[str, list[int]]:
+    """Source rows of each key in ``wanted`` (a few keys out of possibly a million)."""
+    out: dict[str, list[int]] = {key: [] for key in wanted}
+    if wanted:
+        hit = keys[keys.isin(list(wanted))]
+        for row, key in zip(hit.index.tolist(), hit.tolist(), strict=True):
+            out[key].append(int(row))
+    return out
 
 
 def require_override(report: DuplicateReport, reason: str | None) -> str | None:

@@ -8,6 +8,7 @@ network (duplicate guards against earlier jobs live in ``guards.py``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 # A row this many times the median of its column is called out for a second look.
 OUTLIER_FACTOR = 20.0
 LARGEST_ROWS = 10
+OUTLIER_CODE = "outlier"  # the rule name of an outlier in the issue table
 
 
 @dataclass(frozen=True)
@@ -174,3 +176,37 @@ def _dotted(item: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
+
+
+def value_warnings(result: ValidationResult, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Outliers as rows of an issue table (validate's ``ISSUE_COLUMNS``), one per row and
+    column, so the operator sees them in step 4 with the row to fix, not only as a note.
+
+    ``columns`` maps field paths to the file's headers (the mapping), for the column name.
+    """
+    from gameball_batch.validate import ISSUE_COLUMNS
+
+    bt, clean = result.batch_type, result.clean
+    per_item = clean.drop_duplicates(bt.group_by) if bt.group_by == "orderId" else clean
+    parts: list[dict[str, object]] = []
+    for path, unit in _value_columns(bt, clean):
+        value = _value_impact(per_item[path], path, unit)
+        if not value.outlier_rows:
+            continue
+        label = _label(bt, path)
+        base = value.median if value.median > 0 else 1.0
+        number = ",.0f" if unit == "points" else ",.2f"
+        rows = list(value.outlier_rows)
+        cells = pd.to_numeric(per_item[path], errors="coerce").astype(float).loc[rows]
+        for row, cell in zip(rows, cells.tolist(), strict=True):
+            parts.append({
+                "row": int(row), "column": columns.get(path, ""), "field": path,
+                "value": format(cell, ".15g"), "code": OUTLIER_CODE,
+                "message": (f"This {label} ({cell:{number}}) is {abs(cell) / base:,.0f}× the "
+                            f"median ({value.median:{number}}): check it before sending."),
+            })
+    frame = pd.DataFrame(parts, columns=list(ISSUE_COLUMNS))
+    frame["row"] = frame["row"].astype("int64")
+    for column in ISSUE_COLUMNS[1:]:
+        frame[column] = frame[column].astype("str")
+    return frame.sort_values("row", kind="stable").reset_index(drop=True)

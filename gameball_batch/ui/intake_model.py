@@ -62,10 +62,13 @@ class IntakeCache:
     entries: int = CACHE_ENTRIES
     _store: dict[str, OrderedDict[Hashable, Any]] = field(default_factory=dict)
 
-    def get(self, kind: str, key: Hashable, compute: Callable[[], T]) -> T:
+    def get(
+        self, kind: str, key: Hashable, compute: Callable[[], T], *, keep: int | None = None,
+    ) -> T:
         """The cached value of ``kind`` for ``key``, computing (and keeping) it when missing.
 
         An exception from ``compute`` is not cached: the operator may fix the cause and retry.
+        ``keep`` bounds this kind below :attr:`entries` (big values, like a chunk plan).
         """
         store = self._store.setdefault(kind, OrderedDict())
         if key in store:
@@ -74,7 +77,7 @@ class IntakeCache:
             return value
         value = compute()
         store[key] = value
-        while len(store) > self.entries:
+        while len(store) > min(self.entries, keep or self.entries):
             store.popitem(last=False)
         return value
 

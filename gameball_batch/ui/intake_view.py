@@ -15,7 +15,6 @@ the runner (a process-level thread) does the sending.
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,12 +26,11 @@ import pandas as pd
 import streamlit as st
 
 from gameball_batch import approval_flow, approvals, exports, guards, schedule
-from gameball_batch import impact as impact_mod
 from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType
 from gameball_batch.charts import intake as charts
-from gameball_batch.ui import frame, routing, schedule_view, services
+from gameball_batch.ui import frame, review_model, review_view, routing, schedule_view, services
 from gameball_batch.ui import intake_model as model
 from gameball_batch.ui import state as keys
 from gameball_batch.ui.common import why_disabled
@@ -111,9 +109,9 @@ def _attempt(what: str, call: Callable[[], T], *, hint: str = "") -> T:
         raise StepFailed(what) from exc
 
 
-def _cached(kind: str, key: Any, compute: Callable[[], T]) -> T:
+def _cached(kind: str, key: Any, compute: Callable[[], T], *, keep: int | None = None) -> T:
     cache: model.IntakeCache = st.session_state.setdefault(keys.NB_CACHE, model.IntakeCache())
-    return cache.get(kind, key, compute)
+    return cache.get(kind, key, compute, keep=keep)
 
 
 # --- session helpers ----------------------------------------------------------------------
@@ -123,7 +121,7 @@ FLOW_KEYS = (
     keys.NB_EDITOR_PAGE_FRAME, keys.NB_DROP_INVALID, keys.NB_OVERRIDE_SENT,
     keys.NB_OVERRIDE_REASON, keys.NB_CONFIRM,
     keys.NB_CONFIRM_TEXT, keys.NB_FIX_PAGE, keys.NB_ISSUE_FIELDS, keys.NB_ISSUE_RULES,
-    keys.NB_SUBMIT_ERROR, keys.NB_UPLOAD_AUDITED,
+    keys.NB_SUBMIT_ERROR, keys.NB_UPLOAD_AUDITED, keys.NB_FIND_ROW,
 )
 
 
@@ -517,7 +515,8 @@ def _validate(
         result = engine.validate.validate(
             bt, mapped, columns=mapping, id_seed=held.fingerprint, date_order=order
         )
-        return fixed, result
+        # Outliers need a whole column: found by impact.py, listed with validation's warnings.
+        return fixed, review_model.with_value_warnings(result, mapping)
 
     value: tuple[pd.DataFrame, Any] = _attempt(
         "validate the rows", lambda: _cached("validation", key, run)
@@ -540,8 +539,8 @@ def _validation_view(
         st.caption(f":material/info: {note}")
     if invalid == 0:
         st.success(f"All {total:,} rows are valid.")
-    else:
-        _issues_view(result.issues)
+    if invalid or len(result.warnings):
+        _issues_view(review_model.issue_table(result))
         _fixer(fixed, result, mapping)
     with st.expander("The whole file (read-only, with your fixes)"):
         st.dataframe(fixed, lazy=True, key=keys.NB_WHOLE_FILE)
@@ -579,8 +578,15 @@ def _issues_view(issues: pd.DataFrame) -> None:
 
 
 def _fixer(fixed: pd.DataFrame, result: Any, mapping: dict[str, str]) -> None:
-    st.subheader("Fix failing rows")
-    failing = model.failing_rows(fixed, result.invalid_rows, list(dict.fromkeys(mapping.values())))
+    st.subheader("Fix failing rows and check warned ones")
+    find = st.number_input("Find a row (its number in Excel) to edit it", min_value=2,
+                           value=None, step=1, key=keys.NB_FIND_ROW)
+    wanted = None if find is None else int(find)
+    if wanted is not None and wanted not in fixed.index:
+        st.caption(f"Row {wanted:,} is not in the file.")
+        wanted = None
+    failing = review_model.rows_frame(fixed, review_model.editable_rows(result, wanted),
+                                      list(dict.fromkeys(mapping.values())))
     pages = model.page_count(len(failing))
     page = 1
     if pages > 1:
@@ -588,7 +594,8 @@ def _fixer(fixed: pd.DataFrame, result: Any, mapping: dict[str, str]) -> None:
             f"Page of failing rows (1–{pages}, {model.PAGE_SIZE} rows each)",
             min_value=1, max_value=pages, step=1, key=keys.NB_FIX_PAGE,
         ))
-    part = model.editor_page(failing, model.problems_by_row(result.issues), page)
+    part = model.editor_page(failing, model.problems_by_row(
+        pd.concat([result.issues, result.warnings], ignore_index=True)), page)
     st.session_state[keys.NB_EDITOR_PAGE_FRAME] = part
     generation = int(st.session_state.get(keys.NB_EDITOR_GEN, 0))
     st.caption("Edit the original cells, then apply: the whole file is validated again. "
@@ -632,113 +639,16 @@ def _review_and_submit(
     engine: Engine, bt: BatchType, table: Any, held: model.HeldFile, fixed: pd.DataFrame,
     result: Any, mapping: dict[str, str],
 ) -> None:
-    st.header("5. Review the impact")
     key = _result_key(held, table, bt, mapping)
-    impact = _attempt("work out the impact",
-                      lambda: _cached("impact", key, lambda: impact_mod.assess(result)))
-    plan = _attempt("plan the chunks", lambda: _cached(
-        "plan", key, lambda: engine.payloads.plan_chunks(result, size=CHUNK_SIZE)))
-    _impact_view(bt, impact, result)
-    report = _duplicates(engine, held, bt, result, mapping, key)
-    _plan_view(plan)
+    review, planned, report = review_view.render(
+        engine.payloads, bt, held.fingerprint, result, mapping, key, attempt=_attempt,
+        cached=_cached)
     st.header("6. Submit")
-    _submit(engine, bt, table, held, fixed, mapping, impact, plan, report, result)
-
-
-def _impact_view(bt: BatchType, impact: Any, result: Any) -> None:
-    a, b, *rest = st.columns(2 + max(1, len(impact.values)))
-    a.metric("Rows to send", f"{impact.rows:,}")
-    b.metric("Distinct customers", f"{impact.customers:,}")
-    for column, value in zip(rest, impact.values, strict=False):
-        spec = bt.spec_for(value.field)
-        label = spec.label if spec else value.field
-        number = f"{value.total:,.0f}" if value.unit == "points" else f"{value.total:,.2f}"
-        column.metric(f"Total {label.lower()}", number)
-    clean = result.clean
-    for value in impact.values:
-        spec = bt.spec_for(value.field)
-        label = spec.label.lower() if spec else value.field
-        st.plotly_chart(
-            charts.value_histogram_figure(clean[value.field], label=label, unit=value.unit),
-            key=keys.NB_HIST_PREFIX + value.field,
-        )
-    if impact.values and not impact.largest_rows.empty:
-        st.markdown("**Largest rows**")
-        st.dataframe(impact.largest_rows, key=keys.NB_LARGEST_ROWS)
-    for warning in impact.warnings:
-        st.warning(warning)
-    if len(result.warnings):
-        st.warning(f"{len(result.warnings):,} non-blocking warnings; they do not stop sending.")
-        with st.expander("Warnings"):
-            st.dataframe(result.warnings.head(ISSUE_TABLE_LIMIT), hide_index=True,
-                         key=keys.NB_WARNINGS_TABLE)
-    reasons = approvals.approval_reasons(impact, _approval_rules())
-    if reasons:
-        st.warning("Above this console's approval thresholds: " + "; ".join(reasons) +
-                   ". Submitting holds the job until another approver approves it.",
-                   icon=":material/approval:")
+    _submit(engine, bt, table, held, fixed, mapping, review.impact, planned.plan, report, result)
 
 
 def _approval_rules() -> approvals.ApprovalRules:
-    raw = services.get_settings().extra.get("approval")
-    try:
-        return approvals.ApprovalRules.from_mapping(raw if isinstance(raw, dict) else None)
-    except ValueError as exc:
-        st.warning(f"The [approval] settings are ignored: {exc}")
-        return approvals.ApprovalRules()
-
-
-def _duplicates(
-    engine: Engine, held: model.HeldFile, bt: BatchType, result: Any, mapping: dict[str, str],
-    key: tuple[Any, ...],
-) -> guards.DuplicateReport:
-    """Both duplicate guards; recomputed when the file or the ledger's newest job changes."""
-    ledger = services.get_ledger()
-    newest = next(iter(ledger.jobs(limit=1)), None)
-    keys_ = _cached("row_keys", key, lambda: guards.business_keys(result, mapping))
-
-    def run() -> guards.DuplicateReport:
-        return guards.check(
-            ledger, batch_type=bt, fingerprint=held.fingerprint, keys=keys_,
-            key_fields=guards.key_fields_for(bt, mapping),
-            days=guards.duplicate_days(services.get_settings().extra),
-            target=services.get_connection().target, ids=guards.file_ids(result),
-        )
-
-    report: guards.DuplicateReport = _attempt("look up earlier jobs", lambda: _cached(
-        "duplicates", (key, newest.id if newest else None), run))
-    if report.earlier_jobs:
-        st.warning(
-            f"This exact file was already sent as {bt.title} in {len(report.earlier_jobs)} "
-            "earlier job(s). Sending it again needs your explicit override, with a reason, "
-            "below."
-        )
-        for job in report.earlier_jobs[:5]:
-            st.page_link(routing.page("jobs"), label=f"Job {job.id[:8]} · {job.state} · "
-                         f"{job.row_count:,} rows · by {literal(job.actor)}",
-                         query_params={keys.JOB_QUERY_PARAM: job.id})
-    if report.row_matches:
-        more = "at least " if report.truncated else ""
-        st.warning(
-            f"{more}{len(report.matched_rows):,} row(s) match rows sent in the last "
-            f"{report.days} days (same {', '.join(report.key_fields)}). Sending them again "
-            "could apply them twice; it needs your explicit override, with a reason, below."
-        )
-        st.dataframe(report.matches_frame().head(ISSUE_TABLE_LIMIT), hide_index=True,
-                     key=keys.NB_DUPLICATE_ROWS)
-    return report
-
-
-def _plan_view(plan: Any) -> None:
-    chunks = list(plan.chunks)
-    sizes = [len(c.keys) for c in chunks]
-    st.markdown(
-        f"**Chunk plan:** {plan.item_count:,} items from {plan.row_count:,} rows in "
-        f"{len(chunks):,} request(s) of up to {max(sizes, default=0):,} items each."
-    )
-    if chunks:
-        st.markdown("**The first item, exactly as it will be sent:**")
-        st.code(json.dumps(plan.first_item(), indent=2, ensure_ascii=False), language="json")
+    return review_view.approval_rules()
 
 
 def _submit(
@@ -810,8 +720,10 @@ def _create_job(
             services.get_ledger(), plan, impact=impact, frame=fixed, file_name=held.name,
             fingerprint=held.fingerprint, mapping=mapping, actor=frame.identity().actor,
             sheet=table.sheet, rules=_approval_rules(), duplicates=report,
-            keys=guards.business_keys(result, mapping), override_reason=override,
-            target=services.get_connection().target, scheduled_at=scheduled_at,
+            keys=_cached("row_keys", _result_key(held, table, result.batch_type, mapping),
+                         lambda: guards.business_keys(result, mapping)),
+            override_reason=override, target=services.get_connection().target,
+            scheduled_at=scheduled_at,
         )
     except (guards.DuplicatesBlocked, schedule.ScheduleError) as exc:
         st.session_state[keys.NB_SUBMIT_ERROR] = str(exc)

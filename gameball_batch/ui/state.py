@@ -55,10 +55,12 @@ NB_CLEAR_FIXES = "nb.clear_fixes"  # button: forget every inline fix
 NB_FIXES = "nb.fixes"  # dict[row, dict[header, text]]: inline fixes, applied before mapping
 NB_EDITOR_PAGE_FRAME = "nb.editor_page_frame"  # the page of failing rows the editor shows
 NB_DROP_INVALID = "nb.drop_invalid"  # checkbox: send only the valid rows
+NB_FIND_ROW = "nb.find_row"  # number input: a row (Excel number) to put at the editor's top
 
 # --- new batch: review & submit ----------------------------------------------------------
 NB_OVERRIDE_SENT = "nb.override_sent"  # checkbox: send a file (or rows) already sent before
 NB_OVERRIDE_REASON = "nb.override_reason"  # text input: why (audited); needed with the above
+NB_DUPLICATE_IDS = "nb.duplicate_ids"  # table: ids an earlier job already sent
 NB_DUPLICATE_ROWS = "nb.duplicate_rows"  # st.dataframe: rows matching rows sent before
 NB_CONFIRM = "nb.confirm"  # checkbox: "I have reviewed …"
 NB_CONFIRM_TEXT = "nb.confirm_text"  # text input: typed confirmation (production)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from prepared_files import Prepared, example, prepare_frame
 
@@ -159,3 +160,52 @@ def test_duplicate_days_come_from_settings() -> None:
     assert guards.duplicate_days({"guards": {"duplicate_days": 7}}) == 7
     with pytest.raises(ValueError, match="whole number"):
         guards.duplicate_days({"guards": {"duplicate_days": "a week"}})
+
+
+def test_business_keys_read_every_cell_as_the_row_by_row_rule_does() -> None:
+    """Keys built column-wise equal the per-cell rule (what earlier versions stored)."""
+    import numpy as np
+
+    from gameball_batch.validate import ValidationResult
+
+    bt = get("cashback")
+    clean = pd.DataFrame(
+        {
+            "customerId": pd.Series([" cus-1\x1f", "cus-2", None, "\u3000cus-4\x85"], dtype="str"),
+            "transactionId": pd.Series(["T1", "T2\t", "T3", "T4"], dtype=object),
+            "amount": [10.5, 10.50000001, np.nan, 1e17],
+            "transactionTime": [1, 2, 3, True],  # not text: the general path
+        },
+        index=pd.Index([2, 3, 5, 9], name="row"),
+    )
+    result = ValidationResult(bt, clean, pd.DataFrame(), pd.DataFrame(), (), 4)
+    keys = guards.business_keys(result, {f: f for f in clean.columns})
+    cells = zip(*(clean[f].tolist() for f in bt.key_fields), strict=True)
+    expected = [guards.KEY_SEPARATOR.join([bt.slug, *map(guards._key_text, row)]) for row in cells]
+    assert keys.tolist() == expected
+    assert keys.index.tolist() == [2, 3, 5, 9]
+    assert "".join(
+        chr(c) for c in range(0x110000) if chr(c).isspace()
+    ) == guards._PY_WHITESPACE
+
+
+def test_keys_are_built_only_when_a_recent_job_of_the_type_could_match(ledger: Ledger) -> None:
+    """No job of the type in the window: a million keys are neither built nor looked up."""
+    prepared = example("cashback")
+    built: list[int] = []
+
+    def keys() -> pd.Series:
+        built.append(1)
+        return prepared.keys
+
+    fields = guards.key_fields_for(prepared.bt, prepared.mapping)
+    report = guards.check(ledger, batch_type=prepared.bt, fingerprint="new", keys=keys,
+                          key_fields=fields)
+    assert not report.blocked
+    assert built == []
+    first = prepared.submit(ledger)
+    later = _same_rows_other_file()
+    report = guards.check(ledger, batch_type=later.bt, fingerprint="new",
+                          keys=lambda: later.keys, key_fields=fields)
+    assert report.matched_rows == (2, 3, 4, 5)
+    assert {m.job_id for m in report.row_matches} == {first.job_id}

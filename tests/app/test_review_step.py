@@ -1,0 +1,96 @@
+"""Step 5 (review) and the warnings of step 4, as an operator meets them in the console.
+
+A rerun that changes nothing draws the review from the cache (the counter of review
+computations stays put); an outlier is a warning in step 4 with its row, editable there;
+an adjustments file shows added, deducted and net.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gameball_batch.ui import review_model, services
+from gameball_batch.ui import state as keys
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+PAST = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_services() -> Iterator[None]:
+    services.shutdown()
+    yield
+    services.shutdown()
+
+
+def cashback_csv(amounts: list[str]) -> bytes:
+    lines = ["Customer ID,Transaction ID,Transaction Time,Amount"]
+    lines += [f"cus-{1001 + n},INV-{n},{PAST},{a}" for n, a in enumerate(amounts)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def upload(name: str, data: bytes, *, slug: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.selectbox(key=keys.NB_TYPE).set_value(slug).run()
+    at.file_uploader[0].set_value((name, data, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(str(m.value) for m in at.metric if m.label == label)
+
+
+def test_a_rerun_that_changes_nothing_does_not_recompute_the_review() -> None:
+    before = review_model.computations
+    at = upload("ok.csv", cashback_csv(["10.50", "11.50", "12.50"]), slug="cashback")
+    assert metric(at, "Total amount") == "34.50"
+    built = review_model.computations
+    assert built == before + 2  # the impact and the plan, each once for this file
+    at.run()
+    at.checkbox(key=keys.NB_CONFIRM).check().run()  # a widget that the review does not read
+    assert not at.exception
+    assert metric(at, "Total amount") == "34.50"
+    assert review_model.computations == built
+
+
+def test_an_outlier_is_a_warning_in_step_4_with_its_row_and_can_be_fixed_there() -> None:
+    amounts = ["10"] * 20 + ["5000"]  # the last row is Excel row 22
+    at = upload("outlier.csv", cashback_csv(amounts), slug="cashback")
+    assert metric(at, "Invalid") == "0"
+    assert metric(at, "Warnings") == "1"
+    table = next(d.value for d in at.dataframe if "severity" in d.value.columns)
+    outlier = table[table["code"] == "outlier"]
+    assert outlier["row"].tolist() == [22]
+    assert outlier["severity"].tolist() == ["warning"]
+    editor = at.data_editor[0]
+    assert [int(r) for r in editor.value.index] == [22]
+    at.session_state[editor.key] = {
+        "edited_rows": {0: {"Amount": "50"}}, "added_rows": [], "deleted_rows": [],
+    }
+    at.button(key=keys.NB_APPLY_FIXES).click().run()
+    assert not at.exception
+    assert metric(at, "Warnings") == "0"
+    assert metric(at, "Total amount") == "250.00"
+
+
+def test_any_row_can_be_found_and_edited() -> None:
+    at = upload("ok.csv", cashback_csv(["10.50", "11.50", "12.50"]), slug="cashback")
+    assert not at.data_editor  # nothing failing or warned: no editor yet
+    at = upload("warn.csv", cashback_csv(["10"] * 20 + ["5000"]), slug="cashback")
+    at.number_input(key=keys.NB_FIND_ROW).set_value(3).run()
+    assert [int(r) for r in at.data_editor[0].value.index] == [3, 22]
+
+
+def test_adjustments_show_added_deducted_and_net() -> None:
+    data = (b"Customer ID,Amount,Reason\ncus-1,500,bonus\ncus-2,500,bonus\n"
+            b"cus-3,-100,correction\n")
+    at = upload("adjust.csv", data, slug="adjustments")
+    assert metric(at, "Added amount") == "1,000.00"
+    assert metric(at, "Deducted amount") == "100.00"
+    assert metric(at, "Net amount") == "900.00"
