@@ -530,8 +530,11 @@ def resume(job_id: str, wait: bool, timeout: float | None, as_json: bool,
 @_db_option
 @_guarded
 def stop(job_id: str, abort: bool, db: str | None) -> None:
-    """Stop sending JOB: nothing new is sent; what Gameball accepted runs to its end, so
-    every row's outcome stays known. With --abort, also stop it at Gameball."""
+    """Stop sending JOB (--abort: also stop it at Gameball).
+
+    Nothing new is sent; what Gameball accepted runs to its end, so every row's outcome
+    stays known. --abort also asks Gameball to stop; rows it does not report stay in doubt.
+    """
     settings = _settings(db)
     with _ledger(settings) as ledger:
         job_id = jobs.resolve_job_id(ledger, job_id)  # a unique short id works too
