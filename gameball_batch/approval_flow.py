@@ -108,11 +108,13 @@ def submit(
     duplicates: guards.DuplicateReport, keys: pd.Series, override_reason: str | None = None,
     sheet: str | None = None, target: lg.Target | None = None,
     scheduled_at: float | None = None, audit: Sequence[tuple[str, dict[str, Any]]] = (),
+    left_out: Mapping[int, str] | None = None,
 ) -> Submission:
     """Create the job: refused while duplicates are not overridden; held for approval when a
     rule says so; otherwise queued for the runner (or, with ``scheduled_at``, scheduled:
     see schedule.py; a time in the past or too far ahead raises ScheduleError). ``audit``:
-    further entries stored in the job's own transaction (an undo's link to its parent)."""
+    further entries stored in the job's own transaction (an undo's link to its parent).
+    ``left_out``: rows not sent because they were invalid, kept with the job (jobs.py)."""
     override = guards.require_override(duplicates, override_reason)
     if scheduled_at is not None:
         schedule.check(scheduled_at, ledger.now())
@@ -133,7 +135,7 @@ def submit(
         ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
         mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
         row_keys=guards.stored_keys(keys), audit=entries, target=target or lg.Target(),
-        scheduled_at=scheduled_at,
+        scheduled_at=scheduled_at, left_out=left_out,
     )
     return Submission(job_id, state, reasons, override, scheduled_at)
 

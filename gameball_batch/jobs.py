@@ -67,12 +67,16 @@ def create_job(
     target: lg.Target = lg.Target(),  # noqa: B008 - immutable
     retry_of: str | None = None,
     scheduled_at: float | None = None,
+    left_out: Mapping[int, str] | None = None,
 ) -> str:
     """Store a planned job (payload bytes, rows with their original cells); its new id.
 
     ``frame`` is the file as read (all text, index = source row numbers); the cells of each
     planned row are kept so failed rows can be exported exactly as the operator sent them.
     ``row_keys`` and ``audit`` are stored with it (see :meth:`Ledger.create_job`).
+    ``left_out``: source row → why, for rows of ``frame`` the operator chose not to send
+    (invalid at validation): they are kept as "not sent" with their cells, so the job's
+    results and failed-rows download hold the whole file (:func:`left_out_reasons`).
     """
     columns = tuple(str(c) for c in frame.columns)
     cells = _cells_by_row(frame)
@@ -96,8 +100,50 @@ def create_job(
     # repeat spreads its rows over every chunk; inserting them chunk by chunk would write
     # the table's pages in random order (a 1M-row job: minutes instead of seconds).
     rows.sort(key=_by_row)
-    ledger.create_job(job, chunks, rows, row_keys=row_keys, audit=audit)
+    kept = [(NewRow(row, -1, "", cells.get(row, empty)), reason)
+            for row, reason in sorted((left_out or {}).items())]
+    if kept:
+        audit = [*audit, ("job.left_out", {"rows": len(kept),
+                                           "example_rows": [r.row for r, _ in kept[:20]]})]
+    ledger.create_job(job, chunks, rows, row_keys=row_keys, audit=audit, left_out=kept)
     return job_id
+
+
+LEFT_OUT = "Not sent: invalid at validation"
+
+
+def left_out_reasons(issues: pd.DataFrame, sent: Collection[int],
+                     rows: Iterable[int]) -> dict[int, str]:
+    """Why each row of ``rows`` not in ``sent`` was left out: its validation messages.
+
+    ``issues`` is validation's issue table (``row``, ``message`` …).
+    """
+    sent_rows = set(sent)
+    wanted = [int(r) for r in rows if int(r) not in sent_rows]
+    messages: dict[int, list[str]] = {}
+    if len(issues) and wanted:
+        chosen = issues[issues["row"].isin(wanted)]
+        for row, message in zip(chosen["row"].tolist(), chosen["message"].tolist(),
+                                strict=True):
+            messages.setdefault(int(row), []).append(str(message))
+    return {row: f"{LEFT_OUT}: " + "; ".join(messages.get(row, ["no valid values"])[:5])
+            for row in wanted}
+
+
+def fix_entries(original: pd.DataFrame, fixes: Mapping[int, Mapping[str, str]],
+                *, limit: int = 500) -> list[dict[str, Any]]:
+    """Every inline fix as row, column, before and after (for the audit trail)."""
+    out: list[dict[str, Any]] = []
+    for row, cells in sorted(fixes.items()):
+        for column, after in sorted(cells.items()):
+            before: Any = original.at[row, column] if (row in original.index
+                                                       and column in original.columns) else ""
+            out.append({"row": int(row), "column": str(column),
+                        "before": "" if before is None or before != before else str(before),
+                        "after": str(after)})
+            if len(out) >= limit:
+                return out
+    return out
 
 
 def _by_row(row: NewRow) -> int:
@@ -158,6 +204,7 @@ class JobSummary:
     abort: bool = False  # a stop that also asked Gameball to stop its jobs
     retry_child: str | None = None  # the job that retried this one's failed rows
     scheduled_at: float | None = None  # UTC epoch a scheduled job starts at
+    left_out: int = 0  # rows of the file not sent: invalid at validation
 
     @property
     def done_rows(self) -> int:
@@ -204,7 +251,7 @@ def summary(ledger: Ledger, job_id: str) -> JobSummary:
         error=job.error, lease_owner=job.lease_owner, target_kind=job.target.kind,
         target_label=job.target.label, abort=job.abort,
         retry_child=child.id if (child := ledger.retry_child(job.id)) is not None else None,
-        scheduled_at=job.scheduled_at,
+        scheduled_at=job.scheduled_at, left_out=ledger.left_out_count(job.id),
     )
 
 
@@ -481,9 +528,11 @@ def retry_failed(
     if not bt.resend_safe and not reviewed:
         raise NeedsReview(f"{bt.title} are not safe to resend, so retrying job {job_id[:8]} "
                           "is reviewed like a new job: check the impact, then confirm.")
-    rows = ledger.rows(job_id, statuses=RETRYABLE)
+    # Rows left out at validation were never planned: they need fixing and a new file.
+    rows = [r for r in ledger.rows(job_id, statuses=RETRYABLE) if r.chunk_idx >= 0]
     if not rows:
-        raise JobError(f"Job {job_id} has no failed or not-applied rows to retry.")
+        raise JobError(f"Job {job_id} has no failed or not-applied rows to retry (rows left "
+                       "out at validation need fixing: download them, fix, upload again).")
     items = _items_for(ledger, bt, job_id, rows)
     chunks, new_rows = _rechunk(items, rows)
     child = NewJob(
@@ -511,7 +560,7 @@ def retry_items(ledger: Ledger, job_id: str) -> list[dict[str, Any]]:
     """The items a retry of ``job_id`` would send (for its review)."""
     parent = _job_or_error(ledger, job_id)
     bt = batch_types.get(parent.batch_type)
-    rows = ledger.rows(job_id, statuses=RETRYABLE)
+    rows = [r for r in ledger.rows(job_id, statuses=RETRYABLE) if r.chunk_idx >= 0]
     return [item for _, _, item in _items_for(ledger, bt, job_id, rows)]
 
 

@@ -330,8 +330,13 @@ class Ledger:
         self, job: NewJob, chunks: Iterable[NewChunk], rows: Iterable[NewRow], *,
         row_keys: Iterable[tuple[int, str]] = (),
         audit: Sequence[tuple[str, dict[str, Any]]] = (),
+        left_out: Sequence[tuple[NewRow, str]] = (),
     ) -> None:
         """Store a job, every chunk's exact payload and every row, in one transaction.
+
+        ``left_out``: rows of the file the operator chose not to send (invalid at
+        validation), each with the reason; kept with the job as ``not_applied`` so nothing
+        of the file disappears.
 
         ``row_keys``: (row, business key) pairs for the duplicate guard (see guards.py);
         ``audit``: (action, detail) entries by the job's actor, such as an override or an
@@ -364,6 +369,8 @@ class Ledger:
                      for c, blob in zip(chunk_list, packed, strict=True)),
                 )
                 tr.insert(tx, job.id, chunk_list, row_list, now)
+                if left_out:
+                    tr.insert_left_out(tx, job.id, left_out)
                 if job.batch_type in ID_SCOPES:
                     tx.executemany(
                         "INSERT OR IGNORE INTO item_ids (scope, id, job_id, row) "
@@ -860,6 +867,12 @@ class Ledger:
         cur = self._conn().execute("SELECT row, bkey FROM row_keys WHERE job_id = ?",
                                    (job_id,))
         return [(int(r[0]), str(r[1])) for r in cur if int(r[0]) in wanted]
+
+    def left_out_count(self, job_id: str) -> int:
+        """Rows of the file left out at validation (stored in no chunk)."""
+        r = self._conn().execute("SELECT COUNT(*) FROM rows WHERE job_id = ? AND chunk_idx = -1",
+                                 (job_id,)).fetchone()
+        return int(r[0])
 
     def chunk_keys(self, job_id: str, index: int) -> set[str]:
         cur = self._conn().execute(

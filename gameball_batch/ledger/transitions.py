@@ -17,6 +17,9 @@ Chunks (``CHUNK_MOVES``: (from, to) → who may make it)::
     pending  → failed                  never sent: stop, reject (only if never in doubt)
     pending  → unknown                 stop of a chunk queued for resend after a doubt
 
+Rows are born ``pending`` with their job, except the rows an operator left out at
+validation, which are born ``not_applied`` in no chunk (:func:`insert_left_out`).
+
 Every exit from ``sending`` and ``accepted`` names its owner: it happens only while that
 owner holds the job's lease (``AND lease_owner = ?``). A refused exit is audited with the
 Gameball job id it would otherwise have dropped.
@@ -137,6 +140,17 @@ def insert(tx: sqlite3.Connection, job_id: str, chunks: list[NewChunk],
         "INSERT INTO rows (job_id, row, chunk_idx, key, status, cells) "
         "VALUES (?, ?, ?, ?, 'pending', ?)",
         ((job_id, r.row, r.chunk_idx, r.key, cells_json(r.cells)) for r in rows),
+    )
+
+
+def insert_left_out(tx: sqlite3.Connection, job_id: str,
+                    rows: Collection[tuple[NewRow, str]]) -> None:
+    """Rows the operator left out at validation: born ``not_applied`` (they were never sent,
+    and never will be by this job), in no chunk (``chunk_idx`` -1), each with its reason."""
+    tx.executemany(
+        "INSERT INTO rows (job_id, row, chunk_idx, key, status, message, cells) "
+        "VALUES (?, ?, -1, '', 'not_applied', ?, ?)",
+        ((job_id, r.row, message, cells_json(r.cells)) for r, message in rows),
     )
 
 

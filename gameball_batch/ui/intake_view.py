@@ -709,6 +709,13 @@ def _submit(
     st.switch_page(routing.page("jobs"), query_params={keys.JOB_QUERY_PARAM: job_id})
 
 
+def _fixes_entry(original: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
+    """The inline fixes, before and after, for the job's history (none: no entry)."""
+    fixes: model.Fixes = st.session_state.get(keys.NB_FIXES, {})
+    entries = job_service.fix_entries(original, fixes)
+    return [("file.fixes", {"fixes": entries, "count": len(entries)})] if entries else []
+
+
 def _create_job(
     table: Any, held: model.HeldFile, fixed: pd.DataFrame, mapping: dict[str, str],
     impact: Any, plan: Any, report: guards.DuplicateReport, result: Any, override: str | None,
@@ -723,7 +730,10 @@ def _create_job(
             keys=_cached("row_keys", _result_key(held, table, result.batch_type, mapping),
                          lambda: guards.business_keys(result, mapping)),
             override_reason=override, target=services.get_connection().target,
-            scheduled_at=scheduled_at,
+            scheduled_at=scheduled_at, audit=_fixes_entry(table.frame),
+            # Rows left out at validation stay with the job as "not sent", with why.
+            left_out=job_service.left_out_reasons(result.issues, result.clean.index,
+                                                  fixed.index),
         )
     except (guards.DuplicatesBlocked, schedule.ScheduleError) as exc:
         st.session_state[keys.NB_SUBMIT_ERROR] = str(exc)

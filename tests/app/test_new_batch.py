@@ -18,6 +18,7 @@ import xlsxwriter
 from console_pages import goto, shown_text
 from streamlit.testing.v1 import AppTest
 
+from gameball_batch import jobs
 from gameball_batch.ledger import Ledger
 from gameball_batch.ui import services
 from gameball_batch.ui import state as keys
@@ -156,12 +157,39 @@ def test_submitting_creates_the_job_and_lands_on_it() -> None:
         assert job is not None
         assert job.row_count == 5
         assert job.file_name == "drop.csv"
-        assert sorted(r.row for r in ledger.rows(job_id)) == [2, 3, 4, 5, 6]
+        assert sorted(r.row for r in ledger.rows(job_id, statuses=("pending",))) == [
+            2, 3, 4, 5, 6]
     # The console's runner picks the queued job up and the sandbox applies every row.
     finished = services.get_runner().wait(job_id, timeout=60)
     assert finished.state == "finished"
     with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
         assert ledger.row_counts(job_id)["applied"] == 5
+        # Nothing disappears: the two rows left out are the job's too, as not sent, with
+        # why, and in the failed-rows download ready to fix and upload again.
+        left = ledger.rows(job_id, statuses=("not_applied",))
+        assert [r.row for r in left] == [7, 8]
+        assert all((r.message or "").startswith("Not sent: invalid at validation") for r in left)
+        assert "Amount must be a number" in (left[0].message or "")
+        export = jobs.failed_rows_frame(ledger, job_id)
+        assert sorted(export["source row"]) == [7, 8]
+        assert jobs.summary(ledger, job_id).left_out == 2
+        assert [e.detail["rows"] for e in ledger.audit_entries(job_id)
+                if e.action == "job.left_out"] == [2]
+
+
+def test_an_inline_fix_is_in_the_jobs_history_with_its_before_and_after() -> None:
+    at = upload(open_console(), "fix.csv", cashback_csv(GOOD + BAD[:1]))
+    at.session_state[keys.NB_FIXES] = {7: {"Amount": "12.5"}}
+    at.run()
+    assert metric(at, "Invalid") == "0"
+    at.checkbox(key=keys.NB_CONFIRM).check().run()
+    at.button(key=keys.NB_SUBMIT).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job_id = at.session_state[keys.NB_LAST_JOB]
+    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+        (entry,) = [e for e in ledger.audit_entries(job_id) if e.action == "file.fixes"]
+    assert entry.detail["fixes"] == [{"row": 7, "column": "Amount", "before": "12;5",
+                                      "after": "12.5"}]
 
 
 def test_sending_the_same_file_again_needs_an_explicit_override() -> None:
