@@ -12,7 +12,6 @@ fails the tests instead of skipping them, so CI can never pass without a browser
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,32 +24,23 @@ from e2e_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     AppServer,
-    browser_missing_reason,
+    require_browser,
     run_console,
     watch_runs,
 )
 
 
-def _require_browser() -> None:
-    reason = browser_missing_reason()
-    if reason is None:
-        return
-    if os.environ.get("GB_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"browser tests are required here but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """One console per test module, with its own ledger and HOME."""
-    _require_browser()
+    require_browser()
     with run_console(tmp_path_factory.mktemp("console")) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

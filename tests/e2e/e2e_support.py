@@ -73,6 +73,18 @@ class AppServer:
         return self.log_path.read_text(errors="replace")
 
 
+def require_browser() -> None:
+    """Skip without Chromium, or fail where browser tests must run (GB_REQUIRE_BROWSER=1)."""
+    import pytest
+
+    reason = browser_missing_reason()
+    if reason is None:
+        return
+    if os.environ.get("GB_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests are required here but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def app_env(home: Path, db_path: Path) -> dict[str, str]:
     """The console's environment: no real credentials, a private HOME and ledger."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEBALL_")}
@@ -80,6 +92,9 @@ def app_env(home: Path, db_path: Path) -> dict[str, str]:
         HOME=str(home),
         GAMEBALL_BATCH_DB=str(db_path),
         GAMEBALL_SECRETS_PATH=str(home / "no-secrets.toml"),
+        # A local sandbox of its own: the shared default port (8999) may still be served by
+        # an earlier test's console, or by another run on this machine.
+        GAMEBALL_SANDBOX_PORT=str(free_port()),
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -51,10 +51,11 @@ def wait_for_text(page: Any, text: str, *, timeout_ms: int = 30_000) -> None:
 
 
 def queue_cashback_job(
-    book: Ledger, job_id: str, *, good: int, unknown_customers: int, per_chunk: int = 250
+    book: Ledger, job_id: str, *, good: int, unknown_customers: int, per_chunk: int = 150
 ) -> None:
     """A queued cashback job for the console's runner: ``good`` rows for demo customers,
-    then ``unknown_customers`` rows the sandbox refuses (customer not found)."""
+    then ``unknown_customers`` rows the sandbox refuses (customer not found). Chunks hold
+    each customer once, as the planner makes them (results name only the customer)."""
     body: list[dict[str, Any]] = []
     cells: list[tuple[str, ...]] = []
     for n in range(good + unknown_customers):

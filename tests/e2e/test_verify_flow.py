@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import AppServer, free_port, open_page, rerun_after, run_console
+from e2e_support import (
+    AppServer,
+    free_port,
+    open_page,
+    require_browser,
+    rerun_after,
+    run_console,
+)
 
 from gameball_batch import ledger as lg
 from gameball_batch.client import GameballClient
@@ -30,9 +37,8 @@ ROWS = 6
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppServer, int]]:
     """A console whose local sandbox listens on a port of its own (never the shared 8999)."""
-    from conftest import _require_browser
 
-    _require_browser()
+    require_browser()
     port = free_port()
     with run_console(tmp_path_factory.mktemp("verify-console"),
                      extra_env={"GAMEBALL_SANDBOX_PORT": str(port)}) as server:
