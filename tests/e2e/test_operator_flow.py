@@ -244,11 +244,15 @@ def test_new_operator_fixes_drops_submits_and_downloads_the_failed_rows(
     assert metric_value(page, "Applied") == "1,191"
     assert metric_value(page, "Failed") == "3"
 
-    _, text = download_text(page, "Failed rows, CSV (3)")
+    # The three Gameball refused, and the three left out at validation: nothing of the
+    # file disappears, and the download is ready to fix and upload again.
+    _, text = download_text(page, "Failed rows, CSV (6)")
     table = list(csv.DictReader(io.StringIO(text)))
-    assert [r["Customer ID"] for r in table] == ["cus-missing-0", "cus-missing-1", "cus-missing-2"]
-    assert [r["source row"] for r in table] == ["1193", "1194", "1195"]
+    assert [r["Customer ID"] for r in table] == ["cus-missing-0", "cus-missing-1",
+                                                 "cus-missing-2", "cus-1002", "", "cus-1003"]
+    assert [r["source row"] for r in table] == ["1193", "1194", "1195", "1196", "1197", "1198"]
     assert all(r["error"] for r in table)
+    assert all(r["error"].startswith("Not sent: invalid at validation") for r in table[3:])
 
 
 def test_a_workbook_upload_asks_which_sheet(
