@@ -278,6 +278,9 @@ def _render_detail(ledger: Ledger, job_id: str) -> None:
     st.fragment(run_every=LIVE_SECONDS if snap.live else None)(_live_body)(
         job_id, snap.live, may_act
     )
+    # A scheduled job's countdown is a fragment of its own (fragments do not nest), with
+    # its reschedule and cancel controls.
+    schedule_view.job_panel(snap.job, may_act=may_act)
     with guard("show the downloads"):
         _downloads(ledger, snap)
     with guard("show the actions"):
@@ -333,7 +336,6 @@ def _header(snap: JobSnapshot, *, may_act: bool) -> None:
         st.caption(f"Retry of job {code(job.parent_job_id)} (its failed rows).")
     if job.error:
         st.warning(literal(job.error))
-    schedule_view.job_panel(job, may_act=may_act)  # a scheduled job: countdown, changes
     if job.state == lg.JOB_AWAITING_APPROVAL:
         st.info(
             "This job waits for a second person: an approver reviews it on the **Approvals** "
