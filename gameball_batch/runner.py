@@ -779,8 +779,11 @@ class _RemoteStop:
     def due(self) -> bool:
         if self.done or self._runner._clock() < self._next:
             return False
+        # The state alone between polls (cheap); the whole job only once it is stopping.
+        if self._runner._state(self._job_id) != lg.JOB_STOPPING:
+            return False
         job = self._runner.ledger.job(self._job_id)
-        return job is not None and job.state == lg.JOB_STOPPING and job.abort
+        return job is not None and job.abort
 
     def attempt(self) -> float:
         """Ask Gameball to stop the job; the delay before the next status read."""

@@ -398,19 +398,21 @@ def parse_status(document: Mapping[str, Any], *, job_id: str | None = None,
 def _item_readers(names: tuple[str, ...], exact: bool,
                   ) -> tuple[Callable[[Any], ItemResult], Callable[[Any], str | None]]:
     """(parse an item, read only its key) for :class:`Items`; both agree on every key."""
-    first = names[0]
-
     def parse(raw: Any) -> ItemResult:
         return _parse_item(raw, names, exact=exact)
 
     def key(raw: Any) -> str | None:
-        # The common case (the documented name holds text) without building an ItemResult.
+        # The common case (a documented name holds text) without building an ItemResult:
+        # the type's key when the item carries it, else customerId, all Gameball promises.
         if exact and type(raw) is dict:
-            value = raw.get(first)
-            if type(value) is str:
-                text = value.strip()
-                if text:
-                    return text
+            for name in names:
+                value = raw.get(name)
+                if type(value) is str:
+                    text = value.strip()
+                    if text:
+                        return text
+                elif value is not None:
+                    break  # a number or another type: let the full reading decide
         return _parse_item(raw, names, exact=exact).key
 
     return parse, key
