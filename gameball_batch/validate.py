@@ -25,21 +25,33 @@ This module must not read files, talk to the network or the ledger, or import st
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gameball_batch import parsing
 from gameball_batch.batch_types import BatchType, FieldSpec, Kind
 
 ISSUE_COLUMNS = ("row", "column", "field", "value", "code", "message")
 DATE_ORDERS = ("auto", "DMY", "MDY")
+DECIMALS = ("dot", "comma")
+# Kinds whose cells are numbers or times: their digits may be Arabic-Indic (parsing.py).
+_NUMERIC = (Kind.MONEY, Kind.NUMBER, Kind.POINTS, Kind.INTEGER)
+_TIMES = (Kind.TIMESTAMP, Kind.DATE)
+_FREE_KINDS = {"number": Kind.NUMBER, "yes-no": Kind.BOOLEAN, "text": Kind.TEXT}
+# Excel serial day numbers of 1950-01-01 … 2100-12-31, and Excel's day 0 (1899-12-30).
+_SERIAL_MIN, _SERIAL_MAX = 18264, 73415
+_EXCEL_EPOCH_MS = -2209161600000
+_SERIAL = r"^\d{5}(?:\.\d+)?$"
 CLOCK_SKEW_MS = 5 * 60 * 1000  # a time up to 5 minutes ahead of our clock is not "future"
 MAX_WHOLE_DIGITS = 15  # beyond this a float cannot hold the integer exactly
 
@@ -63,8 +75,10 @@ _CANONICAL_SECONDS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"  # our output min
 _ZONED = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
 _SLASHED = (
     r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-](?P<y>\d{4})"
-    r"(?:[ T](?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?)?$"
+    r"(?:[ T](?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?"
+    r"(?:\s*(?P<ap>[AaPp]\.?[Mm]\.?|\x{0635}|\x{0645}))?)?$"  # 9:15 PM, ٩:١٥ م (ص = AM, م = PM)
 )
+_PM = ("p", "\u0645")  # first letter of PM / p.m., and Arabic م
 _TRUE = ("true", "yes", "y", "1")
 _FALSE = ("false", "no", "n", "0")
 
@@ -80,6 +94,11 @@ class ValidationResult:
     notes: tuple[str, ...]
     total_rows: int
     invalid_rows: frozenset[int] = field(default_factory=frozenset)
+    # How the file was read: {"decimal": "dot"|"comma", "date_order": …, "kinds": {path:
+    # kind} for free-form columns}; stored with the job so its review can say so.
+    reading: dict[str, Any] = field(default_factory=dict)
+    # Set when the file reads as decimal commas but was read with dots: "12,25 → 12.25".
+    decimal_comma_example: str | None = None
     # True when validation refused every repeat of the type's result key, so the keys of
     # ``clean`` are known to differ (the planner then skips its own hash pass over them).
     unique_keys: bool = False
@@ -253,6 +272,7 @@ class _Column:
     original: pa.Array
     text: pa.Array
     blank: np.ndarray
+    reported: np.ndarray | None = None  # cells already reported (decimal-comma reading)
 
 
 # --- per-kind parsers: each returns the typed series (NA where blank or bad) -------------
@@ -269,9 +289,11 @@ def _parse_text(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
         given &= ~sci
     if spec.max_length is not None:
         long = given & _np(pc.greater(pc.utf8_length(col.text), spec.max_length))
+        tail = ("; it is sent as written, but some Gameball APIs accept at most "
+                f"{spec.max_length}") if spec.length_warns else ""
         issues.add(spec.path, long, _cells(col.original, long), "too_long",
                    lambda _r, v: f"{col.subject} is longer than {spec.max_length} characters "
-                   f"({len(v.strip())})")
+                   f"({len(v.strip())}){tail}", warning=spec.length_warns)
     return _to_str_series(col.text, col.blank | issues.bad, ctx.index)
 
 
@@ -300,6 +322,8 @@ def _parse_phone(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
 def _number_text_issues(col: _Column, issues: _Issues) -> np.ndarray:
     """Report cells that are not plain decimals; the mask of plain-decimal cells."""
     path, given = col.spec.path, ~col.blank
+    if col.reported is not None:
+        given = given & ~col.reported
     plain: np.ndarray = given & _match(col.text, _PLAIN_DECIMAL)
     if not (given & ~plain).any():  # the usual case: skip the diagnosis passes
         return plain
@@ -311,7 +335,7 @@ def _number_text_issues(col: _Column, issues: _Issues) -> np.ndarray:
                "thousands separators; use a dot for decimals)")
     issues.add(path, comma, _cells(col.original, comma), "decimal_comma",
                lambda _r, v: f"{col.subject} must be a number, got '{v}' (use a dot for "
-               "decimals)")
+               "decimals, or read the file with decimal commas)")
     issues.add(path, other, _cells(col.original, other), "not_a_number",
                lambda _r, v: f"{col.subject} must be a number, got '{v}'")
     result: np.ndarray = plain
@@ -428,8 +452,9 @@ def _parse_time(col: _Column, issues: _Issues, ctx: _Context) -> pd.Series:
     text = pc.replace_substring_regex(col.text, r"[T ].*$", "") if is_date else col.text
     millis = np.full(len(text), np.iinfo("int64").min, dtype="int64")
     parsed = np.zeros(len(text), dtype=bool)
-    _parse_zoned(text, ~col.blank, millis, parsed)
-    naive = _parse_iso(text, ~col.blank & ~parsed, millis, parsed)
+    naive = _parse_serial(col, text, millis, parsed, ctx)
+    _parse_zoned(text, ~col.blank & ~parsed, millis, parsed)
+    naive += _parse_iso(text, ~col.blank & ~parsed, millis, parsed)
     naive += _parse_slashed(col, text, millis, parsed, issues, ctx)
     if naive and not is_date:
         ctx.notes.append(f"{col.subject}: {naive:,} time(s) without a time zone were read as "
@@ -496,6 +521,31 @@ def _canonical_seconds(text: pa.Array) -> tuple[np.ndarray, pa.Array] | None:
 
 def _concat_text(arr: pa.Array, tail: str) -> pa.Array:
     return pc.binary_join_element_wise(arr, pa.scalar(tail, arr.type), pa.scalar("", arr.type))
+
+
+def _parse_serial(
+    col: _Column, text: pa.Array, millis: np.ndarray, done: np.ndarray, ctx: _Context,
+) -> int:
+    """Excel serial day numbers (46346.5 = 2026-11-20 12:00), only when every given cell of
+    the column is one in 1950–2100: then the column clearly holds dates that lost their
+    format. Anything less is reported cell by cell as not a date. Returns how many."""
+    given = ~col.blank
+    if not given.any() or not _any_first_byte(text, b"123456"):
+        return 0
+    if not _match(text, _SERIAL)[given].all():
+        return 0
+    days = np.asarray(pc.cast(pc.if_else(pa.array(given), text, "0"), pa.float64()),
+                      dtype="float64")
+    if not ((days[given] >= _SERIAL_MIN) & (days[given] <= _SERIAL_MAX)).all():
+        return 0
+    millis[given] = _EXCEL_EPOCH_MS + np.round(days[given] * 86_400_000).astype("int64")
+    done |= given
+    first = int(np.argmax(given))
+    shown = _format_millis(millis[first : first + 1], date_only=col.spec.kind is Kind.DATE)
+    ctx.notes.append(f"{col.subject}: the cells are Excel date numbers (e.g. "
+                     f"{text[first].as_py()} = {shown[0].as_py()}); they were read as "
+                     "dates. Format the column as dates in Excel to see them as such.")
+    return int(given.sum()) if col.spec.kind is Kind.TIMESTAMP else 0
 
 
 def _parse_zoned(text: pa.Array, todo: np.ndarray, millis: np.ndarray, done: np.ndarray) -> None:
@@ -602,6 +652,7 @@ def _parse_slashed(
     where = np.flatnonzero(todo)
     parts = pc.extract_regex(text.filter(pa.array(todo)), _SLASHED)
     num = {k: _ints(parts.field(k)) for k in ("a", "b", "y", "h", "mi", "s")}
+    num["h"] = _twelve_hour(num["h"], parts.field("ap"))
     first, second = num["a"], num["b"]
     month_first = second > 12
     order = _date_order(col, first, second, where, issues, ctx)
@@ -612,6 +663,10 @@ def _parse_slashed(
     else:  # mixed column: each row by its own evidence; ambiguous rows were reported
         day = np.where(month_first, second, first)
         month = np.where(month_first, first, second)
+    # pandas adds hours, minutes and seconds as durations (25:00 would be the next day):
+    # a time off the clock makes the month impossible, so the cell is reported instead.
+    off_clock = (num["h"] > 23) | (num["mi"] > 59) | (num["s"] > 59)
+    month = np.where(off_clock, 13, month)
     stamps = pd.to_datetime(
         pd.DataFrame({"year": num["y"], "month": month, "day": day, "hour": num["h"],
                       "minute": num["mi"], "second": num["s"]}),
@@ -621,6 +676,20 @@ def _parse_slashed(
     millis[where[good]] = _epoch_millis(stamps[good])
     done[where[good]] = True
     return int(good.sum())
+
+
+def _twelve_hour(hours: np.ndarray, marker: pa.Array) -> np.ndarray:
+    """Hours of 12-hour times (AM/PM, ص/م) on the 24-hour clock; an hour outside 1–12 with
+    a marker becomes 99, which no calendar accepts, so the cell is reported."""
+    marked = _np(pc.not_equal(marker, ""))
+    if not marked.any():
+        return hours
+    pm = _np(pc.is_in(pc.utf8_slice_codeunits(pc.utf8_lower(marker), 0, 1),
+                      value_set=pa.array(_PM)))
+    out = hours.copy()
+    out[marked] = hours[marked] % 12 + np.where(pm[marked], 12, 0)
+    out[marked & ((hours < 1) | (hours > 12))] = 99
+    return out
 
 
 def _epoch_millis(stamps: pd.Series) -> np.ndarray:
@@ -705,6 +774,7 @@ class _Context:
     now_ms: int
     date_order: str
     notes: list[str]
+    decimal: str = "dot"
 
     def is_id(self, spec: FieldSpec) -> bool:
         return spec.kind is Kind.TEXT and (spec.name.endswith("Id")
@@ -749,21 +819,28 @@ def validate(
     now: datetime | None = None,
     id_seed: str = "",
     date_order: str = "auto",
+    decimal: str = "dot",
+    kinds: Mapping[str, str] | None = None,
 ) -> ValidationResult:
     """Check every mapped cell of ``mapped`` (columns = field paths, index = source rows).
 
     ``columns`` maps field path → the operator's header (named in issues and messages);
     ``now`` is the clock for "no future times" (default: the real UTC clock); ``id_seed``
-    seeds generated ids (the file fingerprint); ``date_order`` is "auto", "DMY" or "MDY".
+    seeds generated ids (the file fingerprint); ``date_order`` is "auto", "DMY" or "MDY";
+    ``decimal`` is "dot" or "comma" (the operator's word: ``1.234,50`` is 1234.50);
+    ``kinds`` gives free-form columns (custom attributes, metadata) their kind, "number",
+    "yes-no" or "text" (a column not named is inferred from its cells, see parsing.py).
     """
     if date_order not in DATE_ORDERS:
         raise ValueError(f"date order must be one of {', '.join(DATE_ORDERS)}, got {date_order!r}")
+    if decimal not in DECIMALS:
+        raise ValueError(f"decimal must be one of {', '.join(DECIMALS)}, got {decimal!r}")
     rows = np.asarray(mapped.index, dtype="int64")
     index = pd.Index(rows, name="row")
     clock = now or datetime.now(UTC)
     if clock.tzinfo is None:
         clock = clock.replace(tzinfo=UTC)
-    ctx = _Context(bt, index, rows, int(clock.timestamp() * 1000), date_order, [])
+    ctx = _Context(bt, index, rows, int(clock.timestamp() * 1000), date_order, [], decimal)
     issues = _Issues(rows, dict(columns or {}))
     typed: dict[str, pd.Series] = {}
     given: dict[str, np.ndarray] = {}
@@ -772,24 +849,94 @@ def validate(
     # does without the GIL: two threads do the columns side by side on the two cores.
     with ThreadPoolExecutor(max_workers=2) as pool:
         texts = list(pool.map(lambda item: _text(mapped[item[0]]), known))
+    chosen: dict[str, str] = {}
+    numeric: list[pa.Array] = []
+    fixed_paths = {f.path for f in bt.fields}
     for (_path, spec), text in zip(known, texts, strict=True):
-        typed[spec.path], given[spec.path] = _check_column(spec, text, issues, ctx)
+        if spec.path not in fixed_paths:
+            spec = _free_form(spec, text[1], kinds or {}, chosen)
+        typed[spec.path], given[spec.path], read = _check_column(spec, text, issues, ctx)
+        if spec.kind in _NUMERIC and spec.path not in chosen:
+            numeric.append(read)
+    example = _comma_example(numeric) if decimal == "dot" else None
     _generate_key(bt, typed, given, ctx, id_seed)
     _required(bt, typed, given, issues, ctx)
     _one_of(bt, given, issues)
     unique = _duplicates(bt, typed, issues, ctx)
-    return _result(bt, typed, issues, ctx, unique_keys=unique)
+    result = _result(bt, typed, issues, ctx, unique_keys=unique)
+    result.reading = {"decimal": decimal, "date_order": date_order, "kinds": chosen}
+    result.decimal_comma_example = example
+    return result
+
+
+def _free_form(
+    spec: FieldSpec, text: pa.Array, kinds: Mapping[str, str], chosen: dict[str, str],
+) -> FieldSpec:
+    """A custom-attribute or metadata column's spec, with the kind chosen or inferred."""
+    kind = kinds.get(spec.path)
+    if kind not in _FREE_KINDS:
+        kind = parsing.infer_kind(text)
+    chosen[spec.path] = kind
+    return dataclasses.replace(spec, kind=_FREE_KINDS[kind])
 
 
 def _check_column(
     spec: FieldSpec, texts: tuple[pa.Array, pa.Array], issues: _Issues, ctx: _Context,
-) -> tuple[pd.Series, np.ndarray]:
+) -> tuple[pd.Series, np.ndarray, pa.Array]:
+    """(typed values, mask of given cells, the text as read) of one column."""
     original, text = texts
     blank = _np(pc.equal(text, ""))
     subject = issues.header(spec.path) or spec.label
-    col = _Column(spec, subject, original, text, blank)
+    reported = None
+    if spec.kind in _NUMERIC or spec.kind in _TIMES:
+        # Digits of every script read as numbers; identifiers never come here.
+        text = parsing.western_digits(text, decimal="," if ctx.decimal == "comma" else ".")
+    if spec.kind in _NUMERIC and ctx.decimal == "comma":
+        text, reported = _comma_column(spec, subject, original, text, blank, issues)
+    col = _Column(spec, subject, original, text, blank, reported)
     values = _PARSERS[spec.kind](col, _ColumnIssues(issues, spec.path), ctx)
-    return values, ~blank
+    return values, ~blank, text
+
+
+def _comma_column(
+    spec: FieldSpec, subject: str, original: pa.Array, text: pa.Array, blank: np.ndarray,
+    issues: _Issues,
+) -> tuple[pa.Array, np.ndarray]:
+    """The column read with decimal commas; cells that contradict it are reported here."""
+    read, contradicts = parsing.comma_reading(text)
+    contradicts &= ~blank
+
+    def message(_row: int, value: str) -> str:
+        dot, comma = parsing.readings(parsing.western_text(value))
+        return (f"{subject} '{value}' does not fit decimal commas: with dot decimals it is "
+                f"{dot}, with comma decimals {comma}. This file is read with decimal commas: "
+                "write it like 1.234,50, or read the file with dot decimals")
+
+    issues.add(spec.path, contradicts, _cells(original, contradicts), "decimal_mark", message)
+    return read, contradicts
+
+
+def _comma_example(texts: list[pa.Array]) -> str | None:
+    """"12,25 → 12.25" when every number-like cell of the number columns uses a decimal
+    comma (and at least one proves it); None otherwise. A byte scan first: most files
+    have no comma in any number column and cost nothing more."""
+    if not any(_any_byte(text, 0x2C) for text in texts):
+        return None
+    comma = dot = 0
+    example = None
+    for text in texts:
+        c, d, e = parsing.comma_evidence(text)
+        comma, dot, example = comma + c, dot + d, example or e
+    if not comma or dot or example is None:
+        return None
+    return f"{example} → {parsing.readings(example)[1]}"
+
+
+def _any_byte(arr: pa.Array, byte: int) -> bool:
+    if not len(arr):
+        return False
+    offsets, data = _spans(arr)
+    return bool((data[int(offsets[0]) : int(offsets[-1])] == byte).any())
 
 
 def _generate_key(

@@ -1,0 +1,171 @@
+"""Reading numbers as people in Gameball's markets write them, column-wise and fast.
+
+- :func:`western_digits`: Arabic-Indic (``٠``–``٩``) and Eastern Arabic-Indic (``۰``–``۹``)
+  digits become ASCII digits, the Arabic decimal separator ``٫`` becomes the file's decimal
+  mark, the Arabic thousands separator ``٬`` is dropped, and the invisible direction marks
+  that Arabic-locale Excel puts into dates (U+200E, U+200F, U+061C) are removed. Done on the
+  UTF-8 bytes with numpy: a column without any non-ASCII byte is returned untouched.
+- :func:`comma_reading`: a column written with decimal commas (``1.234,50``, ``12,25``)
+  turned into dot decimals, with the mask of cells that fit neither reading cleanly.
+- :func:`infer_kind`: what a free-form column (custom attribute, event metadata) holds:
+  ``number``, ``yes-no`` or ``text``. Id-like text (``00123``, long digit strings, phone
+  numbers) is text.
+
+Callers apply these only to number, money, points, date and time fields: identifiers are
+sent exactly as written. This module must not know about batch types, report issues (it
+returns masks; validation words the messages) or import streamlit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+KINDS = ("number", "yes-no", "text")  # kinds of a free-form column, as the operator sees them
+KIND_ALIASES = {"number": "number", "numeric": "number", "yes-no": "yes-no", "yesno": "yes-no",
+                "boolean": "yes-no", "bool": "yes-no", "text": "text", "string": "text"}
+YES = ("true", "yes", "y")
+NO = ("false", "no", "n")
+MAX_INFERRED_WHOLE_DIGITS = 9  # a longer run of digits is an id or a phone number, not a count
+
+_ARABIC_ZERO, _EASTERN_ZERO = 0xA0, 0xB0  # second bytes of U+0660 (D9 A0) and U+06F0 (DB B0)
+_COMMA_NUMBER = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?$"
+_DOT_DECIMAL_CELL = r"^[+-]?\d*\.\d+$"
+_COMMA_THOUSANDS_DOT = r"^[+-]?\d{1,3}(?:,\d{3})+\.\d+$"
+_DOT_GROUPS_ONLY = r"^[+-]?\d{1,3}(?:\.\d{3})+$"
+_COMMA_DECIMAL_EVIDENCE = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+,\d+|\d*,(?:\d{1,2}|\d{4,}))$"
+_INFER_NUMBER = r"^-?(?:\d+(?:\.\d+)?|\.\d+)$"
+_ID_LIKE = r"^-?0\d|^-?\d{" + str(MAX_INFERRED_WHOLE_DIGITS + 1) + r",}"
+
+
+def _spans(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return offsets, raw
+
+
+def _flat(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    return arr
+
+
+def western_digits(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".") -> pa.Array:
+    """``arr`` with Arabic-script digits and separators as ASCII (see the module docstring).
+
+    ``decimal`` is what ``٫`` becomes: "." normally, "," when the file is read with
+    decimal commas (so that ``١٢٫٥`` means 12.5 either way). Nulls become "".
+    """
+    arr = _flat(arr)
+    if not len(arr):
+        return arr
+    offsets, data = _spans(arr)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    span = data[start:stop]
+    if not (span >= 0x80).any():  # the usual case: plain ASCII, nothing to do
+        return arr
+    out = span.copy()
+    keep = np.ones(len(span), dtype=bool)
+    if len(span) >= 2:
+        first, second = span[:-1], span[1:]
+        arabic = (first == 0xD9) & (second >= _ARABIC_ZERO) & (second <= _ARABIC_ZERO + 9)
+        eastern = (first == 0xDB) & (second >= _EASTERN_ZERO) & (second <= _EASTERN_ZERO + 9)
+        separator = (first == 0xD9) & (second == 0xAB)
+        thousands = (first == 0xD9) & (second == 0xAC)
+        letter_mark = (first == 0xD8) & (second == 0x9C)  # U+061C ARABIC LETTER MARK
+        at = np.flatnonzero(arabic)
+        out[at + 1] = span[at + 1] - _ARABIC_ZERO + 0x30
+        at = np.flatnonzero(eastern)
+        out[at + 1] = span[at + 1] - _EASTERN_ZERO + 0x30
+        out[np.flatnonzero(separator) + 1] = ord(decimal)
+        keep[:-1] &= ~(arabic | eastern | separator | thousands | letter_mark)
+        drop_second = np.flatnonzero(thousands | letter_mark) + 1
+        keep[drop_second] = False
+    if len(span) >= 3:  # U+200E / U+200F (LRM, RLM): E2 80 8E / E2 80 8F
+        mark = (span[:-2] == 0xE2) & (span[1:-1] == 0x80) & (
+            (span[2:] == 0x8E) | (span[2:] == 0x8F))
+        at = np.flatnonzero(mark)
+        for shift in range(3):
+            keep[at + shift] = False
+    if keep.all() and np.array_equal(out, span):
+        return arr
+    removed = np.concatenate(([0], np.cumsum(~keep)))
+    relative = offsets.astype(np.int64) - start
+    fresh = (relative - removed[relative]).astype(offsets.dtype)
+    body = out[keep]
+    return pa.Array.from_buffers(arr.type, len(arr),
+                                 [None, pa.py_buffer(fresh), pa.py_buffer(body.tobytes())])
+
+
+def western_text(text: str, *, decimal: str = ".") -> str:
+    """:func:`western_digits` for one Python string."""
+    return str(western_digits(pa.array([text], type=pa.string()), decimal=decimal)[0].as_py())
+
+
+def comma_reading(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(text with decimal commas read as dot decimals, mask of cells that contradict it).
+
+    ``1.234,50`` → ``1234.50``, ``12,25`` → ``12.25``, ``1.234`` → ``1234``. A cell with a
+    dot decimal (``12.5``) or comma thousands and a dot decimal (``1,234.50``) contradicts
+    the reading; other cells (blank, words) are left for the number checks to report.
+    """
+    fits = _mask(pc.match_substring_regex(text, _COMMA_NUMBER))
+    contradicts = ~fits & (_mask(pc.match_substring_regex(text, _DOT_DECIMAL_CELL))
+                           | _mask(pc.match_substring_regex(text, _COMMA_THOUSANDS_DOT)))
+    if not fits.any():
+        return text, contradicts
+    read = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
+    return pc.if_else(pa.array(fits), read, text), contradicts
+
+
+def readings(cell: str) -> tuple[str, str]:
+    """(dot reading, comma reading) of a number-like cell, for a message naming both."""
+    bare = cell.strip()
+    return bare.replace(",", ""), bare.replace(".", "").replace(",", ".")
+
+
+def comma_evidence(text: pa.Array) -> tuple[int, int, str | None]:
+    """(cells written with a decimal comma, cells written with a dot decimal, an example).
+
+    ``1,234`` and ``1.234`` prove nothing (either could be thousands) and count for neither.
+    """
+    comma = _mask(pc.match_substring_regex(text, _COMMA_DECIMAL_EVIDENCE))
+    dotted = _mask(pc.match_substring(text, "."))
+    if dotted.any():
+        dotted &= ~_mask(pc.match_substring_regex(text, _DOT_GROUPS_ONLY)) & ~comma
+    example = None
+    if comma.any():
+        example = str(text[int(np.argmax(comma))].as_py())
+    return int(comma.sum()), int(dotted.sum()), example
+
+
+def infer_kind(arr: pa.Array | pa.ChunkedArray) -> str:
+    """"number", "yes-no" or "text" for a free-form column's cells (blanks ignored)."""
+    text = pc.utf8_trim_whitespace(western_digits(arr))
+    given = text.filter(pc.not_equal(text, ""))
+    if not len(given):
+        return "text"
+    lowered = pc.utf8_lower(given)
+    if pc.all(pc.is_in(lowered, value_set=pa.array(YES + NO))).as_py():
+        return "yes-no"
+    if not pc.all(pc.match_substring_regex(given, _INFER_NUMBER)).as_py():
+        return "text"
+    if pc.any(pc.match_substring_regex(given, _ID_LIKE)).as_py():
+        return "text"  # 00123, 0100…, a long digit run: an id or a phone, kept as written
+    return "number"
+
+
+def parse_kind(word: str) -> str | None:
+    """The kind an operator typed (``number``, ``yes-no``, ``text`` and common aliases)."""
+    return KIND_ALIASES.get(word.strip().lower())
+
+
+def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if values.null_count:
+        values = pc.fill_null(values, False)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
