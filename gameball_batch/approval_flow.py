@@ -105,7 +105,7 @@ def submit(
     ledger: Ledger, plan: ChunkPlan, *, impact: Impact, frame: pd.DataFrame, file_name: str,
     fingerprint: str, mapping: Mapping[str, str], actor: str, rules: ApprovalRules,
     duplicates: guards.DuplicateReport, keys: pd.Series, override_reason: str | None = None,
-    sheet: str | None = None,
+    sheet: str | None = None, reading: str | None = None,
 ) -> Submission:
     """Create the job: refused while duplicates are not overridden; held for approval when a
     rule says so; otherwise queued for the runner."""
@@ -122,7 +122,10 @@ def submit(
         audit.append((REQUESTED, {"reasons": list(reasons), "digest": digest}))
     job_id = jobs.create_job(
         ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
-        mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
+        mapping=mapping, actor=actor, sheet=sheet, state=state,
+        # How the file was read (decimal mark, date order, header row, column kinds) rides
+        # with the totals; the approval digest above covers only the numeric totals.
+        totals={**totals, "reading": reading} if reading else totals,
         row_keys=guards.stored_keys(keys), audit=audit,
     )
     return Submission(job_id, state, reasons, override)

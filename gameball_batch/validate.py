@@ -869,6 +869,27 @@ def validate(
     return result
 
 
+_ORDER_WORDS = {"DMY": "day/month/year", "MDY": "month/day/year"}
+
+
+def describe_reading(reading: Mapping[str, Any]) -> str:
+    """How a file was read, in one line an operator can check later: "decimal commas
+    (1.234,50 = 1234.50) · dates day/month/year · header in row 4 · metadata.stars as
+    number". Stored with the job (a text, so every screen can show it as it is)."""
+    parts = ["decimal commas (1.234,50 = 1234.50)" if reading.get("decimal") == "comma"
+             else "decimal dots (1,234.50 is refused)"]
+    order = _ORDER_WORDS.get(str(reading.get("date_order")))
+    parts.append(f"dates {order}" if order else "date order worked out from the file")
+    header = reading.get("header_row")
+    if isinstance(header, int) and header > 1:
+        parts.append(f"header in row {header}")
+    if reading.get("encoding"):
+        parts.append(f"read as {reading['encoding']}")
+    kinds = reading.get("kinds") or {}
+    parts += [f"{path} as {kind}" for path, kind in dict(kinds).items()]
+    return " · ".join(parts)
+
+
 def _free_form(
     spec: FieldSpec, text: pa.Array, kinds: Mapping[str, str], chosen: dict[str, str],
 ) -> FieldSpec:
