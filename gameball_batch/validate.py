@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ _FREE_KINDS = {"number": Kind.NUMBER, "yes-no": Kind.BOOLEAN, "text": Kind.TEXT}
 _SERIAL_MIN, _SERIAL_MAX = 18264, 73415
 _EXCEL_EPOCH_MS = -2209161600000
 _SERIAL = r"^\d{5}(?:\.\d+)?$"
+_SERIAL_RE = re.compile(_SERIAL, re.ASCII)
 CLOCK_SKEW_MS = 5 * 60 * 1000  # a time up to 5 minutes ahead of our clock is not "future"
 MAX_WHOLE_DIGITS = 15  # beyond this a float cannot hold the integer exactly
 
@@ -530,8 +532,8 @@ def _parse_serial(
     the column is one in 1950–2100: then the column clearly holds dates that lost their
     format. Anything less is reported cell by cell as not a date. Returns how many."""
     given = ~col.blank
-    if not given.any() or not _any_first_byte(text, b"123456"):
-        return 0
+    if not given.any() or not _SERIAL_RE.match(str(text[int(np.argmax(given))].as_py())):
+        return 0  # the usual case, decided by one cell: every given cell must be a serial
     if not _match(text, _SERIAL)[given].all():
         return 0
     days = np.asarray(pc.cast(pc.if_else(pa.array(given), text, "0"), pa.float64()),
