@@ -44,6 +44,7 @@ REQUESTED = "approval.requested"
 APPROVED = "approval.approved"
 REFUSED = "approval.refused"
 REJECTED = "approval.rejected"
+FILE_READ = "file.read"  # how a job's file was read (decimal mark, dates, header row, kinds)
 
 
 def rules_from_settings(extra: Mapping[str, Any]) -> ApprovalRules:
@@ -116,6 +117,8 @@ def submit(
     # The override and the approval request are stored in the job's own transaction: the
     # runner can never see a queued job whose override or row keys are missing.
     audit = [entry for entry in [guards.override_entry(duplicates, override)] if entry]
+    if reading:  # in History: how the file was read (decimal mark, dates, header row, kinds)
+        audit.append((FILE_READ, {"file": file_name, "reading": reading}))
     if reasons:
         digest = reviewed_digest(fingerprint=fingerprint, mapping=mapping, plan=plan,
                                  totals=totals)

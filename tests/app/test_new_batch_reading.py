@@ -8,6 +8,8 @@ with its sandbox and ledger), files go in through the real uploader.
 from __future__ import annotations
 
 import io
+import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 import xlsxwriter
 from streamlit.testing.v1 import AppTest
 
+from gameball_batch.ledger import Ledger
 from gameball_batch.ui import services
 from gameball_batch.ui import state as keys
 
@@ -106,6 +109,19 @@ def test_decimal_commas_are_offered_and_read_only_when_the_operator_says_so() ->
     assert metric(at, "Invalid") == "0"
     assert not [i for i in at.info if "decimals with commas" in i.value]
     assert any("decimal commas (1.234,50 = 1234.50)" in t.value for t in at.text)
+    # The job keeps how its file was read: in its totals (review) and its history.
+    at.checkbox(key=keys.NB_CONFIRM).check().run()
+    at.button(key=keys.NB_SUBMIT).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job_id = at.session_state[keys.NB_LAST_JOB]
+    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+        job = ledger.job(job_id)
+        assert job is not None
+        assert job.totals["reading"].startswith("decimal commas (1.234,50 = 1234.50)")
+        assert [e.detail["reading"] for e in ledger.audit_entries(job_id)
+                if e.action == "file.read"] == [job.totals["reading"]]
+        first = json.loads(ledger.payload(job_id, 0))["body"]
+    assert [item["amount"] for item in first] == [12.25, 1234.5, 7]
 
 
 def test_custom_columns_show_their_kind_and_the_operator_can_change_it() -> None:

@@ -66,6 +66,10 @@ def test_submit_takes_every_reading_option_validate_has(
     assert outcome["rows"]["applied"] == 2
     assert "decimal commas" in outcome["totals"]["reading"]
     assert "header in row 4" in outcome["totals"]["reading"]
+    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+        history = [e.detail for e in ledger.audit_entries(outcome["id"])
+                   if e.action == "file.read"]
+    assert history == [{"file": "payouts.csv", "reading": outcome["totals"]["reading"]}]
     body = first_body(outcome["id"])
     assert [(i["amount"], i["transactionTime"]) for i in body] == [
         (12.25, "2026-01-20T21:15:00.000Z"), (1234.5, "2026-01-21T00:05:00.000Z")]
