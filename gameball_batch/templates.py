@@ -17,15 +17,13 @@ This module must not read or write files, talk to the network or import streamli
 
 from __future__ import annotations
 
-import io
 import re
 
 import pandas as pd
-import xlsxwriter
 
 from gameball_batch import batch_types, mapping
 from gameball_batch.batch_types import BatchType, Kind
-from gameball_batch.exports import neutralise, to_csv_bytes
+from gameball_batch.exports import to_csv_bytes, to_xlsx_book_bytes
 
 FORMATS = ("csv", "xlsx")
 ARABIC_SHEET = "Arabic example"
@@ -146,21 +144,8 @@ def xlsx_template(bt: BatchType | str) -> bytes:
     """The template as a workbook where every cell is text: the example sheet first (the
     one a file reader picks), then the same rows as an Arabic-locale example."""
     bt = _type(bt)
-    sink = io.BytesIO()
-    options = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
-               "strings_to_urls": False}
-    with xlsxwriter.Workbook(sink, options) as book:
-        as_text = book.add_format({"num_format": "@"})
-        for name, frame in ((bt.slug, example_frame(bt)), (ARABIC_SHEET, arabic_frame(bt))):
-            sheet = book.add_worksheet(name)
-            sheet.write_row(0, 0, [neutralise(str(c)) for c in frame.columns], as_text)
-            for r, record in enumerate(frame.itertuples(index=False), start=1):
-                for c, value in enumerate(record):
-                    if value:
-                        sheet.write_string(r, c, neutralise(str(value)), as_text)
-            sheet.freeze_panes(1, 0)
-        book.get_worksheet_by_name(ARABIC_SHEET).right_to_left()
-    return sink.getvalue()
+    return to_xlsx_book_bytes({bt.slug: example_frame(bt), ARABIC_SHEET: arabic_frame(bt)},
+                              right_to_left=(ARABIC_SHEET,))
 
 
 def template_bytes(bt: BatchType | str, fmt: str) -> bytes:
