@@ -323,14 +323,15 @@ def free_form_paths(bt: BatchType, mapping: AnyMapping[str, str]) -> list[str]:
 
 
 def column_kinds(
-    bt: BatchType, frame: pd.DataFrame, mapping: AnyMapping[str, str],
+    bt: BatchType, frame: pd.DataFrame, mapping: AnyMapping[str, str], *, decimal: str = "dot",
 ) -> dict[str, str]:
     """Each free-form column's inferred kind ("number", "yes-no" or "text"), by path."""
     kinds: dict[str, str] = {}
     for path in free_form_paths(bt, mapping):
         header = mapping[path]
         if header in frame.columns:
-            kinds[path] = parsing.infer_kind(pa.array(frame[header].astype("str").array))
+            kinds[path] = parsing.infer_kind(pa.array(frame[header].astype("str").array),
+                                             decimal=decimal)
     return kinds
 
 

@@ -158,9 +158,13 @@ def comma_evidence(text: pa.Array) -> tuple[int, int, str | None]:
     return int(comma.sum()), int(dotted.sum()), example
 
 
-def infer_kind(arr: pa.Array | pa.ChunkedArray) -> str:
-    """"number", "yes-no" or "text" for a free-form column's cells (blanks ignored)."""
-    text = pc.utf8_trim_whitespace(western_digits(arr))
+def infer_kind(arr: pa.Array | pa.ChunkedArray, *, decimal: str = "dot") -> str:
+    """"number", "yes-no" or "text" for a free-form column's cells (blanks ignored);
+    ``decimal="comma"`` when the file is read with decimal commas."""
+    text = pc.utf8_trim_whitespace(western_digits(arr, decimal="," if decimal == "comma"
+                                                  else "."))
+    if decimal == "comma":
+        text = comma_reading(text)[0]
     given = text.filter(pc.not_equal(text, ""))
     if not len(given):
         return "text"

@@ -856,7 +856,7 @@ def validate(
     fixed_paths = {f.path for f in bt.fields}
     for (_path, spec), text in zip(known, texts, strict=True):
         if spec.path not in fixed_paths:
-            spec = _free_form(spec, text[1], kinds or {}, chosen)
+            spec = _free_form(spec, text[1], kinds or {}, chosen, decimal)
         typed[spec.path], given[spec.path], read = _check_column(spec, text, issues, ctx)
         if spec.kind in _NUMERIC and spec.path not in chosen:
             numeric.append(read)
@@ -894,11 +894,12 @@ def describe_reading(reading: Mapping[str, Any]) -> str:
 
 def _free_form(
     spec: FieldSpec, text: pa.Array, kinds: Mapping[str, str], chosen: dict[str, str],
+    decimal: str,
 ) -> FieldSpec:
     """A custom-attribute or metadata column's spec, with the kind chosen or inferred."""
     kind = kinds.get(spec.path)
     if kind not in _FREE_KINDS:
-        kind = parsing.infer_kind(text)
+        kind = parsing.infer_kind(text, decimal=decimal)
     chosen[spec.path] = kind
     return dataclasses.replace(spec, kind=_FREE_KINDS[kind])
 

@@ -511,8 +511,9 @@ KIND_LABELS = {"number": "Number", "yes-no": "Yes / no", "text": "Text"}
 def _kind_choices(engine: Engine, bt: BatchType, table: Any, extra: dict[str, str]) -> None:
     """Custom-attribute / metadata columns: what each is sent as, inferred, changeable."""
     inferred: dict[str, str] = _attempt("look at the custom columns", lambda: _cached(
-        "kinds", (table.fingerprint, table.sheet, table.header_row, tuple(sorted(extra.items()))),
-        lambda: engine.mapping.column_kinds(bt, table.frame, extra)))
+        "kinds", (table.fingerprint, table.sheet, table.header_row, _decimal(),
+                  tuple(sorted(extra.items()))),
+        lambda: engine.mapping.column_kinds(bt, table.frame, extra, decimal=_decimal())))
     st.markdown("**Also sent** (custom columns: numbers and yes/no are sent as JSON numbers "
                 "and booleans; ids such as 00123 stay text)")
     grid = st.columns(3)

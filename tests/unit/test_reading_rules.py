@@ -231,3 +231,9 @@ def test_custom_attributes_keep_their_kinds() -> None:
 def test_kind_words_an_operator_may_type() -> None:
     assert [parsing.parse_kind(w) for w in ("Number", "yes-no", "boolean", "text", "x")] == [
         "number", "yes-no", "yes-no", "text", None]
+
+
+def test_with_decimal_commas_a_comma_decimal_metadata_column_is_a_number() -> None:
+    result = validate(get("events"), events(weight=["1,5", "2"]), now=NOW, decimal="comma")
+    assert result.reading["kinds"] == {"metadata.weight": "number"}
+    assert [i["events"]["review"]["weight"] for i in sent(result)] == [1.5, 2]
