@@ -135,3 +135,15 @@ def test_custom_columns_show_their_kind_and_the_operator_can_change_it() -> None
     stars.set_value("text").run()
     assert not at.exception
     assert any("metadata.stars as text" in t.value for t in at.text)
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("deep.json", b"[" * 100_000 + b"]" * 100_000, "nests lists or objects too deeply"),
+    ("payouts.xlsx", b"Customer ID,Amount\ncus-1001,5\n", "Rename it to end in .csv and "
+                                                          "upload it again."),
+])
+def test_hostile_files_get_one_clear_message_on_the_page(
+    name: str, data: bytes, message: str,
+) -> None:
+    at = upload(open_console(), name, data)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]

@@ -271,3 +271,18 @@ def test_submit_accepts_every_reading_option_validate_has() -> None:
     reading = options("validate") - {"--json", "--type"}
     assert reading == {"--sheet", "--map", "--date-order", "--header-row", "--decimal", "--kind"}
     assert reading <= options("submit")
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("deep.json", b"[" * 100_000 + b"]" * 100_000, "nests lists or objects too deeply"),
+    ("text.xlsx", b"customerId,amount\ncus-1,5\n", "Rename it to end in .csv"),
+])
+def test_hostile_files_end_in_one_clear_message(
+    tmp_path: Path, name: str, data: bytes, message: str,
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    code, out, err = invoke("validate", str(path), "--type", "adjustments")
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in out + err
