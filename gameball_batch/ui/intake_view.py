@@ -521,8 +521,10 @@ def _kind_choices(engine: Engine, bt: BatchType, table: Any, extra: dict[str, st
         key = keys.NB_KIND_PREFIX + path
         if st.session_state.get(key) not in KIND_LABELS:
             st.session_state[key] = inferred.get(path, "text")
-        grid[i % 3].selectbox(f"{column} → {path}", list(KIND_LABELS), key=key,
-                              format_func=lambda k: KIND_LABELS.get(k, k))
+        cell = grid[i % 3].container()
+        cell.text(f"{column} → {path}")  # a file's header: literal text, never markdown
+        cell.selectbox("Sent as", list(KIND_LABELS), key=key,
+                       format_func=lambda k: KIND_LABELS.get(k, k))
 
 
 def _chosen_kinds(bt: BatchType, mapping: dict[str, str]) -> dict[str, str]:
