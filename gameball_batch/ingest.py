@@ -185,6 +185,17 @@ def _fingerprint(data: bytes) -> Callable[[], str]:
     return result
 
 
+def encoding_label(encoding: str | None) -> str | None:
+    """An operator's name for a text file's encoding when it is not UTF-8 ("Windows-1252",
+    "UTF-16"); None for UTF-8 and for workbooks (which have no text encoding)."""
+    if not encoding or encoding in ("utf-8", "utf-8-sig"):
+        return None
+    if encoding.startswith("windows-"):
+        return "Windows-" + encoding.split("-", 1)[1]
+    return {"utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "utf-32": "UTF-32"}.get(
+        encoding, encoding.upper())
+
+
 def list_sheets(data: bytes, name: str) -> list[str]:
     """The worksheet names of a workbook, in workbook order; [] for CSV and JSON."""
     fmt = _format_for(name, data)

@@ -34,8 +34,6 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 ISSUES_SHOWN = 20
 DATE_ORDER_CHOICES = ("auto", "DMY", "MDY")
 DECIMAL_CHOICES = ("dot", "comma")
-_UTF8 = ("utf-8", "utf-8-sig")
-_ENCODING_LABELS = {"utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "utf-32": "UTF-32"}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,6 +93,8 @@ class ReadResult:
     @property
     def read_as(self) -> str | None:
         """The encoding assumed when the file is not UTF-8 ("Windows-1252"), else None."""
+        from gameball_batch.ingest import encoding_label
+
         return encoding_label(self.table.encoding)
 
     def notes(self) -> list[str]:
@@ -113,15 +113,6 @@ class ReadResult:
                          f"{self.result.decimal_comma_example}: pass --decimal comma to read "
                          "it that way")
         return notes + list(self.result.notes)
-
-
-def encoding_label(encoding: str | None) -> str | None:
-    """An operator's name for a non-UTF-8 encoding; None for UTF-8 (or no encoding)."""
-    if not encoding or encoding in _UTF8:
-        return None
-    if encoding.startswith("windows-"):
-        return "Windows-" + encoding.split("-", 1)[1]
-    return _ENCODING_LABELS.get(encoding, encoding.upper())
 
 
 def read_and_validate(

@@ -385,7 +385,7 @@ def _submit_guarded(ledger: Ledger, prep: _Prepared, file: Path, settings: Setti
 def _reading_record(prep: _Prepared) -> str:
     """How the file was read, stored with the job (its review and history show it)."""
     from gameball_batch import validate
-    from gameball_batch.cli.intake import encoding_label
+    from gameball_batch.ingest import encoding_label
 
     return validate.describe_reading({**prep.result.reading,
                                       "header_row": prep.table.header_row,

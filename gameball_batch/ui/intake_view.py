@@ -32,6 +32,7 @@ from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType
 from gameball_batch.charts import intake as charts
+from gameball_batch.ingest import encoding_label
 from gameball_batch.ui import frame, services
 from gameball_batch.ui import intake_model as model
 from gameball_batch.ui import state as keys
@@ -365,7 +366,9 @@ def _audit_upload(held: model.HeldFile, table: Any) -> None:
 def _detected(held: model.HeldFile, table: Any) -> str:
     parts = [f"**{held.name}** ({held.size_text})", f"format {table.format.upper()}"]
     if table.encoding:
-        parts.append(f"encoding {table.encoding}")
+        # Like `validate`: a file that is not UTF-8 says which encoding was assumed.
+        assumed = " (not UTF-8: read as such)" if encoding_label(table.encoding) else ""
+        parts.append(f"encoding {table.encoding}{assumed}")
     if table.delimiter:
         shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
             table.delimiter, repr(table.delimiter)
@@ -648,9 +651,8 @@ def _accept_decimal_comma() -> None:
 
 def _reading_text(table: Any, result: Any) -> str:
     """How the file was read, as stored with the job and shown on its pages."""
-    encoding = table.encoding if table.encoding not in (None, "utf-8", "utf-8-sig") else None
     return describe_reading({**getattr(result, "reading", {}), "header_row": table.header_row,
-                             "encoding": encoding})
+                             "encoding": encoding_label(table.encoding)})
 
 
 def _issues_view(issues: pd.DataFrame) -> None:
