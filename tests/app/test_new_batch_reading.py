@@ -147,3 +147,14 @@ def test_hostile_files_get_one_clear_message_on_the_page(
 ) -> None:
     at = upload(open_console(), name, data)
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_arabic_indic_amounts_are_reviewed_as_they_will_be_sent() -> None:
+    data = ("Customer ID,Transaction ID,Transaction Time,Amount\n"
+            f"cus-1001,INV-1,{PAST},١٥٠٫٥٠\n"
+            f"cus-1002,INV-2,{PAST},۱۲۳\n").encode()
+    at = upload(open_console(), "arabic.csv", data)
+    assert metric(at, "Valid") == "2"
+    first = json.loads(at.code[0].value)
+    assert first["amount"] == 150.5
+    assert first["customerId"] == "cus-1001"
