@@ -66,54 +66,69 @@ def western_digits(arr: pa.Array | pa.ChunkedArray, *, decimal: str = ".") -> pa
         return arr  # the usual case: plain ASCII, nothing to do (one SIMD pass in arrow)
     offsets, data = _spans(arr)
     start = int(offsets[0])
-    span = data[start : int(offsets[-1])]
-    out, keep = _translate(span, ord(decimal))
-    if keep is None:
-        body = out
-        fresh = offsets - offsets.dtype.type(start)
-    else:
-        # Each cell's new start: its old start less the bytes dropped before it.
-        dropped = np.zeros(len(span) + 1, dtype=offsets.dtype)
-        np.cumsum(~keep, dtype=offsets.dtype, out=dropped[1:])
-        relative = offsets - offsets.dtype.type(start)
-        fresh = relative - dropped[relative]
-        body = np.compress(keep, out)
+    relative = offsets - offsets.dtype.type(start)
+    body, fresh = _translate(data[start : int(offsets[-1])], relative, ord(decimal))
     return pa.Array.from_buffers(arr.type, len(arr),
                                  [None, pa.py_buffer(fresh), pa.py_buffer(body)])
 
 
-def _translate(span: np.ndarray, decimal: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """(bytes with each Arabic digit's second byte made ASCII, mask of bytes to keep: None
-    when nothing is dropped). Whole-array passes, no index arrays: an all-Arabic column of
-    a million amounts is a few dozen passes over its bytes."""
-    out = span.copy()
-    if len(span) < 2:
-        return out, None
-    lead, tail = span[:-1], span[1:]
-    d9 = lead == 0xD9
-    arabic = d9 & (tail - np.uint8(_ARABIC_ZERO) < 10)  # uint8 arithmetic wraps below 0xA0
-    eastern = (lead == 0xDB) & (tail - np.uint8(_EASTERN_ZERO) < 10)
-    separator = d9 & (tail == 0xAB)
-    thousands = d9 & (tail == 0xAC)
-    letter_mark = (lead == 0xD8) & (tail == 0x9C)  # U+061C ARABIC LETTER MARK
+_BLOCK = 1 << 20  # bytes per pass: the masks stay in cache, and no big array is created
+
+
+def _translate(span: np.ndarray, relative: np.ndarray, decimal: int,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(the translated bytes, the cells' new offsets) for UTF-8 ``span`` whose cells start
+    at ``relative``. Block by block: a digit's lead byte is dropped and its second byte
+    becomes ASCII; separators, marks and the bytes they drop may straddle a block edge,
+    so each block hands the next what it must still drop."""
+    size = len(span)
+    work = np.empty(size + 2, dtype=np.uint8)  # our copy, translated in place, 2 bytes pad
+    work[:size] = span
+    work[size:] = 0
+    fresh = np.empty_like(relative)
+    pieces: list[np.ndarray] = []
+    spill = np.zeros(2, dtype=bool)  # drops that fall on the next block's first two bytes
+    dropped = 0
+    for first in range(0, size, _BLOCK):
+        stop = min(first + _BLOCK, size)
+        drop = _translate_block(work, first, stop, decimal)
+        drop[:2] |= spill
+        spill = drop[-2:].copy()
+        drop = drop[:-2]
+        # Each cell starting in this block moves left by the bytes dropped before it.
+        before = np.cumsum(drop, dtype=np.int64)
+        before -= drop
+        lo, hi = np.searchsorted(relative, [first, stop])
+        starts = relative[lo:hi]
+        fresh[lo:hi] = starts - (dropped + before[starts - first]).astype(relative.dtype)
+        pieces.append(work[first:stop][~drop])
+        dropped += int(np.count_nonzero(drop))
+    fresh[relative >= size] = size - dropped
+    return np.concatenate(pieces) if pieces else work[:0], fresh
+
+
+def _translate_block(work: np.ndarray, first: int, stop: int, decimal: int) -> np.ndarray:
+    """Translate the sequences that start in ``work[first:stop]``; the drop mask of bytes
+    ``first`` … ``stop + 1`` (the last two spill into the next block)."""
+    b0, b1, b2 = work[first:stop], work[first + 1 : stop + 1], work[first + 2 : stop + 2]
+    d9 = b0 == 0xD9
+    arabic = d9 & (b1 - np.uint8(_ARABIC_ZERO) < 10)  # uint8 arithmetic wraps below 0xA0
+    eastern = (b0 == 0xDB) & (b1 - np.uint8(_EASTERN_ZERO) < 10)
+    separator = d9 & (b1 == 0xAB)
+    thousands = d9 & (b1 == 0xAC)
+    letter_mark = (b0 == 0xD8) & (b1 == 0x9C)  # U+061C ARABIC LETTER MARK
+    # U+200E / U+200F (LRM, RLM): E2 80 8E / E2 80 8F
+    mark = (b0 == 0xE2) & (b1 == 0x80) & ((b2 & np.uint8(0xFE)) == 0x8E)
     # Masks as 0/1 bytes times the distance to ASCII: a subtraction per byte, no branches.
     shift = arabic.view(np.uint8) * np.uint8(_ARABIC_ZERO - 0x30)
     shift += eastern.view(np.uint8) * np.uint8(_EASTERN_ZERO - 0x30)
-    second = out[1:]
-    np.subtract(tail, shift, out=second)
-    second[separator] = decimal
-    drop = np.zeros(len(span), dtype=bool)
-    drop[:-1] = arabic | eastern | separator | thousands | letter_mark
-    drop[1:] |= thousands | letter_mark
-    if len(span) >= 3:  # U+200E / U+200F (LRM, RLM): E2 80 8E / E2 80 8F
-        mark = (span[:-2] == 0xE2) & (span[1:-1] == 0x80) & ((span[2:] & 0xFE) == 0x8E)
-        if mark.any():
-            drop[:-2] |= mark
-            drop[1:-1] |= mark
-            drop[2:] |= mark
-    if not drop.any():
-        return out, None
-    return out, ~drop
+    np.subtract(b1, shift, out=b1)
+    b1[separator] = decimal
+    drop = np.zeros(stop - first + 2, dtype=bool)
+    drop[:-2] = arabic | eastern | separator | thousands | letter_mark | mark
+    drop[1:-1] |= thousands | letter_mark | mark
+    drop[2:] |= mark
+    return drop
 
 
 def western_text(text: str, *, decimal: str = ".") -> str:

@@ -8,6 +8,7 @@ booleans when they are numbers and booleans (never an id such as 00123).
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -237,3 +238,23 @@ def test_with_decimal_commas_a_comma_decimal_metadata_column_is_a_number() -> No
     result = validate(get("events"), events(weight=["1,5", "2"]), now=NOW, decimal="comma")
     assert result.reading["kinds"] == {"metadata.weight": "number"}
     assert [i["events"]["review"]["weight"] for i in sent(result)] == [1.5, 2]
+
+
+_REFERENCE = {**{chr(0x660 + i): str(i) for i in range(10)},
+              **{chr(0x6F0 + i): str(i) for i in range(10)},
+              "\u066b": ".", "\u066c": "", "\u200e": "", "\u200f": "", "\u061c": ""}
+
+
+def test_western_digits_agrees_with_a_character_map_across_block_edges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bytes are translated a block at a time: sequences cut by a block edge still read."""
+    monkeypatch.setattr(parsing, "_BLOCK", 7)
+    alphabet = [*_REFERENCE, *"0123456789.,ab ", "ب", "é", "€", "\u2028"]
+    rng = random.Random(16)
+    for _ in range(200):
+        cells = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+                 for _ in range(rng.randint(1, 30))]
+        expected = ["".join(_REFERENCE.get(ch, ch) for ch in cell) for cell in cells]
+        assert parsing.western_digits(pa.array(cells)).to_pylist() == expected
+        assert parsing.western_digits(pa.array(cells).slice(1)).to_pylist() == expected[1:]
