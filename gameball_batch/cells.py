@@ -130,8 +130,10 @@ def any_first_byte(arr: pa.Array, allowed: bytes) -> bool:
 def edges_may_be_space(arr: pa.Array) -> bool:
     """Whether any cell starts or ends with a byte that could be (part of) whitespace.
 
-    Checks only the first and last byte of each cell: ASCII controls and space, and any
-    non-ASCII byte (Unicode spaces such as U+00A0 are multi-byte) count as "could be".
+    Checks only the edge bytes of each cell: ASCII controls and space, and the characters
+    whose UTF-8 lead byte is C2 (U+0085, U+00A0) or E1–E3 (U+1680, U+2000…U+205F, U+3000)
+    count as "could be". Arabic letters and digits (leads D8–DB) do not, so a column of
+    Arabic-Indic amounts is not copied by a trim it does not need.
     """
     if not len(arr):
         return False
@@ -139,9 +141,18 @@ def edges_may_be_space(arr: pa.Array) -> bool:
     filled = offsets[1:] > offsets[:-1]
     if not filled.any():
         return False
-    first = data[offsets[:-1][filled]]
-    last = data[offsets[1:][filled] - 1]
-    return bool(((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)).any())
+    starts, ends = offsets[:-1][filled], offsets[1:][filled]
+    first, last = data[starts], data[ends - 1]
+    if ((first <= 0x20) | (first == 0xC2) | ((first >= 0xE1) & (first <= 0xE3))).any():
+        return True
+    if (last <= 0x20).any():
+        return True
+    high = last >= 0x80
+    if not high.any():
+        return False
+    ends = ends[high]
+    two, three = data[np.maximum(ends - 2, 0)], data[np.maximum(ends - 3, 0)]
+    return bool(((two == 0xC2) | ((three >= 0xE1) & (three <= 0xE3))).any())
 
 
 def as_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -258,3 +258,9 @@ def test_western_digits_agrees_with_a_character_map_across_block_edges(
         expected = ["".join(_REFERENCE.get(ch, ch) for ch in cell) for cell in cells]
         assert parsing.western_digits(pa.array(cells)).to_pylist() == expected
         assert parsing.western_digits(pa.array(cells).slice(1)).to_pylist() == expected[1:]
+
+
+def test_arabic_amounts_with_unicode_spaces_around_them_are_trimmed_and_read() -> None:
+    result = run("cashback", cashback(["١٥٠\u00a0", "\u3000٢٠", "٣٠\u202f", "٤٠"]))
+    assert codes(result) == []
+    assert [i["amount"] for i in sent(result)] == [150, 20, 30, 40]
