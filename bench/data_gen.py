@@ -1,7 +1,9 @@
 """Fixed-seed generators for benchmark files (written to bench/data/, which git ignores).
 
 ``python bench/data_gen.py`` writes ``cashback-1m.csv`` (1,000,000 rows) and
-``cashback-100k.xlsx`` (100,000 rows). The rows look like a real cashback export: a few
+``cashback-100k.xlsx`` (100,000 rows); ``--arabic`` also writes ``cashback-1m-arabic.csv``,
+the same rows with every amount in Arabic-Indic digits and the Arabic decimal separator
+(``١٥٠٫٥٠``), as Arabic-locale Excel exports them. The rows look like a real cashback export: a few
 thousand repeat customers, unique invoice numbers, past UTC times, two-decimal amounts and
 an optional merchant column. The same seed always gives the same bytes.
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import xlsxwriter
 
@@ -46,8 +49,18 @@ def cashback_columns(rows: int, *, seed: int = SEED) -> dict[str, list[str] | pa
     }
 
 
-def write_csv(path: Path, rows: int) -> Path:
-    table = pa.table(cashback_columns(rows))
+def arabic_digits(values: pa.Array) -> pa.Array:
+    """ASCII digits and "." as Arabic-Indic digits and the Arabic decimal separator."""
+    for digit in range(10):
+        values = pc.replace_substring(values, str(digit), chr(0x0660 + digit))
+    return pc.replace_substring(values, ".", "\u066b")
+
+
+def write_csv(path: Path, rows: int, *, arabic: bool = False) -> Path:
+    columns = cashback_columns(rows)
+    if arabic:
+        columns["Amount"] = arabic_digits(pa.array(columns["Amount"]))
+    table = pa.table(columns)
     path.parent.mkdir(parents=True, exist_ok=True)
     pcsv.write_csv(table, path, write_options=pcsv.WriteOptions(quoting_style="needed"))
     return path
@@ -75,6 +88,8 @@ def ensure(name: str) -> Path:
         return path
     if name == "cashback-1m.csv":
         return write_csv(path, 1_000_000)
+    if name == "cashback-1m-arabic.csv":
+        return write_csv(path, 1_000_000, arabic=True)
     if name == "cashback-100k.xlsx":
         return write_xlsx(path, 100_000)
     raise ValueError(f"unknown benchmark file {name}")
@@ -83,8 +98,13 @@ def ensure(name: str) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--force", action="store_true", help="regenerate existing files")
+    parser.add_argument("--arabic", action="store_true",
+                        help="also write cashback-1m-arabic.csv (Arabic-Indic amounts)")
     args = parser.parse_args()
-    for name in ("cashback-1m.csv", "cashback-100k.xlsx"):
+    names = ["cashback-1m.csv", "cashback-100k.xlsx"]
+    if args.arabic:
+        names.append("cashback-1m-arabic.csv")
+    for name in names:
         if args.force:
             (DATA / name).unlink(missing_ok=True)
         path = ensure(name)

@@ -44,6 +44,7 @@ REQUESTED = "approval.requested"
 APPROVED = "approval.approved"
 REFUSED = "approval.refused"
 REJECTED = "approval.rejected"
+FILE_READ = "file.read"  # how a job's file was read (decimal mark, dates, header row, kinds)
 
 
 def rules_from_settings(extra: Mapping[str, Any]) -> ApprovalRules:
@@ -108,7 +109,7 @@ def submit(
     duplicates: guards.DuplicateReport, keys: pd.Series, override_reason: str | None = None,
     sheet: str | None = None, target: lg.Target | None = None,
     scheduled_at: float | None = None, audit: Sequence[tuple[str, dict[str, Any]]] = (),
-    left_out: Mapping[int, str] | None = None,
+    left_out: Mapping[int, str] | None = None, reading: str | None = None,
 ) -> Submission:
     """Create the job: refused while duplicates are not overridden; held for approval when a
     rule says so; otherwise queued for the runner (or, with ``scheduled_at``, scheduled:
@@ -125,6 +126,8 @@ def submit(
     # runner can never see a queued job whose override or row keys are missing.
     entries = [*(entry for entry in [guards.override_entry(duplicates, override)] if entry),
                *audit]
+    if reading:  # in History: how the file was read (decimal mark, dates, header row, kinds)
+        entries.append((FILE_READ, {"file": file_name, "reading": reading}))
     if reasons:
         digest = reviewed_digest(fingerprint=fingerprint, mapping=mapping, plan=plan,
                                  totals=totals)
@@ -133,7 +136,10 @@ def submit(
         entries.append((schedule.SET, {"scheduled_at": scheduled_at}))
     job_id = jobs.create_job(
         ledger, plan, frame=frame, file_name=file_name, fingerprint=fingerprint,
-        mapping=mapping, actor=actor, sheet=sheet, totals=totals, state=state,
+        mapping=mapping, actor=actor, sheet=sheet, state=state,
+        # How the file was read (decimal mark, date order, header row, column kinds) rides
+        # with the totals; the approval digest above covers only the numeric totals.
+        totals={**totals, "reading": reading} if reading else totals,
         row_keys=guards.stored_keys(keys), audit=entries, target=target or lg.Target(),
         scheduled_at=scheduled_at, left_out=left_out,
     )

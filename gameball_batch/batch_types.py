@@ -57,6 +57,7 @@ class FieldSpec:
     sign: Sign = "any"
     maximum: float | None = None
     max_length: int | None = None
+    length_warns: bool = False  # over max_length is a warning, not an error (undocumented limit)
     past_only: bool = False  # Gameball rejects future times (9007)
     line_item: bool = False  # orders: varies per line-item row instead of per order
     synonyms: tuple[str, ...] = ()
@@ -279,10 +280,9 @@ CUSTOMERS = BatchType(
         FieldSpec("customerAttributes.email", Kind.EMAIL, "Profile email"),
         FieldSpec(
             "customerAttributes.gender",
-            Kind.ENUM,
+            Kind.TEXT,
             "Gender",
-            choices=("M", "F"),
-            help="M or F (Gameball's examples; other values are undocumented).",
+            help="Free text: Gameball documents \"M\", \"F\" or other values.",
             synonyms=("gender", "sex"),
         ),
         FieldSpec("customerAttributes.mobile", Kind.PHONE, "Profile mobile"),
@@ -485,6 +485,8 @@ ADJUSTMENTS = BatchType(
             Kind.TEXT,
             "Reason",
             max_length=255,
+            length_warns=True,  # only the single redeem API documents the 255 limit
+            help="Up to 255 characters is safe; a longer reason is sent, with a warning.",
             synonyms=("reason", "note", "comment", "description"),
             example="Service recovery",
         ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
@@ -62,13 +63,22 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def to_xlsx_bytes(frame: pd.DataFrame, *, sheet: str = "rows") -> bytes:
     """One-sheet XLSX where every cell is a text cell (so "00123" stays "00123")."""
-    text = _text_frame(frame)
-    if len(text) + 1 > EXCEL_MAX_ROWS:
-        raise ExportError(
-            f"{len(text):,} rows do not fit in one Excel sheet (limit "
-            f"{EXCEL_MAX_ROWS - 1:,}). Download CSV instead."
-        )
-    _check_cell_lengths(text)
+    return to_xlsx_book_bytes({sheet: frame})
+
+
+def to_xlsx_book_bytes(
+    sheets: dict[str, pd.DataFrame], *, right_to_left: Collection[str] = (),
+) -> bytes:
+    """An XLSX of several sheets, in the given order, every cell text; the sheets named in
+    ``right_to_left`` read right to left, as an Arabic-locale sheet does."""
+    texts = {name: _text_frame(frame) for name, frame in sheets.items()}
+    for text in texts.values():
+        if len(text) + 1 > EXCEL_MAX_ROWS:
+            raise ExportError(
+                f"{len(text):,} rows do not fit in one Excel sheet (limit "
+                f"{EXCEL_MAX_ROWS - 1:,}). Download CSV instead."
+            )
+        _check_cell_lengths(text)
     sink = io.BytesIO()
     options = {
         "in_memory": True,
@@ -78,14 +88,17 @@ def to_xlsx_bytes(frame: pd.DataFrame, *, sheet: str = "rows") -> bytes:
     }
     with xlsxwriter.Workbook(sink, options) as book:
         as_text = book.add_format({"num_format": "@"})  # typing into the cell keeps it text
-        worksheet = book.add_worksheet(_sheet_name(sheet))
-        for col, name in enumerate(text.columns):
-            worksheet.write_string(0, col, neutralise(str(name)), as_text)
-        for col in range(text.shape[1]):
-            for row, value in enumerate(text.iloc[:, col].tolist(), start=1):
-                if value:
-                    worksheet.write_string(row, col, value, as_text)
-        worksheet.freeze_panes(1, 0)
+        for sheet, text in texts.items():
+            worksheet = book.add_worksheet(_sheet_name(sheet))
+            for col, name in enumerate(text.columns):
+                worksheet.write_string(0, col, neutralise(str(name)), as_text)
+            for col in range(text.shape[1]):
+                for row, value in enumerate(text.iloc[:, col].tolist(), start=1):
+                    if value:
+                        worksheet.write_string(row, col, value, as_text)
+            worksheet.freeze_panes(1, 0)
+            if sheet in right_to_left:
+                worksheet.right_to_left()
     return sink.getvalue()
 
 

@@ -7,6 +7,13 @@ operator sees in Excel: numbers without a spurious ".0", dates as ISO text, blan
 Row numbers are Excel's: the header is row 1 and the first data row is row 2; dropped blank
 rows keep the other rows' numbers.
 
+The header row: normally the first non-blank row. When the first rows are a title block (a
+title in column A, a date line, blank rows), the caller's ``header_test`` (which knows the
+batch type's fields; this module does not) picks the first of the first
+:data:`HEADER_SEARCH_ROWS` rows that passes it; ``header_row`` names the row outright. The
+table says which row was used (:attr:`Table.header_note`), and data rows keep their own
+row numbers.
+
 Bad files raise :class:`IngestError`, whose message tells the operator what to fix; no other
 exception escapes :func:`read_table` or :func:`list_sheets` for bad input.
 
@@ -46,6 +53,9 @@ MAX_CELL_CHARS = 100_000
 MAX_UNZIPPED_BYTES = 1 << 30
 MAX_ZIP_RATIO = 200  # real workbooks compress 5-30x; bombs 1000x and more
 MAX_ZIP_ENTRIES = 10_000
+HEADER_SEARCH_ROWS = 20  # a title block longer than this is not a title block
+
+HeaderTest = Callable[[Sequence[str]], bool]
 
 _TEXT_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv"}
 _WORKBOOK_EXTENSIONS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
@@ -97,6 +107,8 @@ class Table:
     sheet: str | None
     sheets: tuple[str, ...]
     fingerprint: str
+    header_row: int | None = None  # the sheet row of the header (None for JSON)
+    header_note: str | None = None  # "header found in row 4; rows 1–3 skipped", when moved
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,7 @@ class _Grid:
     header: list[str]
     columns: list[pa.Array | pa.ChunkedArray]
     rows: np.ndarray
+    header_at: int | None = 1  # the header's own row number; None when there is none (JSON)
 
 
 # --- public API --------------------------------------------------------------------------
@@ -118,8 +131,16 @@ def read_table(
     sheet: str | None = None,
     max_bytes: int | None = None,
     max_rows: int | None = None,
+    header_row: int | None = None,
+    header_test: HeaderTest | None = None,
 ) -> Table:
-    """Read one file into a :class:`Table` of text, or raise :class:`IngestError`."""
+    """Read one file into a :class:`Table` of text, or raise :class:`IngestError`.
+
+    ``header_row`` is the sheet row (1-based, as Excel numbers it) that holds the column
+    headers; by default it is found (see the module docstring) with ``header_test``.
+    """
+    if header_row is not None and header_row < 1:
+        raise IngestError(f"The header row must be 1 or more, got {header_row}.")
     _check_size(data, max_bytes)
     fmt = _format_for(name, data)
     fingerprint = _fingerprint(data)
@@ -134,8 +155,16 @@ def read_table(
         grid, encoding = _read_json(data, lines=fmt == "jsonl")
     else:
         grid, chosen, sheets, fmt = _read_workbook(data, fmt, sheet)
+    note = None
+    if grid.header_at is None:
+        if header_row is not None:
+            raise IngestError("A JSON file has no header row to choose: its keys are the "
+                              "columns. Leave the header row unset.")
+    else:
+        grid, note = _find_header(grid, header_row, header_test)
     frame = _finish(grid, max_rows=max_rows)
-    return Table(frame, name, fmt, encoding, delimiter, chosen, sheets, fingerprint())
+    return Table(frame, name, fmt, encoding, delimiter, chosen, sheets, fingerprint(),
+                 grid.header_at, note)
 
 
 def _fingerprint(data: bytes) -> Callable[[], str]:
@@ -154,6 +183,17 @@ def _fingerprint(data: bytes) -> Callable[[], str]:
         return done[0]
 
     return result
+
+
+def encoding_label(encoding: str | None) -> str | None:
+    """An operator's name for a text file's encoding when it is not UTF-8 ("Windows-1252",
+    "UTF-16"); None for UTF-8 and for workbooks (which have no text encoding)."""
+    if not encoding or encoding in ("utf-8", "utf-8-sig"):
+        return None
+    if encoding.startswith("windows-"):
+        return "Windows-" + encoding.split("-", 1)[1]
+    return {"utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "utf-32": "UTF-32"}.get(
+        encoding, encoding.upper())
 
 
 def list_sheets(data: bytes, name: str) -> list[str]:
@@ -413,8 +453,12 @@ def _sniff_delimiter(sample: str, truncated: bool, prefer_tab: bool) -> tuple[st
     best, best_key = order[0], (0.0, 1)
     for delimiter in order:
         records = _sample_records(sample, delimiter, truncated)
-        if not records or len(records[0]) < 2:
+        # A title line above the header has one field: judge from the first wider record.
+        start = next((i for i, r in enumerate(records[:HEADER_SEARCH_ROWS]) if len(r) >= 2),
+                     None)
+        if start is None:
             continue
+        records = records[start:]
         width = len(records[0])
         agree = sum(len(r) == width for r in records[1:]) / max(len(records) - 1, 1)
         key = (round(agree, 1), width)
@@ -450,7 +494,7 @@ def _read_with_arrow(
     header = [str(col[0].as_py()) for col in table.columns]
     body = table.slice(1)
     rows = np.arange(skipped + 2, skipped + 2 + body.num_rows, dtype=np.int64)
-    return _Grid(header, list(body.columns), rows)
+    return _Grid(header, list(body.columns), rows, skipped + 1)
 
 
 def _arrow_csv(buffer: pa.Buffer, delimiter: str, width: int, *,
@@ -500,7 +544,7 @@ def _grid_from_records(records: Sequence[Sequence[str]], *, first_row: int) -> _
         columns = [pa.array([], type=pa.string()) for _ in range(width)]
     header = [*records[start][:width], *[""] * (width - len(records[start]))]
     rows = np.arange(first_row + start + 1, first_row + len(records), dtype=np.int64)
-    return _Grid(header, columns, rows)
+    return _Grid(header, columns, rows, first_row + start)
 
 
 def _used_width(records: Iterable[Sequence[str]]) -> int:
@@ -518,6 +562,16 @@ def _used_width(records: Iterable[Sequence[str]]) -> int:
 
 def _read_json(data: bytes, *, lines: bool) -> tuple[_Grid, str]:
     hint = "JSON Lines" if lines else "JSON"
+    try:
+        return _read_json_records(data, hint, lines=lines)
+    except RecursionError:  # [[[[…]]]] 100,000 deep: Python's parser gives up, so do we
+        raise IngestError(
+            f"The {hint} file nests lists or objects too deeply to be a table of rows. "
+            "Export the rows as a flat list of objects: [{...}, {...}]."
+        ) from None
+
+
+def _read_json_records(data: bytes, hint: str, *, lines: bool) -> tuple[_Grid, str]:
     text, encoding = _decode(data, hint)
     records, rows = _json_lines(text) if lines else _json_array(text)
     if not records:
@@ -530,7 +584,7 @@ def _read_json(data: bytes, *, lines: bool) -> tuple[_Grid, str]:
         flat.append(item)
     header = list(keys)
     columns = [pa.array([item.get(k, "") for item in flat], type=pa.string()) for k in header]
-    return _Grid(header, columns, np.asarray(rows, dtype=np.int64)), encoding
+    return _Grid(header, columns, np.asarray(rows, dtype=np.int64), None), encoding
 
 
 def _json_loads(text: str) -> Any:
@@ -639,9 +693,14 @@ def _open_workbook(data: bytes, fmt: str) -> tuple[Any, str]:
         _check_zip(data, what)
         fmt = "ods" if b"opendocument.spreadsheet" in data[:256] else fmt
         fmt = "xlsx" if fmt == "xls" else fmt
+    elif _is_probably_text(data):
+        raise IngestError(
+            f"This file is text (CSV), not an {what}, although its name says so. Rename it "
+            "to end in .csv and upload it again."
+        )
     else:
-        hint = " It looks like CSV text: rename it to .csv." if _is_probably_text(data) else ""
-        raise IngestError(f"This file is not a valid {what}.{hint} Save it again from Excel.")
+        raise IngestError(f"This file is not a valid {what}. Open it in Excel, save it again "
+                          "as a workbook and upload that.")
     try:
         return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)), fmt
     except python_calamine.PasswordError:
@@ -723,6 +782,85 @@ def _sheet_records(book: Any, name: str) -> list[list[str]]:
     return [[cell_text(v) for v in row] for row in values]
 
 
+# --- the header row ----------------------------------------------------------------------
+
+
+def _find_header(
+    grid: _Grid, header_row: int | None, header_test: HeaderTest | None,
+) -> tuple[_Grid, str | None]:
+    """The grid re-headed at the chosen or found header row, and what to tell the operator."""
+    at = grid.header_at or 1
+    if header_row is not None:
+        if header_row == at:
+            return grid, None
+        return _rehead(grid, header_row), _skipped_note(header_row, "chosen")
+    if header_test is not None and header_test([h.strip() for h in grid.header]):
+        return grid, None
+    head = _head_records(grid, HEADER_SEARCH_ROWS)
+    title = _title_block(head)
+    if title is None:
+        return grid, None  # an ordinary header that the mapping step will discuss
+    if header_test is not None:
+        for number, cells in head[1:]:
+            if any(c.strip() for c in cells) and header_test([c.strip() for c in cells]):
+                return _rehead(grid, number), _skipped_note(number, "found")
+    searched = "" if header_test is None else (
+        f", and no row among the first {HEADER_SEARCH_ROWS} has headers for this batch "
+        "type's required fields")
+    raise IngestError(
+        f"The first rows look like a title, not column headers ({title}){searched}. "
+        "Say which row holds the column headers: choose the header row (in the command "
+        "line: --header-row N), or delete the title rows and upload the file again."
+    )
+
+
+def _skipped_note(row: int, how: str) -> str:
+    skipped = "row 1 skipped" if row == 2 else f"rows 1–{row - 1} skipped"
+    return f"header {how} in row {row}; {skipped}"
+
+
+def _head_records(grid: _Grid, limit: int) -> list[tuple[int, list[str]]]:
+    """The header and the next rows, as (row number, cells), for a look at the top."""
+    count = min(limit - 1, len(grid.rows))
+    columns = [col.slice(0, count).to_pylist() for col in grid.columns]
+    records = [(grid.header_at or 1, list(grid.header))]
+    for i in range(count):
+        records.append((int(grid.rows[i]), [str(col[i] or "") for col in columns]))
+    return records
+
+
+def _title_block(head: list[tuple[int, list[str]]]) -> str | None:
+    """Why the first row looks like a title rather than headers, or None if it does not:
+    it fills at most half the columns that rows below fill (a title in column A, perhaps
+    a date beside it). A header with one gap is a header, and ingest says so later."""
+    number, header = head[0]
+    filled = [i for i, cell in enumerate(header) if cell.strip()]
+    below = {i for _, cells in head[1:] for i, cell in enumerate(cells) if cell.strip()}
+    unnamed = sorted(below - set(filled))
+    if not unnamed or 2 * len(filled) > len(below | set(filled)):
+        return None
+    if len(filled) == 1:
+        return f"row {number} has text in column {column_letter(filled[0])} only"
+    return (f"row {number} has no text in column {column_letter(unnamed[0])}, which has "
+            "data below")
+
+
+def _rehead(grid: _Grid, row: int) -> _Grid:
+    """The grid with ``row`` as its header and only the rows below it as data."""
+    at = grid.header_at or 1
+    position = int(np.searchsorted(grid.rows, row))
+    if row < at:
+        raise IngestError(f"Row {row} is blank, so it cannot be the header row. Choose the "
+                          "row that holds the column headers.")
+    if position >= len(grid.rows) or int(grid.rows[position]) != row:
+        last = int(grid.rows[-1]) if len(grid.rows) else at
+        raise IngestError(f"The file has no row {row} (its last row is {last}). Choose the "
+                          "row that holds the column headers.")
+    header = [str(col[position].as_py() or "") for col in grid.columns]
+    columns = [col.slice(position + 1) for col in grid.columns]
+    return _Grid(header, columns, grid.rows[position + 1 :], row)
+
+
 # --- cleaning shared by every format -----------------------------------------------------
 
 
@@ -742,7 +880,7 @@ def _finish(grid: _Grid, *, max_rows: int | None) -> pd.DataFrame:
     if not columns or len(rows) == 0:
         raise IngestError(
             "The file has a header row but no data rows. Add the rows below the header "
-            "(row 1) and upload it again."
+            f"(row {grid.header_at or 1}) and upload it again."
         )
     if max_rows is not None and len(rows) > max_rows:
         raise IngestError(

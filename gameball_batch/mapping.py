@@ -7,6 +7,10 @@ ID`` == ``customer_id``), the field's synonyms (``user id``), a nested field's o
 ``metadata.stars`` for an event's metadata, ``extra.note``, ``lineItems.sku``). A header is
 used for at most one field; required fields and better matches choose first.
 
+It also tells ingest whether a row can be a type's header (:func:`header_test`, for files
+with a title block above the header) and infers the kind of free-form columns
+(:func:`column_kinds`, through ``parsing.infer_kind``) for the mapping step to show.
+
 This module must not read files (ingest does), parse cell values (validate does) or import
 streamlit. Field lists come only from ``batch_types``.
 """
@@ -16,12 +20,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
+from gameball_batch import parsing
 from gameball_batch.batch_types import BatchType, FieldSpec
 
 Mapping = dict[str, str]
@@ -285,3 +292,59 @@ def _label(bt: BatchType, path: str) -> str:
 def _labels(bt: BatchType, paths: Iterable[str]) -> str:
     names = [_label(bt, p) for p in paths]
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+# --- the header row and free-form kinds -------------------------------------------------------
+
+
+def header_test(bt: BatchType, explicit: AnyMapping[str, str] | None = None,
+                ) -> Callable[[Sequence[str]], bool]:
+    """Whether a row's cells could be this type's header: with ``explicit`` (``--map``) and
+    the suggestions, every required field (and one of each one-of group) has a column."""
+    chosen = dict(explicit or {})
+
+    def test(cells: Sequence[str]) -> bool:
+        named = [c for c in cells if c]
+        if not named:
+            return False
+        mapping = {**suggest_mapping(bt, named).mapping, **chosen}
+        present = set(named)
+        active = {p for p, h in mapping.items() if h in present}
+        required = all(f.path in active for f in bt.required if f.path != bt.generated_key)
+        return required and all(any(p in active for p in g) for g in bt.one_of)
+
+    return test
+
+
+def free_form_paths(bt: BatchType, mapping: AnyMapping[str, str]) -> list[str]:
+    """The mapped paths that are custom attributes or event metadata, in mapping order."""
+    fixed = {f.path for f in bt.fields}
+    return [p for p in mapping if p not in fixed and bt.spec_for(p) is not None]
+
+
+def column_kinds(
+    bt: BatchType, frame: pd.DataFrame, mapping: AnyMapping[str, str], *, decimal: str = "dot",
+) -> dict[str, str]:
+    """Each free-form column's inferred kind ("number", "yes-no" or "text"), by path."""
+    kinds: dict[str, str] = {}
+    for path in free_form_paths(bt, mapping):
+        header = mapping[path]
+        if header in frame.columns:
+            kinds[path] = parsing.infer_kind(pa.array(frame[header].astype("str").array),
+                                             decimal=decimal)
+    return kinds
+
+
+def parse_kind_options(items: Sequence[str]) -> dict[str, str]:
+    """CLI ``--kind metadata.stars=number`` options as {path: kind}."""
+    kinds: dict[str, str] = {}
+    for item in items:
+        path, sep, word = item.partition("=")
+        kind = parsing.parse_kind(word)
+        if not sep or not path.strip() or kind is None:
+            raise MappingError(
+                f"'{item}' is not a column kind. Write it as field=KIND with KIND one of "
+                f"{', '.join(parsing.KINDS)}, e.g. --kind metadata.stars=number."
+            )
+        kinds[path.strip()] = kind
+    return kinds

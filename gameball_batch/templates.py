@@ -6,18 +6,30 @@ itself. Values are chosen to go through cleanly against the sandbox's demo custo
 ``cus-1001`` … ``cus-1005``: past transaction times, redemptions of at most 50 points, ids
 written out (nothing generated). The unit tests validate every template with zero issues.
 
+Custom attributes and event metadata show one column of each kind: a number, a yes/no and
+a text (an id such as ``00123`` stays text). The XLSX has a second sheet, "Arabic example",
+with the same rows as Arabic-locale Excel writes them: Arabic-Indic digits and the Arabic
+decimal separator in numbers, day/month/year dates with direction marks, 12-hour times with
+ص/م. Identifiers stay exactly as written there too.
+
 This module must not read or write files, talk to the network or import streamlit.
 """
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
-from gameball_batch import batch_types
-from gameball_batch.batch_types import BatchType
-from gameball_batch.exports import to_csv_bytes, to_xlsx_bytes
+from gameball_batch import batch_types, mapping
+from gameball_batch.batch_types import BatchType, Kind
+from gameball_batch.exports import to_csv_bytes, to_xlsx_book_bytes
 
 FORMATS = ("csv", "xlsx")
+ARABIC_SHEET = "Arabic example"
+_ARABIC_DIGITS = str.maketrans("0123456789.", "٠١٢٣٤٥٦٧٨٩\u066b")
+_RLM = "\u200f"  # Arabic-locale Excel writes a right-to-left mark after each date part
+_ISO_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})Z)?$")
 
 # One column per entry: header → values. Kept as data so a template reads like the file.
 _EXAMPLES: dict[str, dict[str, list[str]]] = {
@@ -31,6 +43,9 @@ _EXAMPLES: dict[str, dict[str, list[str]]] = {
         "Date of birth": ["1993-04-02", "1988-11-17", ""],
         "Channel": ["web", "mobile", "pos"],
         "custom.tier_hint": ["gold", "", "silver"],
+        "custom.visits": ["12", "3", "7.5"],
+        "custom.newsletter": ["yes", "no", ""],
+        "custom.member_no": ["00123", "00124", "00125"],
     },
     "orders": {
         "Customer ID": ["cus-1001", "cus-1001", "cus-1002", "cus-1003"],
@@ -70,6 +85,7 @@ _EXAMPLES: dict[str, dict[str, list[str]]] = {
         "event": ["write_review", "visit_store", "write_review", "share_product"],
         "metadata.product_id": ["P-17", "", "P-22", "P-31"],
         "metadata.stars": ["5", "", "4", ""],
+        "metadata.verified": ["yes", "", "no", "yes"],
     },
 }
 
@@ -91,9 +107,45 @@ def csv_template(bt: BatchType | str) -> bytes:
     return to_csv_bytes(example_frame(bt))
 
 
+def arabic_frame(bt: BatchType | str) -> pd.DataFrame:
+    """The example rows as Arabic-locale Excel writes them (see the module docstring)."""
+    bt = _type(bt)
+    frame = example_frame(bt)
+    suggestion = mapping.suggest_mapping(bt, list(frame.columns))
+    out = frame.copy()
+    for path, header in suggestion.mapping.items():
+        spec = bt.spec_for(path)
+        kind = spec.kind if spec else Kind.TEXT
+        if path not in {f.path for f in bt.fields}:  # free-form: numbers only, ids stay
+            kind = Kind.NUMBER if mapping.column_kinds(bt, frame, {path: header}).get(
+                path) == "number" else Kind.TEXT
+        if kind in (Kind.MONEY, Kind.NUMBER, Kind.POINTS, Kind.INTEGER):
+            out[header] = frame[header].map(lambda v: v.translate(_ARABIC_DIGITS))
+        elif kind in (Kind.TIMESTAMP, Kind.DATE):
+            out[header] = frame[header].map(_arabic_time)
+    return out
+
+
+def _arabic_time(value: str) -> str:
+    """2026-01-20T18:30:00Z → ٢٠‏/٠١‏/٢٠٢٦ ٦:٣٠ م (12-hour, ص before noon, م after)."""
+    found = _ISO_TIME.match(value)
+    if not found:
+        return value
+    year, month, day, hour, minute, second = found.groups()
+    text = f"{day}{_RLM}/{month}{_RLM}/{year}"
+    if hour is not None:
+        h = int(hour)
+        clock = f"{h % 12 or 12}:{minute}" + (f":{second}" if second != "00" else "")
+        text += f" {clock} {'م' if h >= 12 else 'ص'}"
+    return text.translate(_ARABIC_DIGITS)
+
+
 def xlsx_template(bt: BatchType | str) -> bytes:
-    """The template as a one-sheet workbook where every cell is text."""
-    return to_xlsx_bytes(example_frame(bt), sheet=_type(bt).slug)
+    """The template as a workbook where every cell is text: the example sheet first (the
+    one a file reader picks), then the same rows as an Arabic-locale example."""
+    bt = _type(bt)
+    return to_xlsx_book_bytes({bt.slug: example_frame(bt), ARABIC_SHEET: arabic_frame(bt)},
+                              right_to_left=(ARABIC_SHEET,))
 
 
 def template_bytes(bt: BatchType | str, fmt: str) -> bytes:

@@ -4,18 +4,27 @@
 does, and exits 0 when every row is valid, 1 when some are not, 2 when the file cannot be
 read or the command is used wrongly (the message goes to stderr, never a traceback).
 ``--json`` prints exactly one object: ``{"type", "rows", "valid", "invalid", "chunks",
-"issues": [{"row", "column", "field", "value", "code", "message"}]}`` where ``row`` is the
-spreadsheet row (header = 1).
+"issues": [{"row", "column", "field", "value", "code", "message"}], "notes", "encoding",
+"read_as", "header_row", "header_note", "reading", "decimal_comma_example"}`` where ``row``
+is the spreadsheet row and ``read_as`` names the encoding assumed when the file is not
+UTF-8 ("Windows-1252"), else null.
+
+The reading options (``--sheet``, ``--map``, ``--date-order``, ``--header-row``,
+``--decimal``, ``--kind``) and :func:`read_and_validate` are shared with ``submit``, so
+both commands read a file exactly alike.
 
 This module must not send anything, touch the ledger or import streamlit.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -24,6 +33,128 @@ from gameball_batch.batch_types import BATCH_TYPES, BatchType
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 ISSUES_SHOWN = 20
 DATE_ORDER_CHOICES = ("auto", "DMY", "MDY")
+DECIMAL_CHOICES = ("dot", "comma")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How to read a file: the options ``validate`` and ``submit`` share."""
+
+    sheet: str | None = None
+    maps: tuple[str, ...] = ()
+    date_order: str = "auto"
+    header_row: int | None = None
+    decimal: str = "dot"
+    kinds: tuple[str, ...] = ()
+
+
+def reading_options(func: F) -> F:
+    """Add the reading options; the command receives them as one ``reading`` argument."""
+    options = [
+        click.option("--sheet", help="Workbook sheet to read (default: the first visible one)."),
+        click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+                     help="Say which column holds a field; repeat as needed."),
+        click.option("--date-order", type=click.Choice(DATE_ORDER_CHOICES), default="auto",
+                     show_default=True, help="How to read dates like 03/04/2026."),
+        click.option("--header-row", type=click.IntRange(min=1), metavar="N",
+                     help="The row that holds the column headers (default: found; a title "
+                          "block above it is skipped)."),
+        click.option("--decimal", type=click.Choice(DECIMAL_CHOICES), default="dot",
+                     show_default=True,
+                     help="The decimal mark of numbers: comma reads 1.234,50 as 1234.50."),
+        click.option("--kind", "kinds", multiple=True, metavar="FIELD=KIND",
+                     help="Kind of a custom-attribute or metadata column: number, yes-no or "
+                          "text (default: inferred); repeat as needed."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        reading = Reading(kwargs.pop("sheet"), tuple(kwargs.pop("maps")),
+                          kwargs.pop("date_order"), kwargs.pop("header_row"),
+                          kwargs.pop("decimal"), tuple(kwargs.pop("kinds")))
+        return func(reading=reading, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
+@dataclass
+class ReadResult:
+    """A file read, mapped and validated as ``Reading`` says."""
+
+    table: Any  # ingest.Table
+    mapping: dict[str, str]
+    result: Any  # validate.ValidationResult
+
+    @property
+    def read_as(self) -> str | None:
+        """The encoding assumed when the file is not UTF-8 ("Windows-1252"), else None."""
+        from gameball_batch.ingest import encoding_label
+
+        return encoding_label(self.table.encoding)
+
+    def notes(self) -> list[str]:
+        """What the operator should know about how the file was read, in reading order."""
+        notes = []
+        if self.read_as:
+            notes.append(f"read as {self.read_as} (the file is not UTF-8)")
+        if self.table.header_note:
+            notes.append(self.table.header_note)
+        kinds = self.result.reading.get("kinds") or {}
+        if kinds:
+            shown = ", ".join(f"{path} → {kind}" for path, kind in kinds.items())
+            notes.append(f"custom columns sent as: {shown} (change with --kind FIELD=KIND)")
+        if self.result.decimal_comma_example:
+            notes.append(f"this file writes decimals with commas, e.g. "
+                         f"{self.result.decimal_comma_example}: pass --decimal comma to read "
+                         "it that way")
+        return notes + list(self.result.notes)
+
+
+def read_and_validate(
+    bt: BatchType, file: Path, reading: Reading, fail: Callable[[str, int], NoReturn], *,
+    unreadable: int = EXIT_USAGE, max_bytes: int | None = None, max_rows: int | None = None,
+) -> ReadResult:
+    """Read, map and validate ``file``; ``fail(message, code)`` ends the command."""
+    from gameball_batch import mapping, validate
+    from gameball_batch.ingest import IngestError, read_table
+
+    try:
+        explicit = mapping.parse_map_options(list(reading.maps))
+        kinds = mapping.parse_kind_options(list(reading.kinds))
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"Could not read {file}: {exc.strerror or exc}", unreadable)
+    try:
+        table = read_table(data, file.name, sheet=reading.sheet, max_bytes=max_bytes,
+                           max_rows=max_rows, header_row=reading.header_row,
+                           header_test=mapping.header_test(bt, explicit))
+    except IngestError as exc:
+        fail(str(exc), unreadable)
+    headers = [str(c) for c in table.frame.columns]
+    chosen = {**mapping.suggest_mapping(bt, headers).mapping, **explicit}
+    problems = mapping.mapping_problems(bt, chosen, headers)
+    if problems:
+        fail("The columns cannot be mapped:\n  " + "\n  ".join(problems)
+             + "\nUse --map FIELD=COLUMN to say which column holds a field.", unreadable)
+    free = mapping.free_form_paths(bt, chosen)
+    strangers = [path for path in kinds if path not in free]
+    if strangers:
+        listed = ", ".join(free) or "none in this file"
+        fail(f"--kind {strangers[0]}: not a custom-attribute or metadata column of this file "
+             f"(those are: {listed}).", EXIT_USAGE)
+    mapped = mapping.apply_mapping(table.frame, chosen)
+    result = validate.validate(bt, mapped, columns=chosen, id_seed=table.fingerprint,
+                               date_order=reading.date_order, decimal=reading.decimal,
+                               kinds=kinds)
+    return ReadResult(table, chosen, result)
 
 
 def register(group: click.Group) -> None:
@@ -115,71 +246,41 @@ def template_command(slug: str, fmt: str, output: Path | None) -> None:
 @click.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--type", "slug", required=True, help="Batch type: " + ", ".join(BATCH_TYPES))
-@click.option("--sheet", help="Workbook sheet to read (default: the first visible one).")
-@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
-              help="Say which column holds a field; repeat as needed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--date-order", type=click.Choice(DATE_ORDER_CHOICES), default="auto",
-              show_default=True, help="How to read dates like 03/04/2026.")
-def validate_command(
-    file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], as_json: bool,
-    date_order: str,
-) -> None:
+@reading_options
+def validate_command(file: Path, slug: str, as_json: bool, reading: Reading) -> None:
     """Check FILE as a batch of type --type; nothing is sent."""
+    from gameball_batch import payloads
+
     bt = _batch_type(slug)
-    result, plan_chunks = _validate_file(bt, file, sheet, maps, date_order)
+    read = read_and_validate(bt, file, reading, _fail)
+    chunks = len(payloads.plan_chunks(read.result).chunks)
     if as_json:
-        click.echo(json.dumps(_json_report(bt, result, plan_chunks), ensure_ascii=False))
+        click.echo(json.dumps(_json_report(bt, read, chunks), ensure_ascii=False))
     else:
-        _human_report(bt, result, plan_chunks)
-    sys.exit(EXIT_OK if result.invalid_count == 0 else EXIT_INVALID)
+        _human_report(bt, read, chunks)
+    sys.exit(EXIT_OK if read.result.invalid_count == 0 else EXIT_INVALID)
 
 
-def _validate_file(
-    bt: BatchType, file: Path, sheet: str | None, maps: tuple[str, ...], date_order: str,
-) -> tuple[Any, int]:
-    """(ValidationResult, number of requests the valid rows need); exits 2 on bad input."""
-    from gameball_batch import mapping, payloads, validate
-    from gameball_batch.ingest import IngestError, read_table
-
-    try:
-        explicit = mapping.parse_map_options(list(maps))
-    except ValueError as exc:
-        _fail(str(exc))
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        _fail(f"Could not read {file}: {exc.strerror or exc}")
-    try:
-        table = read_table(data, file.name, sheet=sheet)
-    except IngestError as exc:
-        _fail(str(exc))
-    headers = [str(c) for c in table.frame.columns]
-    chosen = {**mapping.suggest_mapping(bt, headers).mapping, **explicit}
-    problems = mapping.mapping_problems(bt, chosen, headers)
-    if problems:
-        _fail("The columns cannot be mapped:\n  " + "\n  ".join(problems)
-              + "\nUse --map FIELD=COLUMN to say which column holds a field.")
-    mapped = mapping.apply_mapping(table.frame, chosen)
-    result = validate.validate(bt, mapped, columns=chosen, id_seed=table.fingerprint,
-                               date_order=date_order)
-    return result, len(payloads.plan_chunks(result).chunks)
-
-
-def _json_report(bt: BatchType, result: Any, chunks: int) -> dict[str, Any]:
+def _json_report(bt: BatchType, read: ReadResult, chunks: int) -> dict[str, Any]:
+    result, table = read.result, read.table
     issues = [
         {"row": int(rec["row"]), "column": str(rec["column"]), "field": str(rec["field"]),
          "value": str(rec["value"]), "code": str(rec["code"]), "message": str(rec["message"])}
         for rec in result.issues.to_dict("records")
     ]
     return {"type": bt.slug, "rows": int(result.total_rows), "valid": int(result.valid_count),
-            "invalid": int(result.invalid_count), "chunks": chunks, "issues": issues}
+            "invalid": int(result.invalid_count), "chunks": chunks, "issues": issues,
+            "notes": read.notes(), "encoding": table.encoding, "read_as": read.read_as,
+            "header_row": table.header_row, "header_note": table.header_note,
+            "reading": result.reading, "decimal_comma_example": result.decimal_comma_example}
 
 
-def _human_report(bt: BatchType, result: Any, chunks: int) -> None:
+def _human_report(bt: BatchType, read: ReadResult, chunks: int) -> None:
+    result = read.result
     click.echo(f"{bt.title}: {result.total_rows:,} rows, {result.valid_count:,} valid, "
                f"{result.invalid_count:,} invalid; the valid rows make {chunks:,} request(s).")
-    for note in result.notes:
+    for note in read.notes():
         click.echo(f"note: {note}")
     if len(result.warnings):
         click.echo(f"{len(result.warnings):,} warning(s), not blocking, e.g. row "

@@ -16,7 +16,7 @@ import getpass
 import json
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
@@ -29,6 +29,7 @@ from gameball_batch import batch_types, jobs, notify
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType, UnknownBatchType
 from gameball_batch.cli import EXIT_INVALID, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from gameball_batch.cli.intake import Reading, read_and_validate, reading_options
 from gameball_batch.ledger import Ledger, LedgerError
 from gameball_batch.settings import Settings, load_settings
 
@@ -266,39 +267,27 @@ class _Prepared:
     impact: Any
 
 
-def _prepare(path: Path, slug: str, sheet: str | None, maps: Sequence[str],
+def _prepare(path: Path, slug: str, reading: Reading,
              settings: Settings | None = None) -> _Prepared:
-    """Read, map, validate and plan the file; invalid input ends the command with exit 1."""
+    """Read, map, validate and plan the file; invalid input ends the command with exit 1.
+
+    Read exactly as ``validate`` reads it (the same reading options, one function)."""
     from gameball_batch import impact as impact_mod
-    from gameball_batch import mapping as mapping_mod
-    from gameball_batch import payloads, validate
-    from gameball_batch.ingest import IngestError, read_table
+    from gameball_batch import payloads
 
     if slug not in BATCH_TYPES:
         _fail(f"Unknown batch type '{slug}'. Choose one of: {', '.join(BATCH_TYPES)}.",
               EXIT_USAGE)
-    bt = BATCH_TYPES[slug]
-    try:
-        explicit = mapping_mod.parse_map_options(list(maps))
-    except ValueError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    try:
-        limits = settings or Settings()
-        table = read_table(path.read_bytes(), path.name, sheet=sheet,
-                           max_bytes=limits.max_upload_mb * 1024 * 1024,
-                           max_rows=limits.max_rows)
-    except IngestError as exc:
-        _fail(str(exc), EXIT_INVALID)
-    headers = [str(c) for c in table.frame.columns]
-    chosen = {**mapping_mod.suggest_mapping(bt, headers).mapping, **explicit}
-    problems = mapping_mod.mapping_problems(bt, chosen, headers)
-    if problems:
-        _fail("The columns cannot be mapped:\n  " + "\n  ".join(problems)
-              + "\nUse --map FIELD=COLUMN to say which column holds a field.", EXIT_INVALID)
-    mapped = mapping_mod.apply_mapping(table.frame, chosen)
-    result = validate.validate(bt, mapped, columns=chosen, id_seed=table.fingerprint)
+    limits = settings or Settings()
+    read = read_and_validate(BATCH_TYPES[slug], path, reading, _fail, unreadable=EXIT_INVALID,
+                             max_bytes=limits.max_upload_mb * 1024 * 1024,
+                             max_rows=limits.max_rows)
+    for note in read.notes()[:3]:  # how the file was read: encoding, header row, kinds
+        click.echo(f"note: {note}", err=True)
+    result = read.result
     plan = payloads.plan_chunks(result) if not len(result.issues) else None
-    return _Prepared(bt, table, chosen, result, plan, impact_mod.assess(result))
+    return _Prepared(BATCH_TYPES[slug], read.table, read.mapping, result, plan,
+                     impact_mod.assess(result))
 
 
 def _report_issues(result: Any, *, as_json: bool) -> NoReturn:
@@ -352,9 +341,6 @@ def _confirm(prep: _Prepared, settings: Settings) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--type", "slug", required=True, metavar="SLUG",
               help=f"Batch type: {', '.join(BATCH_TYPES)}.")
-@click.option("--sheet", help="Sheet of a workbook (default: the first).")
-@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
-              help="Say which column holds a field; repeatable.")
 @click.option("--wait", is_flag=True, help="Send now and wait for every result.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -364,14 +350,15 @@ def _confirm(prep: _Prepared, settings: Settings) -> None:
 @click.option("--at", "at_text", metavar="TIME",
               help="Send at this time instead of now (2026-12-04T09:00+02:00).")
 @_db_option
+@reading_options
 @_guarded
-def submit(file: Path, slug: str, sheet: str | None, maps: tuple[str, ...], wait: bool,
+def submit(file: Path, slug: str, reading: Reading, wait: bool,
            yes: bool, as_json: bool, override: str | None, at_text: str | None,
            db: str | None) -> None:
     """Validate FILE and send its rows to Gameball as one job (now, or --at a time)."""
     settings = _settings(db)
     at = _scheduled_at(at_text, settings)
-    prep = _prepare(file, slug, sheet, maps, settings)
+    prep = _prepare(file, slug, reading, settings)
     if prep.plan is None:
         _report_issues(prep.result, as_json=as_json)
     with _ledger(settings) as ledger, _target(settings) as target:
@@ -441,8 +428,18 @@ def _submit_guarded(ledger: Ledger, prep: _Prepared, file: Path, settings: Setti
         ledger, prep.plan, impact=prep.impact, frame=prep.table.frame, file_name=file.name,
         fingerprint=prep.table.fingerprint, mapping=prep.mapping, actor=_actor(), rules=rules,
         duplicates=report, keys=keys, override_reason=override, sheet=prep.table.sheet,
-        target=target, scheduled_at=scheduled_at,
+        target=target, scheduled_at=scheduled_at, reading=_reading_record(prep),
     )
+
+
+def _reading_record(prep: _Prepared) -> str:
+    """How the file was read, stored with the job (its review and history show it)."""
+    from gameball_batch import validate
+    from gameball_batch.ingest import encoding_label
+
+    return validate.describe_reading({**prep.result.reading,
+                                      "header_row": prep.table.header_row,
+                                      "encoding": encoding_label(prep.table.encoding)})
 
 
 def _show_progress(as_json: bool) -> bool:

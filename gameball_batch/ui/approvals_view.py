@@ -113,7 +113,9 @@ def _impact(ledger: Ledger, job: lg.Job) -> None:
     a.metric("Rows", f"{job.row_count:,}")
     b.metric("Items", f"{job.item_count:,}")
     c.metric("Requests", f"{job.chunk_count:,}")
-    totals = {k: v for k, v in job.totals.items() if k not in ("rows",)}
+    totals = {k: v for k, v in job.totals.items() if k not in ("rows", "reading")}
+    if job.totals.get("reading"):  # how the file was read: decimal mark, dates, header row
+        st.text(f"Read with: {job.totals['reading']}")
     if totals:
         st.dataframe(pd.DataFrame({"total": list(totals), "value": list(totals.values())}),
                      hide_index=True)

@@ -30,11 +30,13 @@ from gameball_batch import jobs as job_service
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import BATCH_TYPES, BatchType
 from gameball_batch.charts import intake as charts
+from gameball_batch.ingest import encoding_label
 from gameball_batch.ui import frame, review_model, review_view, routing, schedule_view, services
 from gameball_batch.ui import intake_model as model
 from gameball_batch.ui import state as keys
 from gameball_batch.ui.common import why_disabled
 from gameball_batch.ui.text import literal
+from gameball_batch.validate import describe_reading
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +123,8 @@ FLOW_KEYS = (
     keys.NB_EDITOR_PAGE_FRAME, keys.NB_DROP_INVALID, keys.NB_OVERRIDE_SENT,
     keys.NB_OVERRIDE_REASON, keys.NB_CONFIRM,
     keys.NB_CONFIRM_TEXT, keys.NB_FIX_PAGE, keys.NB_ISSUE_FIELDS, keys.NB_ISSUE_RULES,
-    keys.NB_SUBMIT_ERROR, keys.NB_UPLOAD_AUDITED, keys.NB_FIND_ROW,
+    keys.NB_SUBMIT_ERROR, keys.NB_UPLOAD_AUDITED, keys.NB_FIND_ROW, keys.NB_HEADER_ROW,
+    keys.NB_DECIMAL,
 )
 
 
@@ -129,7 +132,7 @@ def _forget_file_state() -> None:
     """Everything derived from the held file goes; the file itself is the caller's call."""
     for key in list(st.session_state.keys()):
         name = str(key)
-        if name.startswith((keys.NB_MAP_PREFIX, keys.NB_EDITOR_PREFIX)) or (
+        if name.startswith((keys.NB_MAP_PREFIX, keys.NB_EDITOR_PREFIX, keys.NB_KIND_PREFIX)) or (
             name in FLOW_KEYS and name != keys.NB_FILE
         ):
             del st.session_state[name]
@@ -145,7 +148,15 @@ def _on_upload(key: str) -> None:
 
 
 def _on_sheet_change() -> None:
-    # Fixes are keyed by row and column of one sheet: they do not carry to another.
+    # Fixes are keyed by row and column of one sheet: they do not carry to another. Nor
+    # does a header row chosen for another sheet.
+    st.session_state.pop(keys.NB_HEADER_ROW, None)
+    _on_header_change()
+
+
+def _on_header_change() -> None:
+    # Another header row means other columns: fixes and the mapping start again.
+    st.session_state.pop(keys.NB_MAP_CONTEXT, None)
     st.session_state.pop(keys.NB_FIXES, None)
     st.session_state.pop(keys.NB_DROP_INVALID, None)
     st.session_state[keys.NB_EDITOR_GEN] = int(st.session_state.get(keys.NB_EDITOR_GEN, 0)) + 1
@@ -154,7 +165,7 @@ def _on_sheet_change() -> None:
 def _on_type_change() -> None:
     for key in list(st.session_state.keys()):
         name = str(key)
-        if name.startswith(keys.NB_MAP_PREFIX) or name in (
+        if name.startswith((keys.NB_MAP_PREFIX, keys.NB_KIND_PREFIX)) or name in (
             keys.NB_MAP_CONTEXT, keys.NB_FIXES, keys.NB_DROP_INVALID, keys.NB_CONFIRM,
             keys.NB_CONFIRM_TEXT, keys.NB_OVERRIDE_SENT, keys.NB_OVERRIDE_REASON,
         ):
@@ -189,7 +200,7 @@ def _flow(engine: Engine, bt: BatchType) -> None:
     held = _upload()
     if held is None:
         return
-    table = _read(engine, held)
+    table = _read(engine, bt, held)
     mapping = _map_columns(engine, bt, table)
     if mapping is None:
         return
@@ -290,7 +301,7 @@ def _upload() -> model.HeldFile | None:
     return held
 
 
-def _read(engine: Engine, held: model.HeldFile) -> Any:
+def _read(engine: Engine, bt: BatchType, held: model.HeldFile) -> Any:
     settings = services.get_settings()
     hint = ("Check that the file is the spreadsheet you meant, saved as one of the listed "
             "formats, then upload it again.")
@@ -304,23 +315,45 @@ def _read(engine: Engine, held: model.HeldFile) -> Any:
             st.session_state.pop(keys.NB_SHEET, None)
         sheet = str(st.selectbox("Worksheet", sheets, key=keys.NB_SHEET,
                                  on_change=_on_sheet_change))
+    header = _header_row_choice(held)
 
     def read() -> Any:
         return engine.ingest.read_table(
             held.data, held.name, sheet=sheet,
             max_bytes=settings.max_upload_mb * 1024 * 1024, max_rows=settings.max_rows,
+            header_row=header, header_test=engine.mapping.header_test(bt),
         )
 
+    # The header test knows the type's fields, so the type is part of what a read depends on.
     table = _attempt(f"read {held.name}" + (f", sheet “{sheet}”" if sheet else ""),
-                     lambda: _cached("table", (held.fingerprint, held.name, sheet), read),
+                     lambda: _cached("table", (held.fingerprint, held.name, sheet, bt.slug,
+                                               header), read),
                      hint=hint + (" Or choose another worksheet above." if sheet else ""))
     _audit_upload(held, table)
     st.caption(_detected(held, table))
+    if table.header_row is not None:
+        note = table.header_note or f"header in row {table.header_row}"
+        st.caption(f":material/table_rows: {note[:1].upper()}{note[1:]}. Data rows keep their "
+                   "row numbers.")
     if table.frame.empty:
         st.error(f"{literal(held.name)} has a header but no data rows. Add rows and upload it "
                  "again.")
         raise StepFailed("empty file")
     return table
+
+
+def _header_row_choice(held: model.HeldFile) -> int | None:
+    """The operator's header row, or None to let the reader find it (JSON has none)."""
+    if held.name.lower().endswith((".json", ".jsonl", ".ndjson")):
+        return None
+    value = st.number_input(
+        "Header row (the row with the column names)", min_value=1, max_value=1_000_000,
+        value=None, step=1, key=keys.NB_HEADER_ROW, on_change=_on_header_change,
+        placeholder="found automatically",
+        help="Leave empty to find it: a title block above the header (a title, a date, "
+        "blank rows) is skipped. Type a row number, as Excel shows it, to choose it yourself.",
+    )
+    return None if value is None else int(value)
 
 
 def _audit_upload(held: model.HeldFile, table: Any) -> None:
@@ -340,7 +373,9 @@ def _audit_upload(held: model.HeldFile, table: Any) -> None:
 def _detected(held: model.HeldFile, table: Any) -> str:
     parts = [f"**{literal(held.name)}** ({held.size_text})", f"format {table.format.upper()}"]
     if table.encoding:
-        parts.append(f"encoding {table.encoding}")
+        # Like `validate`: a file that is not UTF-8 says which encoding was assumed.
+        assumed = " (not UTF-8: read as such)" if encoding_label(table.encoding) else ""
+        parts.append(f"encoding {table.encoding}{assumed}")
     if table.delimiter:
         shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
             table.delimiter, repr(table.delimiter)
@@ -361,7 +396,7 @@ def _store(engine: Engine) -> Any:
 
 
 def _init_mapping(engine: Engine, bt: BatchType, table: Any, headers: list[str]) -> None:
-    context = (bt.slug, table.fingerprint, table.sheet)
+    context = (bt.slug, table.fingerprint, table.sheet, table.header_row)
     if st.session_state.get(keys.NB_MAP_CONTEXT) == context:
         return
     suggestion = engine.mapping.suggest_mapping(bt, headers)
@@ -439,11 +474,12 @@ def _map_columns(engine: Engine, bt: BatchType, table: Any) -> dict[str, str] | 
     suggestion = _attempt("suggest a mapping", lambda: engine.mapping.suggest_mapping(bt, headers))
     extra = model.open_prefix_mapping(bt, suggestion.mapping)
     if extra:
-        st.caption("Also sent: " + ", ".join(f"`{c}` → {p}" for p, c in extra.items()))
         mapping.update(extra)
+        _kind_choices(engine, bt, table, extra)
     _saved_mappings(engine, bt, headers, mapping)
 
     _date_order_choice(engine)
+    _decimal_choice()
     problems = _attempt("check the mapping",
                         lambda: engine.mapping.mapping_problems(bt, mapping, headers))
     if problems:
@@ -466,6 +502,45 @@ def _date_order_choice(engine: Engine) -> None:
     orders = list(getattr(engine.validate, "DATE_ORDERS", ("auto",)))
     st.selectbox("Dates written with slashes, like 03/04/2026, are", orders,
                  format_func=lambda o: DATE_ORDER_LABELS.get(o, o), key=keys.NB_DATE_ORDER)
+
+
+DECIMAL_LABELS = {
+    "dot": "Dots (1,234.50)",
+    "comma": "Commas (1.234,50)",
+}
+
+
+def _decimal_choice() -> None:
+    st.selectbox("Numbers write their decimals with", list(DECIMAL_LABELS),
+                 format_func=lambda d: DECIMAL_LABELS.get(d, d), key=keys.NB_DECIMAL)
+
+
+KIND_LABELS = {"number": "Number", "yes-no": "Yes / no", "text": "Text"}
+
+
+def _kind_choices(engine: Engine, bt: BatchType, table: Any, extra: dict[str, str]) -> None:
+    """Custom-attribute / metadata columns: what each is sent as, inferred, changeable."""
+    inferred: dict[str, str] = _attempt("look at the custom columns", lambda: _cached(
+        "kinds", (table.fingerprint, table.sheet, table.header_row, _decimal(),
+                  tuple(sorted(extra.items()))),
+        lambda: engine.mapping.column_kinds(bt, table.frame, extra, decimal=_decimal())))
+    st.markdown("**Also sent** (custom columns: numbers and yes/no are sent as JSON numbers "
+                "and booleans; ids such as 00123 stay text)")
+    grid = st.columns(3)
+    for i, (path, column) in enumerate(extra.items()):
+        key = keys.NB_KIND_PREFIX + path
+        if st.session_state.get(key) not in KIND_LABELS:
+            st.session_state[key] = inferred.get(path, "text")
+        cell = grid[i % 3].container()
+        cell.text(f"{column} → {path}")  # a file's header: literal text, never markdown
+        cell.selectbox("Sent as", list(KIND_LABELS), key=key,
+                       format_func=lambda k: KIND_LABELS.get(k, k))
+
+
+def _chosen_kinds(bt: BatchType, mapping: dict[str, str]) -> dict[str, str]:
+    fixed = {f.path for f in bt.fields}
+    return {path: str(st.session_state[keys.NB_KIND_PREFIX + path]) for path in mapping
+            if path not in fixed and keys.NB_KIND_PREFIX + path in st.session_state}
 
 
 def _saved_mappings(
@@ -499,7 +574,12 @@ def _result_key(
     """Everything a validation (and the impact and plan built on it) depends on."""
     return (held.fingerprint, table.sheet, bt.slug, model.mapping_key(mapping),
             model.fixes_key(st.session_state.get(keys.NB_FIXES, {})),
-            str(st.session_state.get(keys.NB_DATE_ORDER) or "auto"))
+            str(st.session_state.get(keys.NB_DATE_ORDER) or "auto"), table.header_row,
+            _decimal(), tuple(sorted(_chosen_kinds(bt, mapping).items())))
+
+
+def _decimal() -> str:
+    return str(st.session_state.get(keys.NB_DECIMAL) or "dot")
 
 
 def _validate(
@@ -513,7 +593,8 @@ def _validate(
         fixed = model.apply_fixes(table.frame, fixes)
         mapped = engine.mapping.apply_mapping(fixed, mapping)
         result = engine.validate.validate(
-            bt, mapped, columns=mapping, id_seed=held.fingerprint, date_order=order
+            bt, mapped, columns=mapping, id_seed=held.fingerprint, date_order=order,
+            decimal=_decimal(), kinds=_chosen_kinds(bt, mapping),
         )
         # Outliers need a whole column: found by impact.py, listed with validation's warnings.
         return fixed, review_model.with_value_warnings(result, mapping)
@@ -529,6 +610,7 @@ def _validation_view(
 ) -> bool:
     """Counts, issues and the fixer; True when the flow may go on to the review."""
     st.header("4. Validate and fix")
+    _decimal_offer(result)
     total, invalid = int(result.total_rows), int(result.invalid_count)
     a, b, c, d = st.columns(4)
     a.metric("Rows", f"{total:,}")
@@ -536,7 +618,8 @@ def _validation_view(
     c.metric("Invalid", f"{invalid:,}")
     d.metric("Warnings", f"{len(result.warnings):,}")
     for note in result.notes:
-        st.caption(f":material/info: {note}")
+        st.text(f"ⓘ {note}")  # the notes quote headers and cells: literal text
+    st.text(f"Read with: {_reading_text(table, result)}")
     if invalid == 0:
         st.success(f"All {total:,} rows are valid.")
     if invalid or len(result.warnings):
@@ -557,6 +640,27 @@ def _validation_view(
             st.info("Fix the failing rows above, or tick the box to leave them out, to continue.")
             return False
     return True
+
+
+def _decimal_offer(result: Any) -> None:
+    """Offer, never decide: a file that reads as decimal commas is read so on request."""
+    example = getattr(result, "decimal_comma_example", None)
+    if not example or _decimal() != "dot":
+        return
+    st.info(f"This file writes decimals with commas, e.g. {example}. Read it that way?",
+            icon=":material/help:")
+    st.button("Yes, read decimals with commas", key=keys.NB_DECIMAL_ACCEPT,
+              on_click=_accept_decimal_comma)
+
+
+def _accept_decimal_comma() -> None:
+    st.session_state[keys.NB_DECIMAL] = "comma"
+
+
+def _reading_text(table: Any, result: Any) -> str:
+    """How the file was read, as stored with the job and shown on its pages."""
+    return describe_reading({**getattr(result, "reading", {}), "header_row": table.header_row,
+                             "encoding": encoding_label(table.encoding)})
 
 
 def _issues_view(issues: pd.DataFrame) -> None:
@@ -734,6 +838,7 @@ def _create_job(
             # Rows left out at validation stay with the job as "not sent", with why.
             left_out=job_service.left_out_reasons(result.issues, result.clean.index,
                                                   fixed.index),
+            reading=_reading_text(table, result),
         )
     except (guards.DuplicatesBlocked, schedule.ScheduleError) as exc:
         st.session_state[keys.NB_SUBMIT_ERROR] = str(exc)

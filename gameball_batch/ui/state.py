@@ -42,6 +42,10 @@ NB_MAPPING_APPLY = "nb.mapping_apply"  # button
 NB_MAPPING_NAME = "nb.mapping_name"  # text input: name to save the mapping under
 NB_MAPPING_SAVE = "nb.mapping_save"  # button
 NB_DATE_ORDER = "nb.date_order"  # selectbox: auto / day-first / month-first
+NB_HEADER_ROW = "nb.header_row"  # number input: the header's sheet row (None = find it)
+NB_DECIMAL = "nb.decimal"  # selectbox: "dot" / "comma" decimal mark
+NB_DECIMAL_ACCEPT = "nb.decimal_accept"  # button: "read it with decimal commas"
+NB_KIND_PREFIX = "nb.kind."  # selectbox per custom/metadata column: prefix + field path
 NB_MAP_CONTEXT = "nb.map_context"  # (slug, fingerprint, sheet) the selectboxes were filled for
 
 # --- new batch: validate & fix -----------------------------------------------------------

@@ -64,7 +64,7 @@ def test_the_human_report_shows_the_first_issues_as_a_table(mixed: Path) -> None
     code, out, _ = invoke("validate", str(mixed), "--type", "cashback")
     assert code == 1
     assert "row  column" in out
-    assert "Amount must be a number, got '12,5' (use a dot for decimals)" in out
+    assert "Amount must be a number, got '12,5' (use a dot for decimals" in out
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -166,3 +166,123 @@ def test_the_real_command_reports_the_exact_bad_cells(mixed: Path) -> None:
     assert [(i["row"], i["field"], i["value"]) for i in issues] == [
         (3, "amount", "12,5"), (4, "customerId", "1.2E+11"), (5, "transactionId", "T1")]
     assert done.stderr == ""
+
+
+# --- reading options: header row, encoding, decimal mark, custom-column kinds ------------------
+
+TITLED = (
+    "Ramadan cashback campaign: payout list\n"
+    "2026-03-01\n"
+    "\n"
+    "Customer ID;Transaction ID;Transaction time;Amount\n"
+    "cus-1001;T1;2026-01-01T00:00:00Z;12,25\n"
+    "cus-1002;T2;2026-01-01T00:00:00Z;1.234,50\n"
+)
+
+
+def titled(tmp_path: Path, text: str = TITLED, encoding: str = "utf-8") -> Path:
+    path = tmp_path / "payouts.csv"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_validate_says_which_header_row_it_used_in_text_and_json(tmp_path: Path) -> None:
+    path = titled(tmp_path)
+    _, out, _ = invoke("validate", str(path), "--type", "cashback", "--decimal", "comma")
+    assert "note: header found in row 4; rows 1–3 skipped" in out
+    code, out, _ = invoke("validate", str(path), "--type", "cashback", "--decimal", "comma",
+                          "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert (report["header_row"], report["header_note"]) == (
+        4, "header found in row 4; rows 1–3 skipped")
+    assert report["reading"]["decimal"] == "comma"
+
+
+def test_without_a_decimal_choice_the_report_suggests_decimal_comma(tmp_path: Path) -> None:
+    code, out, _ = invoke("validate", str(titled(tmp_path)), "--type", "cashback")
+    assert code == 1
+    assert ("note: this file writes decimals with commas, e.g. 12,25 → 12.25: pass --decimal "
+            "comma to read it that way") in out
+    _, out, _ = invoke("validate", str(titled(tmp_path)), "--type", "cashback", "--json")
+    assert json.loads(out)["decimal_comma_example"] == "12,25 → 12.25"
+
+
+def test_with_decimal_comma_a_dot_decimal_cell_names_both_readings(tmp_path: Path) -> None:
+    path = titled(tmp_path, TITLED.replace("1.234,50", "1,234.50"))
+    code, out, _ = invoke("validate", str(path), "--type", "cashback", "--decimal", "comma",
+                          "--json")
+    assert code == 1
+    message = json.loads(out)["issues"][0]["message"]
+    assert "with dot decimals it is 1234.50, with comma decimals 1.23450" in message
+
+
+def test_the_header_row_option_overrides_and_a_missing_header_suggests_it(tmp_path: Path) -> None:
+    path = titled(tmp_path, TITLED.replace("Customer ID", "Client"))
+    code, _, err = invoke("validate", str(path), "--type", "cashback")
+    assert code == 2
+    assert "--header-row N" in err
+    assert "no header but has data" not in err
+    code, out, _ = invoke("validate", str(path), "--type", "cashback", "--header-row", "4",
+                          "--map", "customerId=Client", "--decimal", "comma")
+    assert code == 0, out
+    assert "note: header chosen in row 4; rows 1–3 skipped" in out
+
+
+def test_validate_names_the_encoding_it_assumed(tmp_path: Path) -> None:
+    text = "customer id,amount,reason\ncus-1001,50,Café crème\ncus-1002,5,Geschäft\n"
+    path = titled(tmp_path, text, "cp1252")
+    _, out, _ = invoke("validate", str(path), "--type", "adjustments")
+    assert "note: read as Windows-1252 (the file is not UTF-8)" in out
+    _, out, _ = invoke("validate", str(path), "--type", "adjustments", "--json")
+    assert json.loads(out)["read_as"] == "Windows-1252"
+    _, out, _ = invoke("validate", str(titled(tmp_path, text)), "--type", "adjustments",
+                       "--json")
+    assert json.loads(out)["read_as"] is None
+
+
+def test_kinds_of_metadata_columns_are_shown_and_can_be_changed(tmp_path: Path) -> None:
+    path = titled(tmp_path, "customerId,event,metadata.stars,metadata.sku\n"
+                            "cus-1001,write_review,5,00123\n")
+    _, out, _ = invoke("validate", str(path), "--type", "events")
+    assert "custom columns sent as: metadata.stars → number, metadata.sku → text" in out
+    _, out, _ = invoke("validate", str(path), "--type", "events", "--kind",
+                       "metadata.stars=text", "--json")
+    assert json.loads(out)["reading"]["kinds"] == {"metadata.stars": "text",
+                                                   "metadata.sku": "text"}
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("metadata.stars=integer", "number, yes-no, text"),
+    ("event=number", "not a custom-attribute or metadata column"),
+])
+def test_a_bad_kind_is_a_usage_error(tmp_path: Path, kind: str, message: str) -> None:
+    path = titled(tmp_path, "customerId,event,metadata.stars\ncus-1001,write_review,5\n")
+    code, _, err = invoke("validate", str(path), "--type", "events", "--kind", kind)
+    assert code == 2
+    assert message in err
+
+
+def test_submit_accepts_every_reading_option_validate_has() -> None:
+    def options(name: str) -> set[str]:
+        command = main.commands[name]
+        return {o for p in command.params for o in p.opts if o.startswith("--")}
+
+    reading = options("validate") - {"--json", "--type"}
+    assert reading == {"--sheet", "--map", "--date-order", "--header-row", "--decimal", "--kind"}
+    assert reading <= options("submit")
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("deep.json", b"[" * 100_000 + b"]" * 100_000, "nests lists or objects too deeply"),
+    ("text.xlsx", b"customerId,amount\ncus-1,5\n", "Rename it to end in .csv"),
+])
+def test_hostile_files_end_in_one_clear_message(
+    tmp_path: Path, name: str, data: bytes, message: str,
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    code, out, err = invoke("validate", str(path), "--type", "adjustments")
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in out + err

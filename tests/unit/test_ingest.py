@@ -259,7 +259,9 @@ REFUSALS = [
     pytest.param(b"\x00\x01\x02\x03" * 50, "x.csv", {}, r"binary data", id="binary"),
     pytest.param(xlsx({"S": [["id"], ["1"]]})[:400], "x.xlsx", {}, r"damaged.*save a new copy",
                  id="corrupt-xlsx"),
-    pytest.param(b"id,amount\n1,2\n", "x.xlsx", {}, r"not a valid Excel.*rename it to .csv",
+    pytest.param(b"id,amount\n1,2\n", "x.xlsx", {}, r"^This file is text \(CSV\), not an "
+                 r"Excel workbook \(\.xlsx\), although its name says so\. Rename it to end in "
+                 r"\.csv and upload it again\.$",
                  id="csv-named-xlsx"),
     pytest.param(encrypted_workbook(), "x.xlsx", {}, r"password-protected.*remove the password",
                  id="encrypted"),

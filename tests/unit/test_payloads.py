@@ -200,7 +200,7 @@ def test_events_group_per_customer_and_split_a_repeated_event() -> None:
     assert plan.chunks[0].rows == ((2, 3), (4,))
     assert plan.chunks[1].rows == ((5,),)
     assert json.loads(plan.chunks[1].payload)["body"] == [
-        {"customerId": "c1", "events": {"write_review": {"stars": "3"}}}]
+        {"customerId": "c1", "events": {"write_review": {"stars": 3}}}]
 
 
 def test_varied_events_equal_the_obvious_items() -> None:
