@@ -334,6 +334,9 @@ def _header(snap: JobSnapshot, *, may_act: bool) -> None:
         st.caption(f"Target: {literal(target)}")
     if job.parent_job_id:
         st.caption(f"Retry of job {code(job.parent_job_id)} (its failed rows).")
+    reading = job.totals.get("reading")
+    if isinstance(reading, str) and reading:
+        st.caption(f"Read with: {literal(reading)}")  # decimal mark, dates, header row …
     if job.error:
         st.warning(literal(job.error))
     if job.state == lg.JOB_AWAITING_APPROVAL:

@@ -463,3 +463,18 @@ def test_choosing_another_in_doubt_chunk_starts_its_form_empty(ledger: Ledger) -
     assert at.text_input(key=jv.JB_RESOLVE_REASON).value == ""
     assert not at.checkbox(key=jv.JB_RESOLVE_CONFIRM).value
     assert at.button(key=jv.JB_RESOLVE_GO).disabled
+
+
+def test_the_job_says_how_its_file_was_read(ledger: Ledger) -> None:
+    """Decimal commas, date order, header row: the reading chosen at upload stays shown."""
+    ledger.create_job(
+        NewJob(id="read-job", batch_type="cashback", file_name="eu.csv", fingerprint="e" * 64,
+               sheet=None, mapping={}, columns=COLUMNS, row_count=0, item_count=0,
+               totals={"reading": "decimal commas (1.234,50 = 1234.50) · header in row 4"},
+               actor="amira@example.com"),
+        [], [],
+    )
+    at = app("read-job")
+    no_traceback(at)
+    assert any("Read with: decimal commas (1.234,50 = 1234.50) · header in row 4"
+               in shown_text(c.value) for c in at.caption)
