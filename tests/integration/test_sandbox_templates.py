@@ -13,16 +13,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from gameball_batch import ingest, mapping, payloads, validate
 from gameball_batch.batch_types import BATCH_TYPES
 from gameball_batch.cli import main
 from gameball_batch.sandbox import SandboxServer
-
-ingest = pytest.importorskip("gameball_batch.ingest")
-mapping = pytest.importorskip("gameball_batch.mapping")
-validate = pytest.importorskip("gameball_batch.validate")
-payloads = pytest.importorskip("gameball_batch.payloads")
-if "template" not in main.commands:
-    pytest.skip("the template command does not exist yet", allow_module_level=True)
 
 
 @pytest.mark.parametrize("slug", list(BATCH_TYPES))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 import xlsxwriter
 from click.testing import CliRunner
@@ -265,7 +266,8 @@ def test_a_bad_kind_is_a_usage_error(tmp_path: Path, kind: str, message: str) ->
 
 def test_submit_accepts_every_reading_option_validate_has() -> None:
     def options(name: str) -> set[str]:
-        command = main.commands[name]
+        command = main.get_command(click.Context(main), name)
+        assert command is not None
         return {o for p in command.params for o in p.opts if o.startswith("--")}
 
     reading = options("validate") - {"--json", "--type"}
