@@ -74,6 +74,9 @@ class Settings:
     sandbox_port: int = 8999  # the one local sandbox the console and the CLI share
     allow_anonymous: bool = False
     allow_network_fs: bool = False  # [ledger] allow_network_fs: a ledger on NFS/SMB anyway
+    # [gameball] routes: which documented status/stop route pair to use (reference §9
+    # C2/C3); "auto" lets the client find the pair that answers.
+    routes: str = "auto"
     extra: Mapping[str, Any] = field(default_factory=dict)  # other secrets.toml sections
 
     @property
@@ -159,11 +162,25 @@ def load_settings(
     ledger = secrets.get("ledger", {}) if isinstance(secrets.get("ledger"), dict) else {}
     values["allow_network_fs"] = _flag(env.get("GAMEBALL_LEDGER_ALLOW_NETWORK_FS")
                                        or ledger.get("allow_network_fs"))
+    routes = env.get("GAMEBALL_ROUTES") or gb.get("routes")
+    if routes is not None:
+        values["routes"] = _routes(routes)
     port = env.get("GAMEBALL_SANDBOX_PORT") or gb.get("sandbox_port")
     if port is not None:
         values["sandbox_port"] = _port(port)
     values.update(overrides)
     return Settings(**values)
+
+
+ROUTE_SETTINGS = ("auto", "gitbook", "openapi")
+
+
+def _routes(raw: Any) -> str:
+    value = str(raw).strip().lower()
+    if value not in ROUTE_SETTINGS:
+        raise ValueError(f"GAMEBALL_ROUTES (routes) must be one of {', '.join(ROUTE_SETTINGS)}"
+                         f", got '{raw}'")
+    return value
 
 
 def _port(raw: Any) -> int:

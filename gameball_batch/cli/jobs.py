@@ -122,9 +122,11 @@ class _Target:
 def _target(settings: Settings) -> Iterator[_Target]:
     """The Gameball account from the settings, or an embedded sandbox for this process."""
     from gameball_batch.client import GameballClient, RateLimit
+    from gameball_batch.client.sansio import pinned_paths
 
     limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
                       shared=settings.rate_shared)
+    paths = pinned_paths(settings.routes)  # None: the client finds the pair that answers
     if not settings.use_sandbox:
         api_key, secret_key = settings.api_key, settings.secret_key
         if secret_key is None:
@@ -132,7 +134,8 @@ def _target(settings: Settings) -> Iterator[_Target]:
         assert api_key is not None
 
         def real() -> Any:
-            return GameballClient(settings.base_url, api_key, secret_key, rate_limit=limit)
+            return GameballClient(settings.base_url, api_key, secret_key, rate_limit=limit,
+                                  paths=paths)
 
         yield _Target(real, None, settings.base_url,
                       lg.Target.of(sandbox=False, base_url=settings.base_url,
@@ -153,7 +156,8 @@ def _target(settings: Settings) -> Iterator[_Target]:
                f"{url}. Nothing reaches Gameball; the sandbox {how}.", err=True)
 
     def sandboxed() -> Any:
-        return GameballClient(url, server.api_key, server.secret_key, rate_limit=limit)
+        return GameballClient(url, server.api_key, server.secret_key, rate_limit=limit,
+                              paths=paths)
 
     try:
         yield _Target(sandboxed, server, url,

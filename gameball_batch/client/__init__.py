@@ -7,6 +7,9 @@
         status = client.get_status(job_id, "cashback")        # JobStatus, either doc shape
         client.stop(job_id)
 
+The status and stop routes are documented twice (reference §9 C2/C3); unless ``paths`` pins
+them, the client finds the pair that answers on its first status read or stop.
+
 Layout (gidgethub style): :mod:`.sansio` builds requests and decodes replies as pure
 functions, :mod:`.retry` decides retries, :mod:`.ratelimit` keeps under Gameball's limits,
 :mod:`.http` is the thin httpx edge, :mod:`.errors` the one exception tree, :mod:`.models`

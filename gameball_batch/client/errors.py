@@ -117,7 +117,11 @@ class RateLimited(ApiError):
 
 
 class NotFound(ApiError):
-    """404: no such job, or the path template does not match this Gameball deployment."""
+    """404: no such job, or pinned paths this Gameball deployment does not serve.
+
+    A client left to find the status/stop routes itself raises it only after both
+    documented pairs answered 404 (reference §9 C2/C3).
+    """
 
     lead = "Gameball does not know this job or path"
 

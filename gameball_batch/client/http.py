@@ -13,21 +13,34 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 import httpx
 
 from gameball_batch.batch_types import BatchType
 from gameball_batch.client import retry as rt
 from gameball_batch.client import sansio
-from gameball_batch.client.errors import GameballError, MaybeSent, NotSent, TransportError
+from gameball_batch.client.errors import (
+    GameballError,
+    MaybeSent,
+    NotFound,
+    NotSent,
+    TransportError,
+)
 from gameball_batch.client.models import JobStatus
 from gameball_batch.client.ratelimit import Clock, RateLimit, RateLimiter, Sleep
-from gameball_batch.client.sansio import Paths, Reply, Request
+from gameball_batch.client.sansio import Paths, Reply, Request, RouteChoice
 from gameball_batch.settings import Secret
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# The route pair each base URL proved to serve, for every client of this process.
+_PROVEN_ROUTES: dict[str, str] = {}
+_PROVEN_LOCK = threading.Lock()
 
 DEFAULT_TIMEOUT = 30.0
 # Exceptions raised before a single byte of the request can have left this machine.
@@ -44,6 +57,16 @@ _MAYBE_SENT: tuple[tuple[type[httpx.TransportError], str], ...] = (
     (httpx.WriteTimeout, "sending the request timed out"),
     (httpx.RemoteProtocolError, "the connection closed without a complete answer"),
 )
+
+
+def forget_proven_routes(base_url: str | None = None) -> None:
+    """Forget which route pair a base URL (or every one) proved to serve in this process,
+    so the next client finds it again (after a setting or deployment changed)."""
+    with _PROVEN_LOCK:
+        if base_url is None:
+            _PROVEN_ROUTES.clear()
+        else:
+            _PROVEN_ROUTES.pop(_check_base_url(base_url), None)
 
 
 def _secret(value: Secret | str, label: str) -> Secret:
@@ -83,7 +106,17 @@ def _lead(cls: type[TransportError]) -> str:
 
 
 class GameballClient:
-    """Create batches, read their status and stop them; see the package docstring."""
+    """Create batches, read their status and stop them; see the package docstring.
+
+    Status and stop routes (reference §9 C2/C3): ``paths`` pins them. With ``paths`` None
+    (the default) the client finds the documented pair this Gameball serves: the first
+    status read (or stop) tries one pair and, on a 404, the other once; the pair that
+    answers is used from then on by every client of this process for that base URL. A 404
+    on both means the job is unknown (:class:`NotFound`) and proves nothing.
+    ``remembered_routes`` ("gitbook" or "openapi", e.g. from the ledger) is the pair to try
+    first; ``on_routes(pair)`` is called when a pair is proven that differs from the one
+    remembered (so the caller can store it), at most once per new answer.
+    """
 
     def __init__(
         self,
@@ -94,6 +127,8 @@ class GameballClient:
         timeout: float = DEFAULT_TIMEOUT,
         rate_limit: RateLimit | RateLimiter | None = RateLimit(),  # noqa: B008 (immutable)
         paths: Paths | None = None,
+        remembered_routes: str | None = None,
+        on_routes: Callable[[str], None] | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
@@ -105,7 +140,12 @@ class GameballClient:
         self.base_url = _check_base_url(base_url)
         self._api_key = _secret(api_key, "API key")
         self._secret_key = _secret(secret_key, "secret key")
-        self.paths = paths or Paths()
+        self._pinned = paths
+        with _PROVEN_LOCK:
+            self._known = remembered_routes or _PROVEN_ROUTES.get(self.base_url)
+        self._routes = RouteChoice(self._known or "gitbook")
+        self._routes_lock = threading.Lock()
+        self._on_routes = on_routes
         self.max_retries = max(0, max_retries)
         self.backoff = backoff or rt.Backoff()
         self._sleep = sleep
@@ -118,6 +158,23 @@ class GameballClient:
         local = httpx.URL(self.base_url).host in ("127.0.0.1", "localhost", "::1")
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
                                   follow_redirects=False, trust_env=not local)
+
+    @property
+    def paths(self) -> Paths:
+        """The paths in use now: the pinned ones, or the current documented pair."""
+        if self._pinned is not None:
+            return self._pinned
+        return Paths.preset(self._routes.current)
+
+    @property
+    def routes(self) -> str:
+        """``"gitbook"`` or ``"openapi"`` (the pair in use), or ``"pinned"`` for ``paths``."""
+        return "pinned" if self._pinned is not None else self._routes.current
+
+    @property
+    def routes_proven(self) -> bool:
+        """Whether the pair in use has answered with a 2xx (pinned paths count as proven)."""
+        return self._pinned is not None or self._routes.proven
 
     # --- the API ------------------------------------------------------------------------
 
@@ -134,16 +191,24 @@ class GameballClient:
 
     def get_status(self, job_id: str, batch_type: str | BatchType | None = None) -> JobStatus:
         """The job's status; ``batch_type`` says which item field is each result's key."""
-        request = sansio.status_request(job_id, paths=self.paths, headers=self._headers())
-        reply = self._call("status", request)
-        return sansio.decode_status(request, reply, job_id=str(job_id), batch_type=batch_type,
-                                    redact=self._redact())
+        def build(paths: Paths) -> Request:
+            return sansio.status_request(job_id, paths=paths, headers=self._headers())
+
+        def decode(request: Request, reply: Reply) -> JobStatus:
+            return sansio.decode_status(request, reply, job_id=str(job_id),
+                                        batch_type=batch_type, redact=self._redact())
+
+        return self._on_a_route("status", build, decode)
 
     def stop(self, job_id: str) -> None:
         """Ask Gameball to stop the job; items already processed stay applied."""
-        request = sansio.stop_request(job_id, paths=self.paths, headers=self._headers())
-        reply = self._call("stop", request)
-        sansio.decode_stop(request, reply, redact=self._redact())
+        def build(paths: Paths) -> Request:
+            return sansio.stop_request(job_id, paths=paths, headers=self._headers())
+
+        def decode(request: Request, reply: Reply) -> None:
+            sansio.decode_stop(request, reply, redact=self._redact())
+
+        self._on_a_route("stop", build, decode)
 
     def close(self) -> None:
         self._http.close()
@@ -166,6 +231,42 @@ class GameballClient:
 
     def _redact(self) -> tuple[str, str]:
         return self._api_key.reveal(), self._secret_key.reveal()
+
+    def _on_a_route(self, operation: rt.Operation, build: Callable[[Paths], Request],
+                    decode: Callable[[Request, Reply], T]) -> T:
+        """Call the status or stop route of the pinned paths, or of the documented pair
+        that works (trying the other pair once on a 404 while none is proven)."""
+        if self._pinned is not None:
+            request = build(self._pinned)
+            return decode(request, self._call(operation, request))
+        with self._routes_lock:
+            tries = self._routes.tries()
+        missing: NotFound | None = None
+        for pair in tries:
+            request = build(Paths.preset(pair))
+            try:
+                reply = self._call(operation, request)
+            except NotFound as exc:  # wrong pair, or an unknown job: the other pair says
+                missing = missing or exc
+                continue
+            result = decode(request, reply)
+            self._proven(pair)
+            return result
+        assert missing is not None
+        raise missing
+
+    def _proven(self, pair: str) -> None:
+        with self._routes_lock:
+            self._routes.answered(pair)
+            news = pair != self._known
+            self._known = pair
+        if not news:
+            return
+        with _PROVEN_LOCK:
+            _PROVEN_ROUTES[self.base_url] = pair
+        log.info("Gameball serves the %s status and stop routes at %s", pair, self.base_url)
+        if self._on_routes is not None:
+            self._on_routes(pair)
 
     def _call(self, operation: rt.Operation, request: Request) -> Reply:
         """Send with limiter and retries; the 2xx reply, or the last error raised."""

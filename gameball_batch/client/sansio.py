@@ -90,6 +90,53 @@ class Paths:
         return presets[name]()
 
 
+# The two documented pairs of status and stop routes (reference §9 C2/C3), by name.
+ROUTE_PAIRS = ("gitbook", "openapi")
+ROUTE_SETTINGS = ("auto", *ROUTE_PAIRS)
+
+
+def pinned_paths(setting: str) -> Paths | None:
+    """The ``[gameball] routes`` setting as paths: ``"auto"`` is None (find the pair that
+    works), ``"gitbook"`` or ``"openapi"`` pins that pair."""
+    value = str(setting).strip().lower()
+    if value not in ROUTE_SETTINGS:
+        raise ValueError(f"routes must be one of {', '.join(ROUTE_SETTINGS)}, got '{setting}'")
+    return None if value == "auto" else Paths.preset(value)
+
+
+@dataclass
+class RouteChoice:
+    """Which documented pair of status/stop routes this Gameball serves; pure state.
+
+    Until a pair is proven by a 2xx, a 404 on ``current`` may mean "wrong pair" as well as
+    "unknown job", so :meth:`tries` names the other pair too: a caller tries them in
+    order and reports the first 2xx with :meth:`answered`. A 404 on both leaves
+    ``current`` as it was (still unproven) and means the job is unknown. Once proven,
+    only that pair is tried and a 404 is an unknown job.
+    """
+
+    current: str = "gitbook"
+    proven: bool = False
+
+    def __post_init__(self) -> None:
+        if self.current not in ROUTE_PAIRS:
+            raise ValueError(f"routes must be one of {', '.join(ROUTE_PAIRS)}, "
+                             f"got '{self.current}'")
+
+    def tries(self) -> tuple[str, ...]:
+        """The pairs to try, in order."""
+        if self.proven:
+            return (self.current,)
+        return (self.current, *(p for p in ROUTE_PAIRS if p != self.current))
+
+    def answered(self, pair: str) -> bool:
+        """``pair`` answered with a 2xx: use it from now on. True when this newly proves it
+        (the moment to remember the answer), False when it was proven already."""
+        newly = not (self.proven and self.current == pair)
+        self.current, self.proven = pair, True
+        return newly
+
+
 def _check_template(name: str, template: str, **values: str) -> None:
     if not template.startswith("/"):
         raise ValueError(f"The {name} path must start with '/', got '{template}'")

@@ -160,9 +160,11 @@ def get_client_factory() -> ClientFactory:
 def new_client(connection: Connection, settings: Settings, **options: Any) -> GameballClient:
     """A client for ``connection`` within the configured rate limit (``options`` go to it)."""
     from gameball_batch.client import GameballClient, RateLimit
+    from gameball_batch.client.sansio import pinned_paths
 
     limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
                       shared=settings.rate_shared)
+    options.setdefault("paths", pinned_paths(settings.routes))  # None: find the pair
     return GameballClient(
         connection.base_url, connection.api_key, connection.secret_key or "",
         rate_limit=limit, **options,

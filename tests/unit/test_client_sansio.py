@@ -463,3 +463,43 @@ def test_retries_stop_after_max_retries() -> None:
     kwargs: dict[str, Any] = {"max_retries": 2, "backoff": rt.Backoff(), "rng": random.Random()}
     assert rt.retry_delay("status", SERVER, 1, **kwargs) is not None
     assert rt.retry_delay("status", SERVER, 2, **kwargs) is None
+
+
+# --- which documented pair of status/stop routes (reference §9 C2/C3) ----------------------
+
+
+def test_an_unproven_pair_is_tried_first_then_the_other_once() -> None:
+    choice = sansio.RouteChoice()
+    assert choice.tries() == ("gitbook", "openapi")
+    assert sansio.RouteChoice("openapi").tries() == ("openapi", "gitbook")
+
+
+def test_a_2xx_proves_a_pair_and_only_it_is_tried_from_then_on() -> None:
+    choice = sansio.RouteChoice()
+    assert choice.answered("openapi") is True  # newly proven: the moment to remember it
+    assert (choice.current, choice.proven, choice.tries()) == ("openapi", True, ("openapi",))
+    assert choice.answered("openapi") is False  # already known: nothing new to store
+
+
+@pytest.mark.parametrize(("setting", "status"), [
+    ("auto", None),
+    ("gitbook", ("GET", "/api/v4.0/integrations/batch/9")),
+    (" OpenAPI ", ("GET", "/api/v4.0/integrations/batches/9/status")),
+])
+def test_the_routes_setting_pins_a_pair_or_leaves_it_to_be_found(
+    setting: str, status: tuple[str, str] | None
+) -> None:
+    paths = sansio.pinned_paths(setting)
+    if status is None:
+        assert paths is None
+        return
+    assert paths is not None
+    got = sansio.status_request("9", paths=paths, headers=HEADERS)
+    assert (got.method, got.path) == status
+
+
+def test_an_unknown_routes_setting_or_pair_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="auto, gitbook, openapi"):
+        sansio.pinned_paths("swagger")
+    with pytest.raises(ValueError, match="gitbook, openapi"):
+        sansio.RouteChoice("swagger")

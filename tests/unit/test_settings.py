@@ -61,3 +61,21 @@ def test_broken_secrets_file_gives_a_clear_message(tmp_path: Path) -> None:
     bad.write_text("[gameball\napi_key=")
     with pytest.raises(ValueError, match="not valid TOML"):
         load_settings(env={}, secrets_path=bad)
+
+
+@pytest.mark.parametrize(("file_text", "env", "routes"), [
+    ("", {}, "auto"),  # find the documented pair that answers
+    ('[gameball]\nroutes = "openapi"\n', {}, "openapi"),
+    ('[gameball]\nroutes = "openapi"\n', {"GAMEBALL_ROUTES": "GitBook"}, "gitbook"),
+])
+def test_the_status_and_stop_routes_are_found_unless_a_setting_pins_them(
+    tmp_path: Path, file_text: str, env: dict[str, str], routes: str
+) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(file_text)
+    assert load_settings(env=env, secrets_path=secrets).routes == routes
+
+
+def test_an_unknown_routes_setting_names_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="auto, gitbook, openapi, got 'swagger'"):
+        load_settings(env={"GAMEBALL_ROUTES": "swagger"}, secrets_path=tmp_path / "none.toml")
