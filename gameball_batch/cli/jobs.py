@@ -12,6 +12,7 @@ print a key: keys stay inside :class:`Secret` and the client.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import sys
@@ -119,7 +120,7 @@ class _Target:
 
 
 @contextmanager
-def _target(settings: Settings) -> Iterator[_Target]:
+def _target(settings: Settings, ledger: Ledger | None = None) -> Iterator[_Target]:
     """The Gameball account from the settings, or an embedded sandbox for this process."""
     from gameball_batch.client import GameballClient, RateLimit
     from gameball_batch.client.sansio import pinned_paths
@@ -127,6 +128,13 @@ def _target(settings: Settings) -> Iterator[_Target]:
     limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
                       shared=settings.rate_shared)
     paths = pinned_paths(settings.routes)  # None: the client finds the pair that answers
+
+    def memory(url: str) -> dict[str, Any]:
+        """The pair found before for this Gameball, kept in the ledger (when one is open)."""
+        if paths is not None or ledger is None:
+            return {}
+        return {"remembered_routes": ledger.remembered_routes(url),
+                "on_routes": functools.partial(ledger.remember_routes, url)}
     if not settings.use_sandbox:
         api_key, secret_key = settings.api_key, settings.secret_key
         if secret_key is None:
@@ -135,7 +143,7 @@ def _target(settings: Settings) -> Iterator[_Target]:
 
         def real() -> Any:
             return GameballClient(settings.base_url, api_key, secret_key, rate_limit=limit,
-                                  paths=paths)
+                                  paths=paths, **memory(settings.base_url))
 
         yield _Target(real, None, settings.base_url,
                       lg.Target.of(sandbox=False, base_url=settings.base_url,
@@ -157,7 +165,7 @@ def _target(settings: Settings) -> Iterator[_Target]:
 
     def sandboxed() -> Any:
         return GameballClient(url, server.api_key, server.secret_key, rate_limit=limit,
-                              paths=paths)
+                              paths=paths, **memory(url))
 
     try:
         yield _Target(sandboxed, server, url,
@@ -365,7 +373,7 @@ def submit(file: Path, slug: str, reading: Reading, wait: bool,
     prep = _prepare(file, slug, reading, settings)
     if prep.plan is None:
         _report_issues(prep.result, as_json=as_json)
-    with _ledger(settings) as ledger, _target(settings) as target:
+    with _ledger(settings) as ledger, _target(settings, ledger) as target:
         submission = _submit_guarded(ledger, prep, file, settings, override, confirm=not yes,
                                      target=target.target, scheduled_at=at)
         job_id = submission.job_id
@@ -515,7 +523,7 @@ def resume(job_id: str, wait: bool, timeout: float | None, as_json: bool,
         if before.state == lg.JOB_PAUSED:
             jobs.resume(ledger, job_id, _actor())
         if wait or settings.use_sandbox:
-            with _target(settings) as target:
+            with _target(settings, ledger) as target:
                 _drive(ledger, _runner(ledger, target, settings), job_id,
                        show_progress=_show_progress(as_json), timeout=timeout)
         outcome = jobs.summary(ledger, job_id)
@@ -546,7 +554,7 @@ def stop(job_id: str, abort: bool, db: str | None) -> None:
         if job is not None and _held_by_live_runner(job, ledger.now()):
             click.echo("Stop requested; the runner sending this job stops it now.")
             return
-        with _target(settings) as target:
+        with _target(settings, ledger) as target:
             _drive(ledger, _runner(ledger, target, settings), job_id, show_progress=False)
         _print_summary(jobs.summary(ledger, job_id), as_json=False)
 
@@ -593,7 +601,7 @@ def retry_failed(job_id: str, as_json: bool, yes: bool, db: str | None) -> None:
     from gameball_batch import approval_flow
 
     settings = _settings(db)
-    with _ledger(settings) as ledger, _target(settings) as target:
+    with _ledger(settings) as ledger, _target(settings, ledger) as target:
         try:
             rules = approval_flow.rules_from_settings(settings.extra)
         except ValueError as exc:

@@ -324,6 +324,13 @@ class Ledger:
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
             return True
 
+    def remembered_routes(self, base_url: str) -> str | None:
+        """The status/stop route pair ("gitbook"/"openapi") this Gameball was found to serve."""
+        return self.meta(f"routes:{base_url.rstrip('/')}")
+
+    def remember_routes(self, base_url: str, pair: str) -> None:
+        self.set_meta(f"routes:{base_url.rstrip('/')}", pair)
+
     # -- jobs --
 
     def create_job(

@@ -13,6 +13,7 @@ run. This module must not render anything (no ``st.write``): it is plumbing.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,6 +166,11 @@ def new_client(connection: Connection, settings: Settings, **options: Any) -> Ga
     limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
                       shared=settings.rate_shared)
     options.setdefault("paths", pinned_paths(settings.routes))  # None: find the pair
+    if options["paths"] is None:  # the pair found earlier is remembered in the ledger
+        ledger = get_ledger()
+        options.setdefault("remembered_routes", ledger.remembered_routes(connection.base_url))
+        options.setdefault("on_routes", functools.partial(ledger.remember_routes,
+                                                          connection.base_url))
     return GameballClient(
         connection.base_url, connection.api_key, connection.secret_key or "",
         rate_limit=limit, **options,

@@ -168,3 +168,28 @@ def test_a_sandbox_serving_both_pairs_settles_on_the_first(serve: Any, sent: Any
         gb.get_status(job_id, "cashback")
         assert sent() == [(*route(STATUS, "gitbook", job_id), "200")]
         assert gb.routes == "gitbook"
+
+
+def test_the_pair_found_is_kept_in_the_ledger_and_used_first_by_the_next_process(
+        serve: Any, sent: Any, tmp_path: Any) -> None:
+    """What the console and the CLI wire: a later client (another process, so no memory of
+    its own) starts from the pair the ledger remembers and never tries the other."""
+    import functools
+
+    from gameball_batch.client.http import forget_proven_routes
+    from gameball_batch.ledger import Ledger
+
+    server = serve("openapi")
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        remember = functools.partial(ledger.remember_routes, server.url)
+        with client(server, remembered_routes=ledger.remembered_routes(server.url),
+                    on_routes=remember) as gb:
+            job_id = gb.create_batch("cashback", payload("INV-1"))
+            gb.get_status(job_id, "cashback")
+        assert ledger.remembered_routes(server.url) == "openapi"
+        forget_proven_routes()  # as if this were a new process
+        sent()
+        with client(server, remembered_routes=ledger.remembered_routes(server.url),
+                    on_routes=remember) as later:
+            later.get_status(job_id, "cashback")
+        assert sent() == [(*route(STATUS, "openapi", job_id), "200")]
