@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -512,14 +512,17 @@ def _rows_per_group(index: pd.Index, group: np.ndarray) -> tuple[np.ndarray, np.
 # --- planning ------------------------------------------------------------------------------
 
 
+Placement = Sequence[Sequence[int]]  # item positions per chunk (ranges, lists or arrays)
+
+
 def _placement(items: _Items, size: int, *, unique: bool,
-               ) -> tuple[list[range] | list[list[int]], tuple[str, int] | None]:
+               ) -> tuple[Placement, tuple[str, int] | None]:
     return place_items(items.keys, items.customers, size, unique=unique)
 
 
 def place_items(keys: pa.Array, customers: pa.Array | None, size: int, *,
                 unique: bool = False,
-                ) -> tuple[list[range] | list[list[int]], tuple[str, int] | None]:
+                ) -> tuple[Placement, tuple[str, int] | None]:
     """Item positions per chunk, and the busiest customer (id, items) if any repeats.
 
     Every chunk holds at most ``size`` items, each result key at most once and each customer
@@ -538,20 +541,24 @@ def place_items(keys: pa.Array, customers: pa.Array | None, size: int, *,
     keys_unique = unique or (not keys.null_count and len(pc.unique(keys)) == n)
     if customers is None and keys_unique:
         return [range(start, min(start + size, n)) for start in range(0, n, size)], None
-    codes, uniques = pd.factorize(pd.Series(by_customer.to_numpy(zero_copy_only=False),
-                                            dtype=object))
-    counts = np.bincount(codes, minlength=len(uniques)) if n else np.zeros(0, np.int64)
+    encoded = pc.dictionary_encode(by_customer.cast(_TEXT))  # one arrow hash pass
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    counts = np.bincount(codes, minlength=len(encoded.dictionary)) if n else codes
     busiest = None
     if n and counts.max() > 1:
         top = int(counts.argmax())
-        busiest = (str(uniques[top]), int(counts[top]))
+        busiest = (str(encoded.dictionary[top]), int(counts[top]))
     if busiest is None and keys_unique:
         return [range(start, min(start + size, n)) for start in range(0, n, size)], None
     chunk_count = max(-(-n // size), busiest[1] if busiest else 1)
     grouped = np.argsort(codes, kind="stable")  # a customer's items together, in order
-    deal = np.arange(n) % chunk_count
-    placement = [grouped[deal == c].tolist() for c in range(chunk_count)]
-    placement = [sorted(chunk) for chunk in placement if chunk]  # source order inside
+    chunk_of = np.empty(n, dtype=np.int64)
+    chunk_of[grouped] = np.arange(n) % chunk_count  # dealt round-robin
+    order = np.argsort(chunk_of, kind="stable")  # by chunk, source order inside
+    bounds = np.cumsum(np.bincount(chunk_of, minlength=chunk_count))
+    # Arrays, not lists: the chunks' order is joined again without a Python pass per item.
+    placement: Placement = [cast(Sequence[int], part)
+                            for part in np.split(order, bounds[:-1]) if len(part)]
     if not keys_unique and not _keys_unique_per_chunk(keys, placement):
         placement = _greedy(keys, by_customer, size)
     return placement, busiest
@@ -584,8 +591,8 @@ def _greedy(key_array: pa.Array, customer_array: pa.Array, size: int) -> list[li
 def _chunks(items: _Items, placement: Sequence[Sequence[int]]) -> Iterator[Chunk]:
     """Cut each chunk's body from a block of "item," texts; no per-item Python work."""
     if not all(isinstance(chunk, range) for chunk in placement):  # repeated keys moved some
-        order = np.fromiter((p for chunk in placement for p in chunk), dtype=np.int64,
-                            count=len(items))
+        order = np.concatenate([np.asarray(chunk, dtype=np.int64) for chunk in placement]) \
+            if placement else np.zeros(0, dtype=np.int64)
         if (order != np.arange(len(order))).any():
             items = items.reordered(order)
     blocks = list(_blocks(placement))
