@@ -282,3 +282,42 @@ def test_a_workbook_upload_asks_which_sheet(
     wait_for_text(page, "sheet “Cashback”")
     wait_for_text(page, "All 20 rows are valid.")
     assert metric_value(page, "Valid") == "20"
+
+
+def test_a_cashback_drop_with_an_outlier_is_fixed_in_step_4_and_sent_as_fixed(
+    app_server: AppServer, ledger: Ledger, page: Any, tmp_path: Path
+) -> None:
+    """An amount 100x the median is a warning in step 4, with its row in the editor: the
+    operator corrects it there, and the job sends the corrected amount."""
+    lines = [",".join(CASHBACK_HEADER)]
+    lines.append(f"cus-1001,OUT-0,{WHEN},2500")  # row 2: meant 25.00, a slip of the keyboard
+    lines += [f"cus-{1002 + n},OUT-{n + 1},{WHEN},{20 + n % 9}" for n in range(40)]
+    path = tmp_path / "outlier-drop.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    open_page(page, app_server.url + "/")
+    choose_batch_type(page, "Cashback Rewards")
+    upload(page, path)
+    wait_for_text(page, "Detected:")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll("[data-testid='stMetric']")].some(
+            m => m.innerText.includes("Warnings") && m.innerText.trim().endsWith("1"))""")
+    assert metric_value(page, "Invalid") == "0"
+    edit_last_cell_of_first_failing_row(page, "2500", "25")  # the warned row, first in the editor
+    rerun_after(page, page.get_by_role("button", name="Apply fixes and validate again").click)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll("[data-testid='stMetric']")].some(
+            m => m.innerText.includes("Warnings") && m.innerText.trim().endsWith("0"))""")
+
+    wait_for_text(page, "5. Review the impact")
+    rerun_after(page, page.get_by_text("I have reviewed the 41 rows").click)
+    page.get_by_role("button", name="Submit 41 rows to the sandbox").click()
+    page.wait_for_url(re.compile(r".*/jobs\?job=.+"))
+    job_id = page.url.rsplit("job=", 1)[1]
+    page.get_by_text("41 of 41 rows finished").wait_for(timeout=JOB_DONE_MS)
+    sent = [item for chunk in ledger.chunks(job_id)
+            for item in json.loads(ledger.payload(job_id, chunk.index))["body"]]
+    assert next(i["amount"] for i in sent if i["transactionId"] == "OUT-0") == 25
+    fixes = [e for e in ledger.audit_entries(job_id) if e.action == "file.fixes"]
+    assert fixes[0].detail["fixes"] == [{"row": 2, "column": "Amount", "before": "2500",
+                                         "after": "25"}]
