@@ -447,7 +447,7 @@ def resolve_chunk(
                                     message=_verdict(decision, actor, reason))
     else:
         raise JobError(f"Chunk {chunk_idx + 1} is {chunk.state}: nothing to resend.")
-    _after_decision(ledger, job_id, actor)
+    after_decision(ledger, job_id, actor)
 
 
 def _verdict(decision: str, actor: str, reason: str) -> str:
@@ -473,7 +473,7 @@ def _resolve_unknown_chunk(
     )
 
 
-def _after_decision(ledger: Ledger, job_id: str, actor: str) -> None:
+def after_decision(ledger: Ledger, job_id: str, actor: str) -> None:
     """Re-queue a job with chunks to send; finish one with nothing left in doubt."""
     job = _job_or_error(ledger, job_id)
     chunks = ledger.chunk_counts(job_id)

@@ -282,7 +282,7 @@ def accept(ledger: Ledger, job_id: str, *, actor: str, reason: str) -> Accepted:
     ledger.settle_rows(job_id, settle, actor=actor, action=ACCEPTED,
                        detail={**detail, "resent_chunks": sorted(resend)}, cause=tr.EVIDENCE)
     _close_settled_chunks(ledger, job_id, actor)
-    _after(ledger, job_id, actor)
+    jobs.after_decision(ledger, job_id, actor)
     moved_not = sum(1 for s, _ in settle.values() if s == lg.ROW_NOT_APPLIED)
     return Accepted(applied=len(applied), not_applied=moved_not,
                     resent_chunks=tuple(sorted(resend)),
@@ -319,20 +319,6 @@ def _close_settled_chunks(ledger: Ledger, job_id: str, actor: str) -> None:
                             expect=(lg.CHUNK_UNKNOWN,), cause=tr.EVIDENCE, actor=None,
                             error=None if state == lg.CHUNK_DONE else
                             "Verified absent at Gameball.")
-
-
-def _after(ledger: Ledger, job_id: str, actor: str) -> None:
-    """Re-queue a job with chunks to resend; finish one with nothing left in doubt."""
-    job = _job(ledger, job_id)
-    chunks = ledger.chunk_counts(job_id)
-    if chunks[lg.CHUNK_PENDING] and job.state == lg.JOB_NEEDS_OPERATOR:
-        ledger.set_job_state(job_id, lg.JOB_QUEUED, expect=(lg.JOB_NEEDS_OPERATOR,), actor=actor)
-        return
-    busy = chunks[lg.CHUNK_PENDING] + chunks[lg.CHUNK_SENDING] + chunks[lg.CHUNK_ACCEPTED]
-    if job.state == lg.JOB_NEEDS_OPERATOR and not busy and not chunks[lg.CHUNK_UNKNOWN] \
-            and not ledger.row_counts(job_id)[lg.ROW_UNKNOWN]:
-        ledger.set_job_state(job_id, lg.JOB_FINISHED, expect=(lg.JOB_NEEDS_OPERATOR,),
-                             actor=actor)
 
 
 def decide_chunks(ledger: Ledger, job_id: str, chunks: Iterable[int], decision: str, *,

@@ -9,9 +9,11 @@ serves the whole session, so a test costs a reset, not a start.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from gameball_batch.ledger import Ledger
 from gameball_batch.sandbox import SandboxServer
 
 DEMO_CUSTOMERS = 5
@@ -43,3 +45,11 @@ def sandbox(_sandbox_server: SandboxServer) -> SandboxServer:
     """A running sandbox with fresh state: demo customers seeded, no jobs, no faults."""
     _sandbox_server.state.restore()
     return _sandbox_server
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A fresh ledger file of the test's own."""
+    led = Ledger(tmp_path / "ledger.db")
+    yield led
+    led.close()

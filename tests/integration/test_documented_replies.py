@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -31,13 +30,6 @@ from gameball_batch.validate import validate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PAST = "2026-11-20T10:00:00Z"
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    led = Ledger(tmp_path / "ledger.db")
-    yield led
-    led.close()
 
 
 @pytest.fixture

@@ -55,13 +55,6 @@ def _customers(sandbox: SandboxServer) -> None:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    led = Ledger(tmp_path / "ledger.db")
-    yield led
-    led.close()
-
-
-@pytest.fixture
 def here(sandbox: SandboxServer) -> lg.Target:
     """The sandbox as a target, as the console and the CLI record it."""
     return lg.Target.of(sandbox=True, base_url=sandbox.url, api_key=sandbox.api_key)

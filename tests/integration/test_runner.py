@@ -40,13 +40,6 @@ def _customers(sandbox: SandboxServer) -> None:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    led = Ledger(tmp_path / "ledger.db")
-    yield led
-    led.close()
-
-
-@pytest.fixture
 def factory(sandbox: SandboxServer) -> Callable[[], GameballClient]:
     def make() -> GameballClient:
         return GameballClient(sandbox.url, sandbox.api_key, sandbox.secret_key,

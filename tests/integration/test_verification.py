@@ -34,13 +34,6 @@ def _customers(sandbox: SandboxServer) -> None:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    led = Ledger(tmp_path / "ledger.db")
-    yield led
-    led.close()
-
-
-@pytest.fixture
 def client(sandbox: SandboxServer) -> Iterator[GameballClient]:
     with GameballClient(sandbox.url, sandbox.api_key, sandbox.secret_key, rate_limit=None,
                         sleep=lambda _s: None) as made:
