@@ -157,9 +157,14 @@ class _Items:
     row_values: np.ndarray  # int64 source rows, grouped by item
     row_starts: np.ndarray | None = None
     customers: pa.Array | None = None  # each item's customerId; None: the key is the customer
+    # For items rendered from frame rows (one row an item): the same render over the rows
+    # taken in another order, so a reordered plan still renders block by block on two
+    # threads instead of rendering the whole file at once and moving its text.
+    reorder_rows: Callable[[np.ndarray], Callable[[int, int], pa.Array]] | None = None
+    key_order: np.ndarray | None = None  # keys[key_order[i]] is item i's key (reordered)
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.keys) if self.key_order is None else len(self.key_order)
 
     def text(self, start: int, stop: int) -> pa.Array:
         """The "item," texts of items ``start:stop`` (large_string).
@@ -170,6 +175,9 @@ class _Items:
         return self.render(start, stop).cast(_TEXT)
 
     def key_tuple(self, start: int, stop: int) -> tuple[str, ...]:
+        if self.key_order is not None:  # taken lazily: a chunk's keys only when asked for
+            picked = pc.take(self.keys, pa.array(self.key_order[start:stop]))
+            return tuple(str(k) for k in picked.to_pylist())
         return tuple(str(k) for k in self.keys.slice(start, stop - start).to_pylist())
 
     def row_tuples(self, start: int, stop: int) -> tuple[tuple[int, ...], ...]:
@@ -183,19 +191,20 @@ class _Items:
 
     def reordered(self, order: np.ndarray) -> _Items:
         """The same items in another order (only when repeated keys moved some)."""
-        text = _whole(pc.take(self.text(0, len(self)), pa.array(order)))
-        keys = pc.take(self.keys, pa.array(order))
-        customers = None if self.customers is None else pc.take(self.customers,
-                                                               pa.array(order))
+        text = (self.reorder_rows(order) if self.reorder_rows is not None
+                else _whole(pc.take(self.text(0, len(self)), pa.array(order))))
+        # Keys are taken per chunk when asked for (the review never asks); customers are
+        # no longer needed once items are placed.
+        keys, key_order = self.keys, order if self.key_order is None else self.key_order[order]
         if self.row_starts is None:
-            return _Items(text, keys, self.row_values[order], customers=customers)
+            return _Items(text, keys, self.row_values[order], key_order=key_order)
         lengths = np.diff(self.row_starts)[order]
         starts = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         first = self.row_starts[order]
         within = np.arange(int(starts[-1]), dtype=np.int64) - np.repeat(starts[:-1], lengths)
         values = self.row_values[np.repeat(first, lengths) + within]
-        return _Items(text, keys, values, starts, customers)
+        return _Items(text, keys, values, starts, key_order=key_order)
 
 
 @dataclass(frozen=True)
@@ -414,12 +423,17 @@ def _render(
 def _flat_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
     paths = [str(c) for c in clean.columns]
 
-    def render(start: int, stop: int) -> pa.Array:  # one row block; pieces stay small
-        return _tree_object(clean.iloc[start:stop], paths, keep_empty=True, suffix=",")
+    def render_of(frame: pd.DataFrame) -> Callable[[int, int], pa.Array]:
+        def render(start: int, stop: int) -> pa.Array:  # one row block; pieces stay small
+            return _tree_object(frame.iloc[start:stop], paths, keep_empty=True, suffix=",")
+
+        return render
 
     keys = _key_text(clean, bt.result_key)
     customers = None if bt.result_key == "customerId" else _key_text(clean, "customerId")
-    return _Items(render, keys, np.asarray(clean.index, dtype="int64"), customers=customers)
+    return _Items(render_of(clean), keys, np.asarray(clean.index, dtype="int64"),
+                  customers=customers,
+                  reorder_rows=lambda order: render_of(clean.take(order)))
 
 
 def _whole(text: pa.Array) -> Callable[[int, int], pa.Array]:
