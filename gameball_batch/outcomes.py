@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,12 +260,6 @@ class Watch:
             return (f"Gameball's job made no progress for {self.max_age / 60:g} minutes "
                     f"(last status: {word}); this chunk may or may not have been applied.")
         return None
-
-
-def unlisted_rows(keys: Iterable[str], reading: Reading) -> set[str]:
-    """The keys a reading did not name (for tests and reports)."""
-    named = set(reading.applied) | {o.key for o in reading.outcomes}
-    return {k for k in keys if k not in named}
 
 
 def _text(value: Any) -> str:

@@ -145,8 +145,7 @@ def owner_is_dead(owner: str) -> bool:
     return False
 
 
-describe = oc.describe  # kept for callers that format client errors
-__all__ = ["Runner", "WrongTarget", "describe", "new_owner_id", "owner_is_dead"]
+
 
 
 class _FirstPoll:

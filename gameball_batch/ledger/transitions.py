@@ -385,8 +385,3 @@ def finish(tx: sqlite3.Connection, f: ChunkFinish, p: Prepared, now: float) -> b
             args.append(p.named)
         tx.execute(sql, args)
     return True
-
-
-def statuses_written_here() -> tuple[str, ...]:
-    """Every row status some move may write (for the tests that check the table)."""
-    return tuple(sorted({t for _, t in ROW_MOVES} | {ROW_FAILED}))

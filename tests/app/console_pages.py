@@ -53,3 +53,25 @@ def shown_text(markdown: str) -> str:
     """What markdown reads as once its backslash escapes are undone (``text.literal``);
     the invisible word joiners that keep addresses from becoming links are dropped too."""
     return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
+
+
+def open_console() -> AppTest:
+    """The whole console (app.py), run once: the router, the gate, New batch."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes, *, slug: str = "cashback") -> AppTest:
+    """Choose the batch type on New batch and upload one file to it."""
+    from gameball_batch.ui import state as keys
+
+    at.selectbox(key=keys.NB_TYPE).set_value(slug).run()
+    at.file_uploader[0].set_value((name, data, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The value a metric shows, by its label."""
+    return next(str(m.value) for m in at.metric if m.label == label)

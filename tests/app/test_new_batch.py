@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from console_pages import goto, shown_text
-from streamlit.testing.v1 import AppTest
+from console_pages import goto, metric, open_console, shown_text, upload
 
 from gameball_batch import jobs
 from gameball_batch.ledger import Ledger
@@ -42,23 +41,6 @@ def cashback_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
 
 GOOD = [(f"cus-{1001 + n}", f"INV-{n}", PAST, f"{10 + n}.50") for n in range(5)]
 BAD = [("cus-1010", "INV-90", PAST, "12;5"), ("cus-1011", "INV-91", FUTURE, "20")]
-
-
-def open_console() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    return at
-
-
-def upload(at: AppTest, name: str, data: bytes, *, slug: str = "cashback") -> AppTest:
-    at.selectbox(key=keys.NB_TYPE).set_value(slug).run()
-    at.file_uploader[0].set_value((name, data, "text/csv")).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(str(m.value) for m in at.metric if m.label == label)
 
 
 def test_empty_page_explains_the_type_and_offers_templates() -> None:

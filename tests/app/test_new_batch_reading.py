@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from console_pages import shown_text
+from console_pages import metric, open_console, shown_text, upload
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ledger import Ledger
@@ -32,23 +32,6 @@ def _fresh_services() -> Iterator[None]:
     services.shutdown()
     yield
     services.shutdown()
-
-
-def open_console() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    return at
-
-
-def upload(at: AppTest, name: str, data: bytes, *, slug: str = "cashback") -> AppTest:
-    at.selectbox(key=keys.NB_TYPE).set_value(slug).run()
-    at.file_uploader[0].set_value((name, data, "text/csv")).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(str(m.value) for m in at.metric if m.label == label)
 
 
 def payout_list(header: list[str]) -> bytes:

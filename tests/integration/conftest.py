@@ -53,3 +53,16 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     led = Ledger(tmp_path / "ledger.db")
     yield led
     led.close()
+
+
+@pytest.fixture
+def connected(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    """Credentials pointing the CLI at the test sandbox (as if it were Gameball)."""
+    from submission_helpers import SEEDED
+
+    with sandbox.state.lock:
+        sandbox.core.seed(SEEDED)
+    monkeypatch.setenv("GAMEBALL_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("GAMEBALL_SECRET_KEY", sandbox.secret_key)
+    monkeypatch.setenv("GAMEBALL_BASE_URL", sandbox.url)
+    return sandbox

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from submission_helpers import SEEDED, applied_counts, inject
+from submission_helpers import applied_counts, inject
 
 from gameball_batch.cli import main
 from gameball_batch.sandbox import SandboxServer
@@ -27,17 +27,6 @@ FILES = {
                    f"cus-1002,R-2,{PAST},20\n",
     "events": "customerId,event,metadata.stars\ncus-1001,write_review,5\ncus-1002,write_review,4\n",
 }
-
-
-@pytest.fixture
-def connected(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    """Credentials pointing the CLI at the test sandbox (as if it were Gameball)."""
-    with sandbox.state.lock:
-        sandbox.core.seed(SEEDED)
-    monkeypatch.setenv("GAMEBALL_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GAMEBALL_SECRET_KEY", sandbox.secret_key)
-    monkeypatch.setenv("GAMEBALL_BASE_URL", sandbox.url)
-    return sandbox
 
 
 def run(*args: str) -> Result:

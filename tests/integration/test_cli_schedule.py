@@ -8,23 +8,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from submission_helpers import SEEDED
 
 from gameball_batch.cli import main
 from gameball_batch.sandbox import SandboxServer
 
 CSV = ("customerId,transactionId,transactionTime,amount\n"
        "cus-1001,T-1,2026-01-02T03:04:05Z,10\ncus-1002,T-2,2026-01-02T03:04:05Z,20.5\n")
-
-
-@pytest.fixture
-def connected(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    with sandbox.state.lock:
-        sandbox.core.seed(SEEDED)
-    monkeypatch.setenv("GAMEBALL_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GAMEBALL_SECRET_KEY", sandbox.secret_key)
-    monkeypatch.setenv("GAMEBALL_BASE_URL", sandbox.url)
-    return sandbox
 
 
 def run(*args: str) -> Result:

@@ -11,9 +11,7 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
-from submission_helpers import SEEDED
 
 from gameball_batch.cli import main
 from gameball_batch.ledger import Ledger
@@ -29,16 +27,6 @@ EUROPEAN = (
 )
 MAPS = ("--map", "customerId=Client", "--map", "transactionId=Invoice",
         "--map", "transactionTime=When", "--map", "amount=Sum")
-
-
-@pytest.fixture
-def connected(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    with sandbox.state.lock:
-        sandbox.core.seed(SEEDED)
-    monkeypatch.setenv("GAMEBALL_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("GAMEBALL_SECRET_KEY", sandbox.secret_key)
-    monkeypatch.setenv("GAMEBALL_BASE_URL", sandbox.url)
-    return sandbox
 
 
 def run(*args: str) -> Result:
