@@ -12,9 +12,12 @@ Blank optional values are omitted, never sent as ``""`` or ``null``. Two types g
   customer's second row with the *same* event name cannot share that ``events`` object, so
   it becomes a separate item (the planner keeps the two in different chunks).
 
-The plan: at most ``size`` items per chunk, never two items with the same result key in one
-chunk (a repeated key goes to the next chunk that lacks it), items in source order
-otherwise. The order is deterministic: the same clean frame always gives the same bytes.
+The plan: at most ``size`` items per chunk, never two items with the same result key or the
+same customer in one chunk (Gameball's documented results name only the customer), in as
+few chunks as the file allows. Items keep their source order where they can: a customer's
+repeat moves to the next chunk with room that lacks it, and only a file that cannot be cut
+that way in the fewest chunks is dealt round-robin. The order is deterministic: the same
+clean frame always gives the same bytes.
 
 Speed: item JSON is built column-wise with pyarrow compute (string escaping included;
 ``json.dumps`` runs only for cells with control characters and for list cells) and each
@@ -190,9 +193,8 @@ class _Items:
                      for a, b in pairwise(bounds))
 
     def reordered(self, order: np.ndarray) -> _Items:
-        """The same items in another order (only when repeated keys moved some)."""
-        text = (self.reorder_rows(order) if self.reorder_rows is not None
-                else _whole(pc.take(self.text(0, len(self)), pa.array(order))))
+        """The same items in another order (only when repeated customers moved some)."""
+        text = _taken(self.render, self.reorder_rows, order)
         # Keys are taken per chunk when asked for (the review never asks); customers are
         # no longer needed once items are placed.
         keys, key_order = self.keys, order if self.key_order is None else self.key_order[order]
@@ -205,6 +207,29 @@ class _Items:
         within = np.arange(int(starts[-1]), dtype=np.int64) - np.repeat(starts[:-1], lengths)
         values = self.row_values[np.repeat(first, lengths) + within]
         return _Items(text, keys, values, starts, key_order=key_order)
+
+
+def _taken(
+    render: Callable[[int, int], pa.Array],
+    reorder_rows: Callable[[np.ndarray], Callable[[int, int], pa.Array]] | None,
+    order: np.ndarray,
+) -> Callable[[int, int], pa.Array]:
+    """A render of the items in ``order``, a block at a time.
+
+    A block whose items lie close together in the file (a plan that kept file order and
+    moved a few repeats forward) renders its stretch of the file and picks its items: no
+    copy of the whole frame. A scattered block (a round-robin plan) takes just its rows.
+    """
+    def render_block(start: int, stop: int) -> pa.Array:
+        part = order[start:stop]
+        if not len(part):
+            return render(0, 0)
+        low, high = int(part.min()), int(part.max()) + 1
+        if reorder_rows is None or high - low <= 2 * len(part):
+            return pc.take(render(low, high), pa.array(part - low))
+        return reorder_rows(part)(0, len(part))
+
+    return render_block
 
 
 @dataclass(frozen=True)
@@ -541,11 +566,15 @@ def place_items(keys: pa.Array, customers: pa.Array | None, size: int, *,
 
     Every chunk holds at most ``size`` items, each result key at most once and each customer
     at most once (DESIGN.md: Gameball's documented results name only the customer, so a
-    result must name one item of its chunk). Items whose customers are all different go in
-    source order. Otherwise items are grouped by customer (customers in order of first
-    appearance) and dealt round-robin over as many chunks as the file needs, which is the
-    fewest possible: its size, or its busiest customer's item count. A customer's items are
-    consecutive in that order, so they land in different chunks.
+    result must name one item of its chunk), in the fewest chunks possible: the file's
+    size, or its busiest customer's item count.
+
+    Items whose customers are all different go in source order. Otherwise the file is cut in
+    source order and each repeat of a customer within its chunk moves forward to the next
+    chunk with room that lacks the customer (:func:`_in_file_order`): most items stay where
+    they are, so building the bodies moves little. When that cannot reach the fewest chunks
+    (a file sorted by customer, or one customer with more items than the file has chunks),
+    items are grouped by customer and dealt round-robin, which always can.
 
     ``keys``/``customers``: each item's result key and customer (None: the key is the
     customer). ``unique``: the keys are known to differ (validation refused repeats).
@@ -565,17 +594,133 @@ def place_items(keys: pa.Array, customers: pa.Array | None, size: int, *,
     if busiest is None and keys_unique:
         return [range(start, min(start + size, n)) for start in range(0, n, size)], None
     chunk_count = max(-(-n // size), busiest[1] if busiest else 1)
+    placement = _in_file_order(codes, size, chunk_count)
+    if placement is None:
+        placement = _round_robin(codes, chunk_count)
+    if not keys_unique and not _keys_unique_per_chunk(keys, placement):
+        placement = _greedy(keys, by_customer, size)
+    return placement, busiest
+
+
+_MAX_ROUNDS = 64  # rounds of repeats asking for chunks before the last few are swapped in
+_MAX_SWAPS = 256  # repeats left after the rounds that may be swapped in one by one
+_FEW = 16  # so few left that swapping them in is quicker than another round
+
+
+def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement | None:
+    """Source order cut every ``size`` items, each customer's repeat in a chunk moved to the
+    next chunk with room that lacks that customer (after the last chunk comes the first);
+    None when that needs more than ``chunk_count`` chunks.
+
+    Vectorised in rounds: every waiting repeat asks the next chunk that still has room; per
+    chunk the first ones in file order get the room, one per customer; the rest ask the
+    chunk after. The few a full file leaves over (the last free place holds their customer
+    already) are swapped in by :func:`_swap_in`.
+    """
+    n = len(codes)
+    natural = -(-n // size)
+    if natural != chunk_count:  # a customer has more items than the file has chunks
+        return None
+    home = np.arange(n, dtype=np.int64) // size  # each item's chunk
+    width = int(codes.max()) + 1
+    pairs = home * width + codes
+    moved = pd.Series(pairs).duplicated().to_numpy()  # a customer again in its chunk
+    room = size - np.bincount(home[~moved], minlength=natural)
+    present = pd.Index(pairs[~moved])  # (chunk, customer) pairs: unique once repeats left
+    waiting = np.flatnonzero(moved)  # in file order, and kept so
+    target = home[waiting] + 1
+    home[waiting] = -1  # in no chunk until placed
+    joined = np.zeros(0, dtype=np.int64)  # pairs of the repeats placed so far
+    for _ in range(_MAX_ROUNDS):
+        open_chunks = np.flatnonzero(room > 0)
+        if len(waiting) <= _FEW or not len(open_chunks):
+            break
+        # Full chunks are skipped: each repeat asks the next chunk that still has room.
+        target = open_chunks[np.searchsorted(open_chunks, target) % len(open_chunks)]
+        asked = target * width + codes[waiting]
+        free = (present.get_indexer(asked) < 0) & ~np.isin(asked, joined)
+        free &= ~pd.Series(asked).duplicated().to_numpy()  # one per customer per round
+        candidates = np.flatnonzero(free)
+        by_chunk = candidates[np.argsort(target[candidates], kind="stable")]
+        wanted = target[by_chunk]
+        rank = np.arange(len(wanted)) - np.searchsorted(wanted, wanted, side="left")
+        chosen = by_chunk[rank < room[wanted]]
+        room -= np.bincount(target[chosen], minlength=natural)
+        home[waiting[chosen]] = target[chosen]
+        joined = np.concatenate([joined, asked[chosen]])
+        left = np.ones(len(waiting), dtype=bool)
+        left[chosen] = False
+        waiting, target = waiting[left], target[left] + 1
+    if len(waiting) and (len(waiting) > _MAX_SWAPS
+                         or not _swap_in(home, codes, waiting, room)):
+        return None
+    order = np.argsort(home, kind="stable")  # nearly sorted already: a quick pass
+    bounds = np.searchsorted(home[order], np.arange(natural + 1))
+    return [cast(Sequence[int], order[bounds[c] : bounds[c + 1]]) for c in range(natural)]
+
+
+def _swap_in(home: np.ndarray, codes: np.ndarray, waiting: np.ndarray,
+             room: np.ndarray) -> bool:
+    """Place each waiting repeat where a chunk has room but already holds its customer:
+    another chunk that lacks the customer gives up an item the full one can take.
+    Whether every repeat found a place (``home`` and ``room`` are updated)."""
+    natural = len(room)
+    order = np.argsort(home, kind="stable")
+    bounds = np.searchsorted(home[order], np.arange(natural + 1))
+    members: dict[int, list[int]] = {}
+    customers: dict[int, set[int]] = {}
+
+    def of(chunk: int) -> tuple[list[int], set[int]]:
+        if chunk not in members:
+            members[chunk] = order[bounds[chunk] : bounds[chunk + 1]].tolist()
+            customers[chunk] = set(codes[members[chunk]].tolist())
+        return members[chunk], customers[chunk]
+
+    def put(item: int, chunk: int) -> None:
+        of(chunk)[0].append(item)
+        customers[chunk].add(int(codes[item]))
+        home[item] = chunk
+
+    def take(item: int, chunk: int) -> None:
+        of(chunk)[0].remove(item)
+        customers[chunk].discard(int(codes[item]))
+
+    for item in waiting.tolist():
+        customer = int(codes[item])
+        placed = False
+        for spare in np.flatnonzero(room > 0).tolist():
+            if customer not in of(spare)[1]:
+                put(item, spare)
+            else:
+                giver = next(((chunk, other) for step in range(1, natural)
+                              for chunk in [(spare + step) % natural]
+                              if customer not in of(chunk)[1]
+                              for other in of(chunk)[0]
+                              if int(codes[other]) not in customers[spare]), None)
+                if giver is None:
+                    continue
+                take(giver[1], giver[0])
+                put(giver[1], spare)
+                put(item, giver[0])
+            room[spare] -= 1
+            placed = True
+            break
+        if not placed:
+            return False
+    return True
+
+
+def _round_robin(codes: np.ndarray, chunk_count: int) -> Placement:
+    """Items grouped by customer (in order of first appearance), dealt over the chunks: a
+    customer's items are consecutive in that order, so they land in different chunks."""
+    n = len(codes)
     grouped = np.argsort(codes, kind="stable")  # a customer's items together, in order
     chunk_of = np.empty(n, dtype=np.int64)
     chunk_of[grouped] = np.arange(n) % chunk_count  # dealt round-robin
     order = np.argsort(chunk_of, kind="stable")  # by chunk, source order inside
     bounds = np.cumsum(np.bincount(chunk_of, minlength=chunk_count))
     # Arrays, not lists: the chunks' order is joined again without a Python pass per item.
-    placement: Placement = [cast(Sequence[int], part)
-                            for part in np.split(order, bounds[:-1]) if len(part)]
-    if not keys_unique and not _keys_unique_per_chunk(keys, placement):
-        placement = _greedy(keys, by_customer, size)
-    return placement, busiest
+    return [cast(Sequence[int], part) for part in np.split(order, bounds[:-1]) if len(part)]
 
 
 def _keys_unique_per_chunk(keys: pa.Array, placement: Sequence[Sequence[int]]) -> bool:

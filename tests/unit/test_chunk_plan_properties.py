@@ -89,3 +89,48 @@ def test_every_plan_keeps_the_rules_that_let_results_name_one_row(slug: str, see
     assert set(placed.values()) <= {1}, "a row in two chunks"
     busiest = plan.busiest_customer[1] if plan.busiest_customer else 1
     assert len(plan.chunks) == max(-(-plan.item_count // size), busiest), "more than needed"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_big_file_with_repeat_customers_keeps_file_order_and_the_fewest_requests(
+    seed: int,
+) -> None:
+    # Customers drawn at random, as a real export has them: a customer's repeat within a
+    # chunk moves to another chunk, everything else stays where the file has it, and the
+    # file still takes exactly ceil(items / size) requests.
+    rng = random.Random(seed)
+    n, size = rng.choice([(20_000, 200), (12_345, 100), (30_000, 1000)])
+    pool = rng.choice([n // 20, n // 5])
+    data = _frame({"customerId": [f"cus-{rng.randrange(pool)}" for _ in range(n)],
+                   "transactionId": [f"T{i}" for i in range(n)],
+                   "transactionTime": [PAST] * n,
+                   "amount": [str(rng.randint(1, 500)) for _ in range(n)]})
+    result = validate(get("cashback"), data, now=NOW, id_seed="seed")
+    plan = plan_chunks(result, size=size)
+    assert len(plan.chunks) == -(-n // size)
+    stayed = 0
+    for chunk in plan.chunks:
+        body = json.loads(chunk.payload)["body"]
+        customers = [item["customerId"] for item in body]
+        assert len(set(customers)) == len(customers), "a customer twice in one chunk"
+        assert len(body) <= size
+        rows = [r for rows in chunk.rows for r in rows]
+        assert [item["transactionId"] for item in body] == list(chunk.keys)
+        assert [f"T{r - 2}" for r in rows] == list(chunk.keys), "rows and items disagree"
+        stayed += sum(1 for r in rows if (r - 2) // size == chunk.index)
+    assert stayed >= 0.8 * n, f"only {stayed} of {n} rows stayed in their place in the file"
+
+
+def test_a_file_sorted_by_customer_is_dealt_so_it_still_takes_the_fewest_requests() -> None:
+    # Every customer's 20 rows together: cutting in file order would need a request per
+    # row; the round-robin plan needs the fewest.
+    n, size = 4_000, 100
+    data = _frame({"customerId": [f"cus-{i // 20}" for i in range(n)],
+                   "transactionId": [f"T{i}" for i in range(n)],
+                   "transactionTime": [PAST] * n,
+                   "amount": ["5"] * n})
+    plan = plan_chunks(validate(get("cashback"), data, now=NOW, id_seed="seed"), size=size)
+    assert len(plan.chunks) == 40
+    for chunk in plan.chunks:
+        customers = [item["customerId"] for item in json.loads(chunk.payload)["body"]]
+        assert len(set(customers)) == len(customers) == size
