@@ -260,6 +260,29 @@ def plan_chunks(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
                      busiest_customer=busiest)
 
 
+def chunk_count(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) -> int:
+    """How many requests :func:`plan_chunks` would make of ``result``, without building a
+    body: items of one row each are placed from their keys and customers alone (what
+    ``validate`` on the command line reports). Grouped types build their plan."""
+    bt, clean = result.batch_type, result.clean
+    if bt.group_by == "orderId" or any(str(c) == _EVENT for c in clean.columns):
+        return len(plan_chunks(result, size=size).chunks)
+    if not 1 <= size <= MAX_ITEMS_PER_REQUEST:
+        raise ValueError(f"chunk size must be 1 to {MAX_ITEMS_PER_REQUEST}, got {size}")
+    items = _flat_items(bt, clean)  # renders lazily: nothing is built here
+    if result.unique_keys:
+        # Both plans of place_items() reach the fewest chunks the file allows: its size, or
+        # its busiest customer's item count. Only repeated keys may need the greedy plan.
+        n = len(items)
+        customers = items.keys if items.customers is None else items.customers
+        codes = pc.dictionary_encode(customers.cast(_TEXT)).indices.to_numpy(
+            zero_copy_only=False)
+        busiest = int(np.bincount(codes).max()) if n else 0
+        return max(-(-n // size), busiest)
+    placement, _ = _placement(items, size, unique=False)
+    return sum(1 for chunk in placement if len(chunk))
+
+
 # --- JSON text of values, column-wise ------------------------------------------------------
 
 

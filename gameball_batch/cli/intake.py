@@ -254,7 +254,7 @@ def validate_command(file: Path, slug: str, as_json: bool, reading: Reading) -> 
 
     bt = _batch_type(slug)
     read = read_and_validate(bt, file, reading, _fail)
-    chunks = len(payloads.plan_chunks(read.result).chunks)
+    chunks = payloads.chunk_count(read.result)  # no body is built just to count them
     if as_json:
         click.echo(json.dumps(_json_report(bt, read, chunks), ensure_ascii=False))
     else:

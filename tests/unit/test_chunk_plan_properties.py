@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from gameball_batch.batch_types import get
-from gameball_batch.payloads import plan_chunks
+from gameball_batch.payloads import chunk_count, plan_chunks
 from gameball_batch.validate import validate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -89,6 +89,8 @@ def test_every_plan_keeps_the_rules_that_let_results_name_one_row(slug: str, see
     assert set(placed.values()) <= {1}, "a row in two chunks"
     busiest = plan.busiest_customer[1] if plan.busiest_customer else 1
     assert len(plan.chunks) == max(-(-plan.item_count // size), busiest), "more than needed"
+    # What `validate` on the command line reports, counted without building a body.
+    assert chunk_count(result, size=size) == len(plan.chunks)
 
 
 @pytest.mark.parametrize("seed", range(6))
