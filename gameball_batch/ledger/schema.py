@@ -206,6 +206,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX audit_undo_of ON audit(json_extract(detail, '$.parent_job_id'))
         WHERE action = 'job.undo_of';
     """,
+    # 8: how many rows of each chunk are in each status, kept by the transitions that move
+    # rows (transitions.retally). A job's counts were a GROUP BY over all its rows: 0.36 s
+    # for a 1M-row job, on every open and every refresh of its live page.
+    """
+    CREATE TABLE row_tallies (
+        job_id TEXT NOT NULL,
+        chunk_idx INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (job_id, chunk_idx, status)
+    ) WITHOUT ROWID;
+    INSERT INTO row_tallies (job_id, chunk_idx, status, n)
+        SELECT job_id, chunk_idx, status, COUNT(*) FROM rows
+        GROUP BY job_id, chunk_idx, status;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

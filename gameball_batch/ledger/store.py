@@ -839,7 +839,8 @@ class Ledger:
 
     def row_counts(self, job_id: str) -> dict[str, int]:
         cur = self._conn().execute(
-            "SELECT status, COUNT(*) AS n FROM rows WHERE job_id = ? GROUP BY status", (job_id,)
+            "SELECT status, SUM(n) AS n FROM row_tallies WHERE job_id = ? GROUP BY status",
+            (job_id,),
         )
         counts = dict.fromkeys(ROW_STATUSES, 0)
         counts.update({r["status"]: r["n"] for r in cur})
@@ -877,9 +878,9 @@ class Ledger:
 
     def left_out_count(self, job_id: str) -> int:
         """Rows of the file left out at validation (stored in no chunk)."""
-        r = self._conn().execute("SELECT COUNT(*) FROM rows WHERE job_id = ? AND chunk_idx = -1",
-                                 (job_id,)).fetchone()
-        return int(r[0])
+        r = self._conn().execute("SELECT SUM(n) FROM row_tallies WHERE job_id = ? "
+                                 "AND chunk_idx = -1", (job_id,)).fetchone()
+        return int(r[0] or 0)
 
     def chunk_keys(self, job_id: str, index: int) -> set[str]:
         cur = self._conn().execute(

@@ -34,6 +34,7 @@ failed resend makes it "not sent".
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
@@ -141,6 +142,11 @@ def insert(tx: sqlite3.Connection, job_id: str, chunks: list[NewChunk],
         "VALUES (?, ?, ?, ?, 'pending', ?)",
         ((job_id, r.row, r.chunk_idx, r.key, cells_json(r.cells)) for r in rows),
     )
+    per_chunk = Counter(r.chunk_idx for r in rows)
+    tx.executemany(
+        "INSERT INTO row_tallies (job_id, chunk_idx, status, n) VALUES (?, ?, 'pending', ?)",
+        ((job_id, chunk, n) for chunk, n in sorted(per_chunk.items())),
+    )
 
 
 def insert_left_out(tx: sqlite3.Connection, job_id: str,
@@ -152,6 +158,32 @@ def insert_left_out(tx: sqlite3.Connection, job_id: str,
         "VALUES (?, ?, -1, '', 'not_applied', ?, ?)",
         ((job_id, r.row, message, cells_json(r.cells)) for r, message in rows),
     )
+    retally(tx, job_id, (-1,))
+
+
+# --- the tallies of rows per chunk and status (schema migration 8) -------------------------
+
+
+def retally(tx: sqlite3.Connection, job_id: str, chunks: Collection[int] | None) -> None:
+    """Count again the rows of ``chunks`` (None: of the whole job) per status.
+
+    Called by every function here that moves rows, in the same transaction, so a job's
+    counts (``Ledger.row_counts``) are a sum over its chunks, never a scan of its rows.
+    """
+    if chunks is None:
+        tx.execute("DELETE FROM row_tallies WHERE job_id = ?", (job_id,))
+        tx.execute(
+            "INSERT INTO row_tallies (job_id, chunk_idx, status, n) "
+            "SELECT job_id, chunk_idx, status, COUNT(*) FROM rows WHERE job_id = ? "
+            "GROUP BY chunk_idx, status", (job_id,))
+        return
+    for chunk in sorted(set(chunks)):
+        tx.execute("DELETE FROM row_tallies WHERE job_id = ? AND chunk_idx = ?",
+                   (job_id, chunk))
+        tx.execute(
+            "INSERT INTO row_tallies (job_id, chunk_idx, status, n) "
+            "SELECT job_id, chunk_idx, status, COUNT(*) FROM rows INDEXED BY rows_item "
+            "WHERE job_id = ? AND chunk_idx = ? GROUP BY status", (job_id, chunk))
 
 
 # --- chunks --------------------------------------------------------------------------------
@@ -248,10 +280,14 @@ def move_rows(
     if chunk is None:
         sql = (f"UPDATE rows SET status = ?, message = ?{_doubt(to)} WHERE job_id = ? "
                f"AND status IN ({_marks(sources)})")
-        return int(tx.execute(sql, (to, message, job_id, *sources)).rowcount)
-    sql = (f"UPDATE rows INDEXED BY rows_item SET status = ?, message = ?{_doubt(to)} "
-           f"WHERE job_id = ? AND chunk_idx = ? AND status IN ({_marks(sources)})")
-    return int(tx.execute(sql, (to, message, job_id, chunk, *sources)).rowcount)
+        moved = int(tx.execute(sql, (to, message, job_id, *sources)).rowcount)
+    else:
+        sql = (f"UPDATE rows INDEXED BY rows_item SET status = ?, message = ?{_doubt(to)} "
+               f"WHERE job_id = ? AND chunk_idx = ? AND status IN ({_marks(sources)})")
+        moved = int(tx.execute(sql, (to, message, job_id, chunk, *sources)).rowcount)
+    if moved:
+        retally(tx, job_id, None if chunk is None else (chunk,))
+    return moved
 
 
 def move_listed_rows(
@@ -266,6 +302,11 @@ def move_listed_rows(
                f"AND row = ? AND status IN ({_marks(sources)})")
         moved += sum(tx.execute(sql, (to, message, job_id, row, *sources)).rowcount
                      for row, (status, message) in rows.items() if status == to)
+    if moved:
+        chunks = tx.execute(
+            "SELECT DISTINCT chunk_idx FROM rows WHERE job_id = ? "
+            "AND row IN (SELECT value FROM json_each(?))", (job_id, dumps(list(rows))))
+        retally(tx, job_id, [int(r[0]) for r in chunks])
     return moved
 
 
@@ -310,6 +351,7 @@ def unsent(tx: sqlite3.Connection, job_id: str, message: str, now: float) -> Non
         "(SELECT idx FROM chunks WHERE job_id = ? AND state = 'failed')",
         (message, job_id, *sources, job_id),
     )
+    retally(tx, job_id, None)
 
 
 # --- closing a chunk with Gameball's per-item results ----------------------------------------
@@ -384,4 +426,5 @@ def finish(tx: sqlite3.Connection, f: ChunkFinish, p: Prepared, now: float) -> b
             sql += " AND key NOT IN (SELECT value FROM json_each(?))"
             args.append(p.named)
         tx.execute(sql, args)
+    retally(tx, f.job_id, (f.index,))
     return True

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tally_check import tally_drift
 
 from gameball_batch.ledger import Ledger
 from gameball_batch.sandbox import SandboxServer
@@ -53,6 +54,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     led = Ledger(tmp_path / "ledger.db")
     yield led
     led.close()
+    assert tally_drift(tmp_path / "ledger.db") == [], "row counts drifted from the rows"
 
 
 @pytest.fixture

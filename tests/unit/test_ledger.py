@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fake_clock import FakeClock
+from tally_check import tally_drift
 
 from gameball_batch import ledger as lg
 from gameball_batch.ledger import ItemOutcome, Ledger, NewChunk, NewJob, NewRow
@@ -41,6 +42,7 @@ def ledger(tmp_path: Path, clock: FakeClock) -> Ledger:
     led.create_job(*_job())
     yield led
     led.close()
+    assert tally_drift(tmp_path / "ledger.db") == [], "row counts drifted from the rows"
 
 
 def test_new_file_is_at_current_schema_in_wal_mode(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from tally_check import tally_drift
 
 from gameball_batch import ledger as lg
 from gameball_batch.ledger import ChunkFinish, ItemOutcome, Ledger, NewChunk, NewJob, NewRow
@@ -27,6 +28,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
         assert led.mark_accepted("job-1", index, f"remote-{index}")
     yield led
     led.close()
+    assert tally_drift(tmp_path / "ledger.db") == [], "row counts drifted from the rows"
 
 
 def _statuses(ledger: Ledger) -> dict[int, str]:
