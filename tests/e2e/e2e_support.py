@@ -163,6 +163,30 @@ def open_page(pg: Any, url: str) -> None:
 
 
 
+def open_expander(pg: Any, label: str, *, timeout_ms: int = APP_TIMEOUT_MS) -> Any:
+    """Open the expander headed ``label`` and wait until its content takes clicks; the
+    expander's locator.
+
+    Its content is ``inert`` while closed and grows into place as it opens: a click sent
+    the moment the header was clicked can land while the button is still moving, and is
+    lost (seen on CI with the schedule panel). Waits until the content is no longer inert
+    and its size held over three looks 100 ms apart.
+    """
+    expander = pg.locator("[data-testid='stExpander']").filter(has_text=label).first
+    expander.get_by_text(label, exact=True).first.click()
+    pg.wait_for_function(
+        """(box) => {
+            const body = box.querySelector("[data-testid='stExpanderDetails']");
+            if (!body || body.inert) { box.__gbSeen = []; return false; }
+            const seen = (box.__gbSeen || []).concat([body.getBoundingClientRect().height]);
+            box.__gbSeen = seen.slice(-3);
+            return seen.length >= 3 && box.__gbSeen.every(h => h === seen[seen.length - 1]);
+        }""",
+        arg=expander.element_handle(), polling=100, timeout=timeout_ms,
+    )
+    return expander
+
+
 # --- waiting for the script run an action causes ---------------------------------------------
 #
 # The DOM cannot tell reliably: a quick run may start and finish between two React renders,
