@@ -81,7 +81,8 @@ def sandbox_process(*, rate_limit: bool) -> Iterator[Sandbox]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     cmd = [sys.executable, "-m", "gameball_batch", "sandbox", "--port", str(port),
-           "--seed-customers", str(CUSTOMERS)]
+           "--seed-customers", str(CUSTOMERS),
+           "--no-state"]  # Gameball keeps no snapshot file: snapshots would cost the sandbox CPU
     if not rate_limit:
         cmd.append("--no-rate-limit")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
