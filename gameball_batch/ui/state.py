@@ -77,6 +77,7 @@ NB_RESET = "nb.reset"  # button: start over
 
 # Display elements with keys (tables, charts, downloads) of the validate and review steps.
 NB_WHOLE_FILE = "nb.whole_file"  # st.dataframe: the whole file, read-only
+NB_SHOW_WHOLE_FILE = "nb.show_whole_file"  # st.toggle: draw the whole file (on request)
 NB_ISSUES_CHART = "nb.issues_chart"  # plotly: issues by rule
 NB_ISSUE_TABLE = "nb.issue_table"  # st.dataframe: the filtered issue table
 NB_ISSUES_DOWNLOAD = "nb.issues_download"  # download button: every issue as CSV

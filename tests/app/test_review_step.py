@@ -94,3 +94,16 @@ def test_adjustments_show_added_deducted_and_net() -> None:
     assert metric(at, "Added amount") == "1,000.00"
     assert metric(at, "Deducted amount") == "100.00"
     assert metric(at, "Net amount") == "900.00"
+
+
+def test_the_whole_file_is_drawn_only_when_the_operator_asks_for_it() -> None:
+    # The whole file is the one table with the file's own headers.
+    def whole_file(at: AppTest) -> list[object]:
+        return [d.value for d in at.dataframe if "Transaction ID" in d.value.columns]
+
+    at = upload("ok.csv", cashback_csv(["10.50", "11.50", "12.50"]), slug="cashback")
+    assert whole_file(at) == []  # not registered (and sent) on every run of the page
+    at.toggle(key=keys.NB_SHOW_WHOLE_FILE).set_value(True).run()
+    assert not at.exception
+    (shown,) = whole_file(at)
+    assert list(shown["Transaction ID"]) == ["INV-0", "INV-1", "INV-2"]  # type: ignore[index]
