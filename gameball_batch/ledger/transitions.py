@@ -337,21 +337,22 @@ def unsent(tx: sqlite3.Connection, job_id: str, message: str, now: float) -> Non
     )
     # Rows of a chunk back in doubt stay (or become again) in doubt.
     in_doubt = _row_sources(ROW_UNKNOWN, IN_DOUBT)
-    tx.execute(
+    moved = tx.execute(
         f"UPDATE rows SET status = 'unknown', doubted = 1 WHERE job_id = ? "
         f"AND status IN ({_marks(in_doubt)}) AND chunk_idx IN "
         "(SELECT idx FROM chunks WHERE job_id = ? AND state = 'unknown')",
         (job_id, *in_doubt, job_id),
-    )
+    ).rowcount
     # Rows of chunks that are now failed were never sent (never in doubt): not applied.
     sources = _row_sources(ROW_NOT_APPLIED, NEVER_SENT)
-    tx.execute(
+    moved += tx.execute(
         f"UPDATE rows SET status = 'not_applied', message = ? WHERE job_id = ? "
         f"AND status IN ({_marks(sources)}) AND doubted = 0 AND chunk_idx IN "
         "(SELECT idx FROM chunks WHERE job_id = ? AND state = 'failed')",
         (message, job_id, *sources, job_id),
-    )
-    retally(tx, job_id, None)
+    ).rowcount
+    if moved:
+        retally(tx, job_id, None)
 
 
 # --- closing a chunk with Gameball's per-item results ----------------------------------------
