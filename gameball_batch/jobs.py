@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,8 +78,9 @@ def create_job(
     (invalid at validation): they are kept as "not sent" with their cells, so the job's
     results and failed-rows download hold the whole file (:func:`left_out_reasons`).
     """
+    from gameball_batch.payloads import cells_json_texts
+
     columns = tuple(str(c) for c in frame.columns)
-    cells = _cells_by_row(frame)
     job_id = str(uuid.uuid4())
     job = NewJob(
         id=job_id, batch_type=plan.batch_type.slug, file_name=file_name,
@@ -89,19 +90,20 @@ def create_job(
         scheduled_at=scheduled_at,
     )
     chunks = [NewChunk(c.index, c.payload, len(c.keys)) for c in plan.chunks]
-    empty: list[str] = [""] * len(columns)
-    rows = [
-        NewRow(row, chunk.index, key, cells.get(row, empty))
-        for chunk in plan.chunks
-        for key, item_rows in zip(chunk.keys, chunk.rows, strict=True)
-        for row in item_rows
-    ]
+    placed = [(row, chunk.index, key)
+              for chunk in plan.chunks
+              for key, item_rows in zip(chunk.keys, chunk.rows, strict=True)
+              for row in item_rows]
     # In source-row order: the rows table is keyed by (job, row), and a file whose customers
     # repeat spreads its rows over every chunk; inserting them chunk by chunk would write
     # the table's pages in random order (a 1M-row job: minutes instead of seconds).
-    rows.sort(key=_by_row)
-    kept = [(NewRow(row, -1, "", cells.get(row, empty)), reason)
-            for row, reason in sorted((left_out or {}).items())]
+    placed.sort()  # rows are unique: by row
+    outside = sorted((left_out or {}).items())
+    encode = _cells_encoder(frame, cells_json_texts(frame), columns)
+    rows = [NewRow(row, index, key, (), text) for (row, index, key), text
+            in zip(placed, encode([row for row, _, _ in placed]), strict=True)]
+    kept = [(NewRow(row, -1, "", (), text), reason) for (row, reason), text
+            in zip(outside, encode([row for row, _ in outside]), strict=True)]
     if kept:
         audit = [*audit, ("job.left_out", {"rows": len(kept),
                                            "example_rows": [r.row for r, _ in kept[:20]]})]
@@ -146,13 +148,20 @@ def fix_entries(original: pd.DataFrame, fixes: Mapping[int, Mapping[str, str]],
     return out
 
 
-def _by_row(row: NewRow) -> int:
-    return row.row
+def _cells_encoder(frame: pd.DataFrame, texts: list[str] | None,
+                   columns: Sequence[str]) -> Callable[[list[int]], list[str]]:
+    """Source rows -> the JSON of their cells as the ledger keeps them (see
+    :func:`payloads.cells_json_texts`); a row not in ``frame`` has every cell empty."""
+    missing = lg._cells_json([""] * len(columns))
+    if texts is not None and frame.index.is_unique:
+        def from_texts(rows: list[int]) -> list[str]:
+            where = frame.index.get_indexer(pd.Index(rows)).tolist() if rows else []
+            return [texts[p] if p >= 0 else missing for p in where]
 
-
-def _cells_by_row(frame: pd.DataFrame) -> dict[int, list[str]]:
+        return from_texts
     text = frame.astype(object).where(frame.notna(), "")
-    return dict(zip((int(r) for r in frame.index), text.to_numpy().tolist(), strict=True))
+    by_row = dict(zip((int(r) for r in frame.index), text.to_numpy().tolist(), strict=True))
+    return lambda rows: [lg._cells_json(by_row[r]) if r in by_row else missing for r in rows]
 
 
 def earlier_jobs(ledger: Ledger, fingerprint: str, slug: str) -> list[lg.Job]:

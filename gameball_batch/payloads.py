@@ -318,6 +318,30 @@ def _json_pieces(series: pd.Series) -> list[Piece]:
     return [_json_objects(series)]
 
 
+def cells_json_texts(frame: pd.DataFrame) -> list[str] | None:
+    """Each row's cells as the JSON list of their text that the ledger keeps (exactly
+    ``json.dumps(cells, ensure_ascii=False)``, a missing cell as ``""``), built column by
+    column; None when a column holds something other than text (encode row by row then).
+
+    Storing a 1M-row job spent ~3 s building these row by row in Python.
+    """
+    parts: list[Piece] = ["["]
+    for position in range(len(frame.columns)):
+        try:
+            text = pa.array(frame.iloc[:, position], type=_TEXT, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        parts += [", "] if position else []
+        parts += _json_strings(pc.fill_null(text, ""))
+    parts.append("]")
+    if len(parts) == 2:
+        return ["[]"] * len(frame)
+    joined: list[str] = _concat(*parts).to_pylist()
+    return joined
+
+
 def _arrow(series: pd.Series) -> pa.Array:
     if pd.api.types.is_float_dtype(series.dtype):
         return pa.array(series.to_numpy(), from_pandas=True)

@@ -102,6 +102,7 @@ class NewRow:
     chunk_idx: int
     key: str
     cells: Sequence[str]  # aligned with NewJob.columns
+    cells_json: str | None = None  # ``cells`` already encoded (a big job, column-wise)
 
 
 @dataclass(frozen=True)

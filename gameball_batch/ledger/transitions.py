@@ -140,7 +140,8 @@ def insert(tx: sqlite3.Connection, job_id: str, chunks: list[NewChunk],
     tx.executemany(
         "INSERT INTO rows (job_id, row, chunk_idx, key, status, cells) "
         "VALUES (?, ?, ?, ?, 'pending', ?)",
-        ((job_id, r.row, r.chunk_idx, r.key, cells_json(r.cells)) for r in rows),
+        ((job_id, r.row, r.chunk_idx, r.key,
+          cells_json(r.cells) if r.cells_json is None else r.cells_json) for r in rows),
     )
     per_chunk = Counter(r.chunk_idx for r in rows)
     tx.executemany(
@@ -156,7 +157,9 @@ def insert_left_out(tx: sqlite3.Connection, job_id: str,
     tx.executemany(
         "INSERT INTO rows (job_id, row, chunk_idx, key, status, message, cells) "
         "VALUES (?, ?, -1, '', 'not_applied', ?, ?)",
-        ((job_id, r.row, message, cells_json(r.cells)) for r, message in rows),
+        ((job_id, r.row, message,
+          cells_json(r.cells) if r.cells_json is None else r.cells_json)
+         for r, message in rows),
     )
     retally(tx, job_id, (-1,))
 

@@ -43,12 +43,12 @@ def _write_file(path: Path, rows: int) -> None:
             out.writerow([f"cus-{1001 + i}", f"DUR-{i}", "2026-11-20T10:00:00Z", "10"])
 
 
-def _events(trace: str) -> list[tuple[str, str, int]]:
-    """(syscall, what, fd) in order: ("write", "wal", fd), ("fsync", "wal", fd),
-    ("post", "", fd). Calls split across threads are read from their first line."""
+def _events(trace: str) -> list[tuple[str, str, int, str]]:
+    """(syscall, what, fd, thread) in order: ("write", "wal", fd, tid), ("fsync", "wal", fd,
+    tid), ("post", "", fd, tid). Calls split across threads are read from their first line."""
     wal_fds: set[int] = set()
     pending_open: dict[str, bool] = {}  # pid -> its unfinished openat is of the WAL
-    out: list[tuple[str, str, int]] = []
+    out: list[tuple[str, str, int, str]] = []
     for line in trace.splitlines():
         resumed = RESUMED.match(line)
         if resumed:
@@ -72,11 +72,11 @@ def _events(trace: str) -> list[tuple[str, str, int]]:
             continue
         fd = int(fd_text)
         if name in ("write", "pwrite64") and fd in wal_fds:
-            out.append(("write", "wal", fd))
+            out.append(("write", "wal", fd, pid))
         elif name in ("fsync", "fdatasync") and fd in wal_fds:
-            out.append(("fsync", "wal", fd))
+            out.append(("fsync", "wal", fd, pid))
         elif name in ("sendto", "sendmsg", "write") and "POST /api/" in rest:
-            out.append(("post", "", fd))
+            out.append(("post", "", fd, pid))
     return out
 
 
@@ -102,7 +102,12 @@ def test_every_chunk_is_on_disk_before_its_request_leaves(
     posts = [i for i, e in enumerate(events) if e[0] == "post"]
     assert len(posts) >= 3, "every chunk's request should be in the trace"
     for at in posts:
-        last_write = max(i for i, e in enumerate(events[:at]) if e[0] == "write")
-        synced = [e for e in events[last_write:at] if e[0] == "fsync"]
+        # The thread that sends a chunk wrote its claim: its own last WAL write before the
+        # request must be fsynced before the request. (Another thread recording an earlier
+        # chunk's results may write to the WAL meanwhile, unsynced by design.)
+        thread = events[at][3]
+        mine = [i for i, e in enumerate(events[:at]) if e[0] == "write" and e[3] == thread]
+        assert mine, f"request {posts.index(at) + 1}: its thread wrote no claim before it"
+        synced = [e for e in events[mine[-1]:at] if e[0] == "fsync"]
         assert synced, (f"request {posts.index(at) + 1} left before the ledger's WAL was "
                         "fsynced after its claim")

@@ -136,3 +136,4 @@ def test_a_file_sorted_by_customer_is_dealt_so_it_still_takes_the_fewest_request
     for chunk in plan.chunks:
         customers = [item["customerId"] for item in json.loads(chunk.payload)["body"]]
         assert len(set(customers)) == len(customers) == size
+

@@ -257,3 +257,21 @@ def test_nothing_valid_means_no_chunks() -> None:
 def test_chunk_size_is_bounded_by_the_api_limit() -> None:
     with pytest.raises(ValueError, match="1 to 1000"):
         plan_chunks(checked("cashback", varied_cashback(2)), size=1001)
+
+
+def test_cells_are_kept_exactly_as_the_row_by_row_encoding_keeps_them() -> None:
+    # The ledger stores each row's cells as JSON built column-wise; they must read back
+    # exactly as the file had them: quotes, backslashes, control characters, Arabic, blanks.
+    from gameball_batch.ledger import _cells_json
+    from gameball_batch.payloads import cells_json_texts
+
+    frame = pd.DataFrame({"Customer ID": ["cus-1", 'say "hi"', "back\\slash", "tab\there", "",
+                                    "ريال ١٢٫٥", "line\nbreak"],
+                    "Amount": ["1", "2", "3", "4", "5", "6", "7"]}, dtype="str")
+    frame.iloc[4, 0] = None  # a missing cell is kept as ""
+    texts = cells_json_texts(frame)
+    assert texts is not None
+    expected = [_cells_json(["" if v is None or v != v else str(v) for v in row])
+                for row in frame.astype(object).to_numpy().tolist()]
+    assert texts == expected
+    assert [json.loads(t) for t in texts][1] == ['say "hi"', "2"]
