@@ -273,12 +273,8 @@ def chunk_count(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
     if result.unique_keys:
         # Both plans of place_items() reach the fewest chunks the file allows: its size, or
         # its busiest customer's item count. Only repeated keys may need the greedy plan.
-        n = len(items)
-        customers = items.keys if items.customers is None else items.customers
-        codes = pc.dictionary_encode(customers.cast(_TEXT)).indices.to_numpy(
-            zero_copy_only=False)
-        busiest = int(np.bincount(codes).max()) if n else 0
-        return max(-(-n // size), busiest)
+        _, busiest = _by_customer(items.keys if items.customers is None else items.customers)
+        return max(-(-len(items) // size), busiest[1] if busiest else 0)
     placement, _ = _placement(items, size, unique=False)
     return sum(1 for chunk in placement if len(chunk))
 
@@ -631,13 +627,7 @@ def place_items(keys: pa.Array, customers: pa.Array | None, size: int, *,
     keys_unique = unique or (not keys.null_count and len(pc.unique(keys)) == n)
     if customers is None and keys_unique:
         return [range(start, min(start + size, n)) for start in range(0, n, size)], None
-    encoded = pc.dictionary_encode(by_customer.cast(_TEXT))  # one arrow hash pass
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    counts = np.bincount(codes, minlength=len(encoded.dictionary)) if n else codes
-    busiest = None
-    if n and counts.max() > 1:
-        top = int(counts.argmax())
-        busiest = (str(encoded.dictionary[top]), int(counts[top]))
+    codes, busiest = _by_customer(by_customer)
     if busiest is None and keys_unique:
         return [range(start, min(start + size, n)) for start in range(0, n, size)], None
     chunk_count = max(-(-n // size), busiest[1] if busiest else 1)
@@ -647,6 +637,19 @@ def place_items(keys: pa.Array, customers: pa.Array | None, size: int, *,
     if not keys_unique and not _keys_unique_per_chunk(keys, placement):
         placement = _greedy(keys, by_customer, size)
     return placement, busiest
+
+
+def _by_customer(customers: pa.Array) -> tuple[np.ndarray, tuple[str, int] | None]:
+    """Each item's customer as a number (in order of first appearance), and the busiest
+    customer (id, items) when one has more than one item."""
+    encoded = pc.dictionary_encode(customers.cast(_TEXT))  # one arrow hash pass
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    if not len(codes):
+        return codes, None
+    counts = np.bincount(codes, minlength=len(encoded.dictionary))
+    top = int(counts.argmax())
+    return codes, ((str(encoded.dictionary[top]), int(counts[top])) if counts[top] > 1
+                   else None)
 
 
 _MAX_ROUNDS = 64  # rounds of repeats asking for chunks before the last few are swapped in

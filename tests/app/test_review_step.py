@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import console_pages
 import pytest
+from console_pages import metric, open_console
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ui import review_model, services
 from gameball_batch.ui import state as keys
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAST = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -35,15 +35,8 @@ def cashback_csv(amounts: list[str]) -> bytes:
 
 
 def upload(name: str, data: bytes, *, slug: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.selectbox(key=keys.NB_TYPE).set_value(slug).run()
-    at.file_uploader[0].set_value((name, data, "text/csv")).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(str(m.value) for m in at.metric if m.label == label)
+    """The whole console, one file uploaded to New batch as ``slug``."""
+    return console_pages.upload(open_console(), name, data, slug=slug)
 
 
 def test_a_rerun_that_changes_nothing_does_not_recompute_the_review() -> None:
