@@ -3,9 +3,10 @@ application on any path", scope 8).
 
 ``PYTHONPATH=. python bench/store.py [--rows N] [--runs K]`` reads ``bench/data/
 cashback-1m.csv`` (``python bench/data_gen.py`` writes it), validates and plans it once, then
-K times: stores the job in a fresh ledger (``jobs.create_job``: job, 1000 payloads, a row per
-source row with its cells, business keys and ids) and opens it as the Jobs page first does
-(``jobs.summary``, the first page of rows). Prints each run and the medians.
+K times: stores the job in a fresh ledger (``jobs.create_job``: job, 1000 payloads, the rows
+of each chunk as one row set, the cells in compressed parts, the business keys and ids) and
+opens it as the Jobs page first does (``jobs.summary``, the first page of rows). Prints each
+run, the medians and the ledger file's size.
 
 Run on a quiet machine; the load average is printed with the figures.
 """
@@ -51,6 +52,7 @@ def main() -> None:
                                      actor="bench", row_keys=keys)
             stored.append(time.perf_counter() - began)
             ledger.close()
+            size = sum(f.stat().st_size for f in Path(folder).iterdir()) / 1e6
             reopened = Ledger(Path(folder) / "ledger.db")  # a console opening it afresh
             began = time.perf_counter()
             jobs.summary(reopened, job_id)
@@ -58,7 +60,7 @@ def main() -> None:
             opened.append(time.perf_counter() - began)
             reopened.close()
         print(f"run {run + 1}: store {stored[-1]:.2f} s, first open {opened[-1] * 1000:.0f} ms"
-              f" (load {os.getloadavg()[0]:.1f})")
+              f", ledger {size:.0f} MB (load {os.getloadavg()[0]:.1f})")
     print(f"median: store {statistics.median(stored):.2f} s, first open "
           f"{statistics.median(opened) * 1000:.0f} ms")
 

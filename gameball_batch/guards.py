@@ -16,8 +16,9 @@ Two guards block a submission until the operator overrides them with a reason (a
 Every guard is scoped to the target (sandbox or production account, DESIGN.md §9): a
 sandbox rehearsal never blocks, nor hides, a production send.
 
-Business keys are stored per row at job creation (ledger table ``row_keys``, indexed), so
-the lookup is one indexed query, never a scan of stored cells. Idempotent types (customer
+Business keys are stored with each job when it is created (one record per job, with each
+key's row and chunk: ``ledger/rowsets.py``), so a lookup matches a new file's keys against
+each earlier job's keys column-wise, never a scan of stored cells. Idempotent types (customer
 upserts, balance inquiries) have no row guard: sending them twice changes nothing.
 
 This module must not import streamlit or send anything; the console and the CLI show the
@@ -46,7 +47,6 @@ DEFAULT_DAYS = 30
 KEY_SEPARATOR = "\x1f"  # unit separator: never typed into a spreadsheet cell
 # Rows that were applied, or may still be: pending (queued, awaiting approval) or in doubt.
 LIVE_ROW_STATUSES = (lg.ROW_APPLIED, lg.ROW_PENDING, lg.ROW_UNKNOWN)
-LOOKUP_BATCH = 50_000  # keys per query (json_each keeps it one statement)
 MATCH_LIMIT = 1000  # matching rows read back: enough to show and count "at least"
 OVERRIDE_ACTION = "duplicates.override"
 
@@ -258,22 +258,18 @@ def check(
     if days > 0 and _recent_job(ledger, batch_type, since):
         if callable(keys):
             keys = keys()
-        # In key order, each batch walks the ledger's key index forwards, page after page:
-        # a million lookups took 5 s instead of 17-22 s against a 1M-row earlier job.
-        distinct = sorted(keys.drop_duplicates().tolist())
-        for start in range(0, len(distinct), LOOKUP_BATCH):
-            found = ledger.find_row_keys(
-                distinct[start : start + LOOKUP_BATCH], since=since,
-                statuses=LIVE_ROW_STATUSES, exclude_job_states=(lg.JOB_REJECTED,),
-                limit=MATCH_LIMIT - len(matches) + 1, target=target,
-            )
-            rows_by_key = _rows_of(keys, {bkey for bkey, *_ in found})
-            for bkey, job_id, earlier_row, at in found:
-                for row in rows_by_key[bkey]:
-                    matches.append(RowMatch(row, job_id, earlier_row, at, split_key(bkey)))
-            if len(matches) > MATCH_LIMIT:
-                truncated = True
-                break
+        # Every distinct key at once: each earlier job's keys are one record, matched
+        # column-wise against all of them (per batch, each record would be read again).
+        found = ledger.find_row_keys(
+            keys.drop_duplicates().tolist(), since=since, statuses=LIVE_ROW_STATUSES,
+            exclude_job_states=(lg.JOB_REJECTED,), limit=MATCH_LIMIT + 1, target=target,
+        )
+        rows_by_key = _rows_of(keys, {bkey for bkey, *_ in found})
+        for bkey, job_id, earlier_row, at in found:
+            for row in rows_by_key[bkey]:
+                matches.append(RowMatch(row, job_id, earlier_row, at, split_key(bkey)))
+        if len(matches) > MATCH_LIMIT:
+            truncated = True
         matches.sort(key=lambda m: (m.row, -m.at))
     return DuplicateReport(
         batch_type=batch_type, days=days, earlier_jobs=earlier,
@@ -301,13 +297,8 @@ def id_matches(ledger: Ledger, bt: BatchType, ids: pd.Series | None, *,
         return ()
     # Distinct ids hashed column-wise: a million rows never become a million dict entries
     # (that alone took ~2 s of a 1M-row review, most of it with nothing to find).
-    distinct = ids.drop_duplicates().tolist()
-    hits: list[tuple[str, str, int, str]] = []
-    for start in range(0, len(distinct), LOOKUP_BATCH):
-        hits += ledger.find_ids(bt.slug, distinct[start : start + LOOKUP_BATCH], target=target,
-                                statuses=LIVE_ROW_STATUSES, limit=MATCH_LIMIT - len(hits) + 1)
-        if len(hits) > MATCH_LIMIT:
-            break
+    hits = ledger.find_ids(bt.slug, ids.drop_duplicates().tolist(), target=target,
+                           statuses=LIVE_ROW_STATUSES, limit=MATCH_LIMIT + 1)
     if not hits:
         return ()
     earlier: dict[str, list[tuple[str, int, str]]] = {}
@@ -354,9 +345,11 @@ def require_override(report: DuplicateReport, reason: str | None) -> str | None:
     return cleaned
 
 
-def stored_keys(keys: pd.Series) -> list[tuple[int, str]]:
-    """(source row, business key) pairs to store with the job, for later guards."""
-    return [(int(r), str(k)) for r, k in zip(keys.index.tolist(), keys.tolist(), strict=True)]
+def stored_keys(keys: pd.Series) -> lg.KeyColumns:
+    """Source rows and their business keys, column-wise, to store with the job for later
+    guards."""
+    return lg.KeyColumns(keys.index.to_numpy(dtype="int64"),
+                         pa.array(keys.astype(str), type=pa.string(), from_pandas=True))
 
 
 def override_entry(report: DuplicateReport,

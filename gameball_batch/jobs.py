@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gameball_batch import batch_types
 from gameball_batch import ledger as lg
 from gameball_batch.batch_types import MAX_ITEMS_PER_REQUEST, BatchType
 from gameball_batch.exports import to_csv_bytes, to_xlsx_bytes
-from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
+from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow, NewRows
+from gameball_batch.ledger import rowsets as lg_rowsets
 
 if TYPE_CHECKING:
     from gameball_batch.payloads import ChunkPlan
@@ -62,7 +66,7 @@ def create_job(
     sheet: str | None = None,
     totals: Mapping[str, Any] | None = None,
     state: str = lg.JOB_QUEUED,
-    row_keys: Iterable[tuple[int, str]] = (),
+    row_keys: lg.KeyColumns | Iterable[tuple[int, str]] = (),
     audit: Sequence[tuple[str, dict[str, Any]]] = (),
     target: lg.Target = lg.Target(),  # noqa: B008 - immutable
     retry_of: str | None = None,
@@ -78,8 +82,6 @@ def create_job(
     (invalid at validation): they are kept as "not sent" with their cells, so the job's
     results and failed-rows download hold the whole file (:func:`left_out_reasons`).
     """
-    from gameball_batch.payloads import cells_json_texts
-
     columns = tuple(str(c) for c in frame.columns)
     job_id = str(uuid.uuid4())
     job = NewJob(
@@ -89,26 +91,38 @@ def create_job(
         actor=actor, id_seed=fingerprint, state=state, target=target, retry_of=retry_of,
         scheduled_at=scheduled_at,
     )
-    chunks = [NewChunk(c.index, c.payload, len(c.keys)) for c in plan.chunks]
-    placed = [(row, chunk.index, key)
-              for chunk in plan.chunks
-              for key, item_rows in zip(chunk.keys, chunk.rows, strict=True)
-              for row in item_rows]
-    # In source-row order: the rows table is keyed by (job, row), and a file whose customers
-    # repeat spreads its rows over every chunk; inserting them chunk by chunk would write
-    # the table's pages in random order (a 1M-row job: minutes instead of seconds).
-    placed.sort()  # rows are unique: by row
+    chunks = [NewChunk(c.index, c.payload, c.size) for c in plan.chunks]
+    planned, chunk_of, keys = plan.row_columns()
     outside = sorted((left_out or {}).items())
-    encode = _cells_encoder(frame, cells_json_texts(frame), columns)
-    rows = [NewRow(row, index, key, (), text) for (row, index, key), text
-            in zip(placed, encode([row for row, _, _ in placed]), strict=True)]
-    kept = [(NewRow(row, -1, "", (), text), reason) for (row, reason), text
-            in zip(outside, encode([row for row, _ in outside]), strict=True)]
-    if kept:
-        audit = [*audit, ("job.left_out", {"rows": len(kept),
-                                           "example_rows": [r.row for r, _ in kept[:20]]})]
-    ledger.create_job(job, chunks, rows, row_keys=row_keys, audit=audit, left_out=kept)
+    kept = np.sort(np.concatenate([planned, np.asarray([r for r, _ in outside], dtype=np.int64)]))
+    rows = NewRows(planned, chunk_of, keys, _cells(frame, kept), outside)
+    ledger.create_job(job, chunks, rows, row_keys=row_keys, audit=audit)
     return job_id
+
+
+def _cells(frame: pd.DataFrame, rows: np.ndarray) -> Any:
+    """The cells of ``rows`` (ascending) column-wise, as the ledger keeps them: text, a
+    missing cell as ``""``; a row not in ``frame`` has every cell empty."""
+    index = frame.index
+    if index.is_unique:
+        where = index.get_indexer(pd.Index(rows))
+    else:  # the first row of each number, as before
+        first = ~index.duplicated(keep="first")
+        inner = index[first].get_indexer(pd.Index(rows))
+        where = np.where(inner >= 0, np.flatnonzero(first)[np.maximum(inner, 0)], -1)
+    take = pa.array(where, mask=where < 0)
+    columns = []
+    for position in range(len(frame.columns)):
+        series = frame.iloc[:, position]
+        try:
+            text = pa.array(series, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # not text: the cell as it prints
+            text = pa.array(series.astype(object).where(series.notna(), "").map(str),
+                            type=pa.string())
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        columns.append(pc.fill_null(text.take(take), ""))
+    return lg_rowsets.cells_table(rows, columns)
 
 
 LEFT_OUT = "Not sent: invalid at validation"
@@ -146,22 +160,6 @@ def fix_entries(original: pd.DataFrame, fixes: Mapping[int, Mapping[str, str]],
             if len(out) >= limit:
                 return out
     return out
-
-
-def _cells_encoder(frame: pd.DataFrame, texts: list[str] | None,
-                   columns: Sequence[str]) -> Callable[[list[int]], list[str]]:
-    """Source rows -> the JSON of their cells as the ledger keeps them (see
-    :func:`payloads.cells_json_texts`); a row not in ``frame`` has every cell empty."""
-    missing = lg._cells_json([""] * len(columns))
-    if texts is not None and frame.index.is_unique:
-        def from_texts(rows: list[int]) -> list[str]:
-            where = frame.index.get_indexer(pd.Index(rows)).tolist() if rows else []
-            return [texts[p] if p >= 0 else missing for p in where]
-
-        return from_texts
-    text = frame.astype(object).where(frame.notna(), "")
-    by_row = dict(zip((int(r) for r in frame.index), text.to_numpy().tolist(), strict=True))
-    return lambda rows: [lg._cells_json(by_row[r]) if r in by_row else missing for r in rows]
 
 
 def earlier_jobs(ledger: Ledger, fingerprint: str, slug: str) -> list[lg.Job]:
@@ -370,7 +368,7 @@ def in_doubt(ledger: Ledger, job_id: str) -> list[InDoubtChunk]:
     """Every chunk with rows in doubt, and which decisions the operator may take."""
     _job_or_error(ledger, job_id)
     by_chunk: dict[int, list[int]] = {}
-    for r in ledger.rows(job_id, statuses=(lg.ROW_UNKNOWN,)):
+    for r in ledger.rows(job_id, statuses=(lg.ROW_UNKNOWN,), cells=False):
         by_chunk.setdefault(r.chunk_idx, []).append(r.row)
     out = []
     for index, rows in sorted(by_chunk.items()):

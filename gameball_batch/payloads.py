@@ -87,6 +87,12 @@ class Chunk:
         return keys
 
     @property
+    def size(self) -> int:
+        """How many items the chunk holds, without building its keys."""
+        keys = self._keys
+        return keys.stop - keys.start if isinstance(keys, _Slice) else len(keys)
+
+    @property
     def rows(self) -> tuple[tuple[int, ...], ...]:
         rows = self._rows
         if isinstance(rows, _Slice):
@@ -138,6 +144,23 @@ class ChunkPlan:
         return (f"customer {customer} has {count:,} items, so this file needs at least "
                 f"{count:,} requests (Gameball's results name only the customer, so a request "
                 "holds each customer once).")
+
+    def row_columns(self) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        """Every planned source row, its chunk's index and its item's key, column-wise, in
+        sending order (what the ledger stores of a job's rows; no per-row Python work)."""
+        slices = [c._keys for c in self.chunks]
+        first = slices[0] if slices else None
+        if isinstance(first, _Slice) and all(
+                isinstance(s, _Slice) and s.items is first.items for s in slices) and all(
+                a.stop == b.start for a, b in pairwise(slices)):  # type: ignore[union-attr]
+            return _row_columns(first.items, first.start, [c.index for c in self.chunks],
+                                [s.stop - s.start for s in slices])  # type: ignore[union-attr]
+        rows = [row for c in self.chunks for item in c.rows for row in item]
+        chunk = [c.index for c in self.chunks for item in c.rows for _ in item]
+        keys = [key for c in self.chunks for key, item in zip(c.keys, c.rows, strict=True)
+                for _ in item]
+        return (np.asarray(rows, dtype=np.int64), np.asarray(chunk, dtype=np.int32),
+                pa.array(keys, type=pa.string()))
 
     def first_item(self) -> dict[str, Any]:
         """The first item as the API will receive it (for the review screen)."""
@@ -207,6 +230,25 @@ class _Items:
         within = np.arange(int(starts[-1]), dtype=np.int64) - np.repeat(starts[:-1], lengths)
         values = self.row_values[np.repeat(first, lengths) + within]
         return _Items(text, keys, values, starts, key_order=key_order)
+
+
+def _row_columns(items: _Items, start: int, indices: list[int],
+                 sizes: list[int]) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """:meth:`ChunkPlan.row_columns` for chunks cut one after another from ``items``,
+    the first at item ``start``."""
+    stop = start + sum(sizes)
+    chunk_of_item = np.repeat(np.asarray(indices, dtype=np.int32), sizes)
+    if items.row_starts is None:
+        rows = items.row_values[start:stop]
+        item_of_row = np.arange(stop - start, dtype=np.int64)
+    else:
+        bounds = items.row_starts[start : stop + 1]
+        rows = items.row_values[int(bounds[0]) : int(bounds[-1])]
+        item_of_row = np.repeat(np.arange(stop - start, dtype=np.int64), np.diff(bounds))
+    key_of_item = (np.arange(start, stop, dtype=np.int64) if items.key_order is None
+                   else items.key_order[start:stop])
+    keys = pc.take(items.keys, pa.array(key_of_item[item_of_row]))
+    return np.asarray(rows, dtype=np.int64), chunk_of_item[item_of_row], keys
 
 
 def _taken(
@@ -312,30 +354,6 @@ def _json_pieces(series: pd.Series) -> list[Piece]:
     if pd.api.types.is_numeric_dtype(dtype):
         return [pc.cast(_arrow(series), _TEXT)]
     return [_json_objects(series)]
-
-
-def cells_json_texts(frame: pd.DataFrame) -> list[str] | None:
-    """Each row's cells as the JSON list of their text that the ledger keeps (exactly
-    ``json.dumps(cells, ensure_ascii=False)``, a missing cell as ``""``), built column by
-    column; None when a column holds something other than text (encode row by row then).
-
-    Storing a 1M-row job spent ~3 s building these row by row in Python.
-    """
-    parts: list[Piece] = ["["]
-    for position in range(len(frame.columns)):
-        try:
-            text = pa.array(frame.iloc[:, position], type=_TEXT, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return None
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
-        parts += [", "] if position else []
-        parts += _json_strings(pc.fill_null(text, ""))
-    parts.append("]")
-    if len(parts) == 2:
-        return ["[]"] * len(frame)
-    joined: list[str] = _concat(*parts).to_pylist()
-    return joined
 
 
 def _arrow(series: pd.Series) -> pa.Array:

@@ -116,7 +116,7 @@ def gather(ledger: Ledger, client: Any, job_id: str, *, all_rows: bool = False,
     if target is not None and job.target.known and not job.target.same_as(target):
         raise VerifyError(f"Job {job_id[:8]} was sent to {job.target.label}; this connection "
                           f"asks {target.label}, whose records say nothing about it.")
-    rows = ledger.rows(job_id) if all_rows else ledger.rows(job_id, statuses=(lg.ROW_UNKNOWN,))
+    rows = ledger.rows(job_id, statuses=None if all_rows else (lg.ROW_UNKNOWN,), cells=False)
     facts = row_facts(ledger, job, rows)
     slug = job.batch_type
     notes: list[str] = []
@@ -172,7 +172,8 @@ def _by_balances(ledger: Ledger, client: Any, job: lg.Job, facts: Sequence[vf.Ro
             pairs.append((float(f.item.get("amount", 0) or 0), now_points - snap.points))
     factor = vf.learn_factor(pairs)
     notes.append(factor.note)
-    repeated = Counter(r.key for r in ledger.rows(job.id))  # an adjustment's key: its customer
+    # An adjustment's key is its customer.
+    repeated = Counter(r.key for r in ledger.rows(job.id, cells=False))
     others = _other_adjustments(ledger, job)
     out = []
     for f in facts:
@@ -195,7 +196,8 @@ def _factor_rows(ledger: Ledger, job: lg.Job, snaps: Mapping[tuple[int, str], ev
                  exclude: Collection[int], limit: int = 200) -> list[vf.RowFacts]:
     """Rows of the job Gameball reported applied (never in doubt), with a snapshot: the
     ones a factor between amount and points may be learnt from."""
-    known = [r for r in ledger.rows(job.id, statuses=(lg.ROW_APPLIED,), doubted=False)
+    known = [r for r in ledger.rows(job.id, statuses=(lg.ROW_APPLIED,), doubted=False,
+                                                 cells=False)
              if r.row not in exclude and (r.chunk_idx, r.key) in snaps][:limit]
     return row_facts(ledger, job, known)
 
@@ -209,7 +211,7 @@ def _other_adjustments(ledger: Ledger, job: lg.Job) -> list[tuple[lg.Job, set[st
             continue
         if other.state == lg.JOB_REJECTED:
             continue
-        out.append((other, {r.key for r in ledger.rows(other.id)}))
+        out.append((other, {r.key for r in ledger.rows(other.id, cells=False)}))
     return out
 
 
@@ -227,7 +229,7 @@ def recorded(ledger: Ledger, job_id: str) -> Verification:
     """The verdicts recorded by the latest verification runs of a job."""
     job = _job(ledger, job_id)
     found = ev.verdicts(ledger, job_id)
-    rows = {r.row: r for r in ledger.rows(job_id)}
+    rows = {r.row: r for r in ledger.rows(job_id, cells=False)}
     verdicts = tuple(
         vf.Verdict(row, str(evidence.pop("customer", "")), rows[row].key if row in rows else "",
                    verdict, evidence)
@@ -260,7 +262,7 @@ def accept(ledger: Ledger, job_id: str, *, actor: str, reason: str) -> Accepted:
     job = _job(ledger, job_id)
     bt = batch_types.get(job.batch_type)
     found = ev.verdicts(ledger, job_id)
-    doubt = {r.row: r for r in ledger.rows(job_id, statuses=(lg.ROW_UNKNOWN,))}
+    doubt = {r.row: r for r in ledger.rows(job_id, statuses=(lg.ROW_UNKNOWN,), cells=False)}
     if not doubt:
         raise VerifyError(f"Job {job_id[:8]} has no rows in doubt.")
     applied = {row for row in doubt if found.get(row, ("",))[0] == vf.APPLIED}
@@ -303,7 +305,7 @@ def _whole_chunks_absent(ledger: Ledger, job: lg.Job, bt: batch_types.BatchType,
         chunk = ledger.chunk(job.id, index)
         if chunk is not None and chunk.state == lg.CHUNK_UNKNOWN and all(
                 row in absent for row in rows) and len(rows) == len(
-                ledger.rows(job.id, chunk_idx=index)):
+                ledger.rows(job.id, chunk_idx=index, cells=False)):
             out.add(index)
     return out
 
@@ -311,7 +313,7 @@ def _whole_chunks_absent(ledger: Ledger, job: lg.Job, bt: batch_types.BatchType,
 def _close_settled_chunks(ledger: Ledger, job_id: str, actor: str) -> None:
     """An unknown chunk whose rows are all settled now is closed, by evidence."""
     for chunk in ledger.chunks(job_id, states=(lg.CHUNK_UNKNOWN,)):
-        statuses = {r.status for r in ledger.rows(job_id, chunk_idx=chunk.index)}
+        statuses = {r.status for r in ledger.rows(job_id, chunk_idx=chunk.index, cells=False)}
         if lg.ROW_UNKNOWN in statuses or lg.ROW_PENDING in statuses:
             continue
         state = lg.CHUNK_DONE if lg.ROW_APPLIED in statuses else lg.CHUNK_FAILED
@@ -360,7 +362,7 @@ def agreement(status: str, verdict: str) -> str:
 
 def report_frame(ledger: Ledger, verification: Verification) -> pd.DataFrame:
     """Every verified row: our status beside Gameball's evidence, mismatches first."""
-    rows = {r.row: r for r in ledger.rows(verification.job_id)}
+    rows = {r.row: r for r in ledger.rows(verification.job_id, cells=False)}
     records = []
     for v in verification.verdicts:
         status = rows[v.row].status if v.row in rows else ""
@@ -432,7 +434,7 @@ def undo_plan(ledger: Ledger, job_id: str, reason: str = "") -> UndoPlan:
         return refuse(f"This job is still {job.state.replace('_', ' ')}; undo it once it "
                       "has settled.")
     text = UNDO_REASON.format(job=job_id, reason=reason.strip())
-    applied = ledger.rows(job_id, statuses=(lg.ROW_APPLIED,))
+    applied = ledger.rows(job_id, statuses=(lg.ROW_APPLIED,), cells=False)
     facts = row_facts(ledger, job, applied)
     if job.batch_type == "cashback":
         return _cashback_undo(ledger, job_id, facts, in_doubt, text)

@@ -17,9 +17,11 @@ from gameball_batch.ledger.records import (
     ChunkFinish,
     ItemOutcome,
     Job,
+    KeyColumns,
     NewChunk,
     NewJob,
     NewRow,
+    NewRows,
     Row,
     Target,
     key_fingerprint,
@@ -27,7 +29,6 @@ from gameball_batch.ledger.records import (
 from gameball_batch.ledger.schema import MIGRATIONS, SCHEMA_VERSION, LedgerError
 from gameball_batch.ledger.schema import statements as _statements
 from gameball_batch.ledger.sqlite import WriteLock as _WriteLock
-from gameball_batch.ledger.sqlite import cells_json as _cells_json
 from gameball_batch.ledger.sqlite import pack as _pack
 from gameball_batch.ledger.sqlite import unpack as _unpack
 from gameball_batch.ledger.states import *  # noqa: F403 - the state names are the API
@@ -42,17 +43,18 @@ __all__ = [
     "ChunkFinish",
     "ItemOutcome",
     "Job",
+    "KeyColumns",
     "Ledger",
     "LedgerError",
     "NewChunk",
     "NewJob",
     "NewRow",
+    "NewRows",
     "RetryExists",
     "Row",
     "Target",
     "WrongTarget",
     "_WriteLock",
-    "_cells_json",
     "_pack",
     "_statements",
     "_unpack",

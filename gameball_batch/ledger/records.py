@@ -98,11 +98,38 @@ class NewChunk:
 
 @dataclass(frozen=True)
 class NewRow:
+    """One row of a small new job (a retry, a test); big jobs come as :class:`NewRows`."""
+
     row: int
     chunk_idx: int
     key: str
     cells: Sequence[str]  # aligned with NewJob.columns
-    cells_json: str | None = None  # ``cells`` already encoded (a big job, column-wise)
+
+
+class KeyColumns(NamedTuple):
+    """Business keys for the duplicate guards, column-wise: source rows and their keys."""
+
+    rows: Any  # Sequence[int] or a numpy array of int64
+    keys: Sequence[str]
+
+
+@dataclass(frozen=True)
+class NewRows:
+    """A new job's rows column-wise, as the ledger keeps them (one record per chunk).
+
+    ``rows``, ``chunk``, ``keys``: every planned source row, its chunk's index and its
+    item's key, aligned, the rows of one chunk next to each other (numpy int64 and int32
+    arrays, a pyarrow string array). ``left_out``: (source row, why) for rows the operator
+    chose not to send, kept as "not sent" in no chunk. ``cells``: the cells of all of them,
+    a table of ``row`` (ascending) and one text column per file column
+    (``rowsets.cells_table``); rows missing from it have every cell empty.
+    """
+
+    rows: Any
+    chunk: Any
+    keys: Any
+    cells: Any  # typed loosely so records stay free of numpy and pyarrow
+    left_out: Sequence[tuple[int, str]] = ()
 
 
 @dataclass(frozen=True)

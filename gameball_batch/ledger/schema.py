@@ -8,10 +8,23 @@ tables; they never move a chunk or a row from one state to another (that is
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+
+# A migration is SQL, or a function that reshapes what SQL alone cannot (it runs inside the
+# migration's transaction).
+Migration = str | Callable[[sqlite3.Connection], None]
+
+
+def _rows_into_sets(tx: sqlite3.Connection) -> None:
+    """Schema 9: a job's rows become one record per chunk (see :mod:`.rowsets`)."""
+    from gameball_batch.ledger import upgrade  # imports transitions, which imports us
+
+    upgrade.rows_into_sets(tx)
+
 
 # Ordered migrations: migration N brings a file from user_version N-1 to N. Never edit a
 # shipped migration; append a new one.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[Migration, ...] = (
     """
     CREATE TABLE jobs (
         id TEXT PRIMARY KEY,
@@ -221,6 +234,10 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT job_id, chunk_idx, status, COUNT(*) FROM rows
         GROUP BY job_id, chunk_idx, status;
     """,
+    # 9: rows are kept per chunk, not per row (rowsets.py): a chunk's rows are one record,
+    # the cells of a job a few compressed parts, the guards' keys one record per job and
+    # kind. Storing a 1M-row job wrote a million records and four million index entries.
+    _rows_into_sets,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

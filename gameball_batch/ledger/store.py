@@ -20,10 +20,16 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gameball_batch.ledger import rowsets
 from gameball_batch.ledger import transitions as tr
 from gameball_batch.ledger.records import (
     AuditEntry,
@@ -31,9 +37,11 @@ from gameball_batch.ledger.records import (
     ChunkFinish,
     ItemOutcome,
     Job,
+    KeyColumns,
     NewChunk,
     NewJob,
     NewRow,
+    NewRows,
     Row,
     Target,
 )
@@ -229,8 +237,12 @@ class Ledger:
                     f"this version reads up to {SCHEMA_VERSION}). Upgrade before using it."
                 )
             for number in range(version, SCHEMA_VERSION):
-                for statement in statements(MIGRATIONS[number]):
-                    tx.execute(statement)
+                migration = MIGRATIONS[number]
+                if callable(migration):
+                    migration(tx)
+                else:
+                    for statement in statements(migration):
+                        tx.execute(statement)
                 tx.execute(f"PRAGMA user_version = {number + 1}")
 
     def schema_version(self) -> int:
@@ -334,27 +346,47 @@ class Ledger:
     # -- jobs --
 
     def create_job(
-        self, job: NewJob, chunks: Iterable[NewChunk], rows: Iterable[NewRow], *,
-        row_keys: Iterable[tuple[int, str]] = (),
+        self, job: NewJob, chunks: Iterable[NewChunk], rows: NewRows | Iterable[NewRow], *,
+        row_keys: KeyColumns | Iterable[tuple[int, str]] = (),
         audit: Sequence[tuple[str, dict[str, Any]]] = (),
         left_out: Sequence[tuple[NewRow, str]] = (),
     ) -> None:
         """Store a job, every chunk's exact payload and every row, in one transaction.
 
-        ``left_out``: rows of the file the operator chose not to send (invalid at
-        validation), each with the reason; kept with the job as ``not_applied`` so nothing
-        of the file disappears.
+        ``rows``: a big job's rows column-wise (:class:`NewRows`), or a small job's
+        :class:`NewRow` records (with ``left_out``: rows of the file the operator chose not
+        to send, each with the reason). Rows left out are kept with the job as
+        ``not_applied`` so nothing of the file disappears.
 
-        ``row_keys``: (row, business key) pairs for the duplicate guard (see guards.py);
-        ``audit``: (action, detail) entries by the job's actor, such as an override or an
-        approval request. Both land in the same transaction as the job, so no crash can
-        leave a job that the runner may send without them. A job with ``retry_of`` raises
-        :class:`RetryExists` when that job was already retried.
+        ``row_keys``: (row, business key) pairs for the duplicate guard (see guards.py), or
+        the same column-wise (:class:`KeyColumns`); ``audit``: (action,
+        detail) entries by the job's actor, such as an override or an approval request.
+        Both land in the same transaction as the job, so no crash can leave a job that the
+        runner may send without them. A job with ``retry_of`` raises :class:`RetryExists`
+        when that job was already retried.
         """
         now = self._clock()
         chunk_list = list(chunks)
-        row_list = rows if isinstance(rows, list) else list(rows)
-        packed = [pack(c.payload) for c in chunk_list]  # before the lock: nobody waits on it
+        if not isinstance(rows, NewRows):
+            rows = rowsets.new_rows(list(rows), left_out, len(job.columns))
+        # Everything is encoded before the lock (nobody waits on it), compression on two
+        # threads (zlib lets go of the GIL).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            packed = list(pool.map(pack, (c.payload for c in chunk_list)))
+        sets = rowsets.born(rows)
+        cells = rowsets.encode_cells(rows.cells)
+        if isinstance(row_keys, KeyColumns):
+            keys = row_keys
+        else:
+            pairs = list(row_keys)
+            keys = KeyColumns([r for r, _ in pairs], [k for _, k in pairs])
+        # Each key remembers its row's chunk: a guard's match reads that chunk's statuses only.
+        key_rows = np.asarray(keys[0], dtype=np.int64)
+        bkeys = (rowsets.encode_keys(keys[1], key_rows,
+                                     rowsets.chunks_of(key_rows, (rows.rows, rows.chunk)))
+                 if len(key_rows) else None)
+        ids = (rowsets.encode_keys(rows.keys, rows.rows, rows.chunk)
+               if job.batch_type in ID_SCOPES and len(rows.rows) else None)
         t = job.target
         try:
             with self._tx(bulk=True) as tx:
@@ -375,24 +407,23 @@ class Ledger:
                     ((job.id, c.index, blob)
                      for c, blob in zip(chunk_list, packed, strict=True)),
                 )
-                tr.insert(tx, job.id, chunk_list, row_list, now)
-                if left_out:
-                    tr.insert_left_out(tx, job.id, left_out)
-                if job.batch_type in ID_SCOPES:
-                    tx.executemany(
-                        "INSERT OR IGNORE INTO item_ids (scope, id, job_id, row) "
-                        "VALUES (?, ?, ?, ?)",
-                        ((job.batch_type, r.key, job.id, r.row) for r in row_list),
-                    )
+                tr.insert(tx, job.id, chunk_list, sets, now)
                 tx.executemany(
-                    "INSERT OR REPLACE INTO row_keys (job_id, row, bkey, at) "
-                    "VALUES (?, ?, ?, ?)",
-                    ((job.id, row, key, now) for row, key in row_keys),
-                )
+                    "INSERT INTO row_cells (job_id, part, lo, hi, cells) VALUES (?, ?, ?, ?, ?)",
+                    ((job.id, *part) for part in cells))
+                tx.executemany(
+                    "INSERT INTO key_sets (job_id, kind, at, keys) VALUES (?, ?, ?, ?)",
+                    ((job.id, kind, now, blob)
+                     for kind, blob in ((rowsets.BKEY, bkeys), (rowsets.ID, ids))
+                     if blob is not None))
                 detail = {"batch_type": job.batch_type, "file": job.file_name,
                           "rows": job.row_count, "items": job.item_count,
                           "chunks": len(chunk_list), "parent_job_id": job.parent_job_id,
                           "target": t.label}
+                if rows.left_out:
+                    detail_out = {"rows": len(rows.left_out),
+                                  "example_rows": [r for r, _ in rows.left_out[:20]]}
+                    audit = [*audit, ("job.left_out", detail_out)]
                 self._audit(tx, job.actor, "job.created", job.id, detail)
                 for action, entry in audit:
                     self._audit(tx, job.actor, action, job.id, entry)
@@ -849,32 +880,90 @@ class Ledger:
     def rows(
         self, job_id: str, *, statuses: Collection[str] | None = None,
         chunk_idx: int | None = None, limit: int | None = None, offset: int = 0,
-        doubted: bool | None = None,
+        doubted: bool | None = None, cells: bool = True,
     ) -> list[Row]:
-        sql = (
-            "SELECT row, chunk_idx, key, status, message, result, cells, doubted FROM rows "
-            "WHERE job_id = ?"
-        )
+        """A job's rows by source row, optionally only those in ``statuses``, of one chunk,
+        (not) ever in doubt; ``limit``/``offset`` page through them. ``cells=False`` leaves
+        each row's cells empty (they are read from their own records).
+
+        Reads one snapshot: the row sets and cells of a job being sent agree.
+        """
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            found = self._rows(conn, job_id, statuses, chunk_idx, limit, offset, doubted)
+            width = 0
+            if cells and found:
+                r = conn.execute("SELECT columns FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                width = len(json.loads(r[0])) if r is not None else 0
+            texts = self._cells(conn, job_id, [row for row, *_ in found], width) if width else {}
+        finally:
+            conn.execute("COMMIT")
+        return [Row(row=row, chunk_idx=index, key=rs.key[i], status=rs.status[i],
+                    message=rs.message[i], result=rs.result[i], cells=texts.get(row, ()),
+                    doubted=bool(rs.doubted[i]))
+                for row, index, i, rs in found]
+
+    @staticmethod
+    def _rows(
+        conn: sqlite3.Connection, job_id: str, statuses: Collection[str] | None,
+        chunk_idx: int | None, limit: int | None, offset: int, doubted: bool | None,
+    ) -> list[tuple[int, int, int, rowsets.RowSet]]:
+        """(row, chunk, position, its row set) of the rows asked for, in source-row order."""
+        sql = "SELECT chunk_idx, lo, rows FROM row_sets WHERE job_id = ?"
         args: list[Any] = [job_id]
-        if statuses is not None:
-            sql += f" AND status IN ({_marks(statuses)})"
-            args += list(statuses)
         if chunk_idx is not None:
             sql += " AND chunk_idx = ?"
             args.append(chunk_idx)
-        if doubted is not None:
-            sql += " AND doubted = ?"
-            args.append(int(doubted))
-        sql += " ORDER BY row LIMIT ? OFFSET ?"
-        args += [-1 if limit is None else limit, offset]
-        return [_row(r) for r in self._conn().execute(sql, args)]
+        elif statuses is not None:  # only chunks holding such rows, by their tallies
+            sql += (" AND chunk_idx IN (SELECT chunk_idx FROM row_tallies WHERE job_id = ? "
+                    f"AND n > 0 AND status IN ({_marks(statuses)}))")
+            args += [job_id, *statuses]
+        wanted = None if statuses is None else set(statuses)
+        need = None if limit is None else offset + limit
+        found: list[tuple[int, int, int, rowsets.RowSet]] = []
+        checked = 0
+        # In order of each chunk's first row: chunks follow the file, so the first page of a
+        # big job is found in its first chunks, and the search stops once no chunk left can
+        # hold a row before the last one the page needs.
+        for index, lo, blob in sorted(conn.execute(sql, args).fetchall(), key=lambda r: r[1]):
+            if need is not None and len(found) >= need and len(found) >= checked:
+                found.sort(key=lambda f: f[0])
+                del found[need:]
+                checked = len(found) + max(1000, need // 10)
+                if lo > found[-1][0]:
+                    break
+            rs = rowsets.RowSet.decode(blob)
+            for i, row in enumerate(rs.row):
+                if ((wanted is None or rs.status[i] in wanted)
+                        and (doubted is None or bool(rs.doubted[i]) == doubted)):
+                    found.append((row, int(index), i, rs))
+        found.sort(key=lambda f: f[0])
+        return found[offset:need]
+
+    @staticmethod
+    def _cells(conn: sqlite3.Connection, job_id: str, rows: Sequence[int],
+               width: int) -> dict[int, tuple[str, ...]]:
+        """Row → its cells as the operator sent them, for ``rows`` of a job."""
+        if not rows:
+            return {}
+        lo, hi = min(rows), max(rows)
+        parts = [rowsets.decode_cells(r[0]) for r in conn.execute(
+            "SELECT cells FROM row_cells WHERE job_id = ? AND lo <= ? AND hi >= ? "
+            "ORDER BY part", (job_id, hi, lo))]
+        return rowsets.cells_of(parts, rows, width)
 
     def row_keys_of(self, job_id: str, rows: Collection[int]) -> list[tuple[int, str]]:
         """The stored business keys of some rows of a job (a retry stores them again)."""
+        r = self._conn().execute("SELECT keys FROM key_sets WHERE job_id = ? AND kind = ?",
+                                 (job_id, rowsets.BKEY)).fetchone()
+        if r is None:
+            return []
+        table = rowsets.decode_keys(r[0])
         wanted = set(rows)
-        cur = self._conn().execute("SELECT row, bkey FROM row_keys WHERE job_id = ?",
-                                   (job_id,))
-        return [(int(r[0]), str(r[1])) for r in cur if int(r[0]) in wanted]
+        return [(row, key) for row, key in zip(table.column("row").to_pylist(),
+                                               table.column("key").to_pylist(), strict=True)
+                if row in wanted]
 
     def left_out_count(self, job_id: str) -> int:
         """Rows of the file left out at validation (stored in no chunk)."""
@@ -883,40 +972,89 @@ class Ledger:
         return int(r[0] or 0)
 
     def chunk_keys(self, job_id: str, index: int) -> set[str]:
-        cur = self._conn().execute(
-            "SELECT DISTINCT key FROM rows WHERE job_id = ? AND chunk_idx = ?", (job_id, index)
-        )
-        return {r["key"] for r in cur}
+        r = self._conn().execute("SELECT rows FROM row_sets WHERE job_id = ? AND chunk_idx = ?",
+                                 (job_id, index)).fetchone()
+        return set() if r is None else set(rowsets.RowSet.decode(r[0]).key)
 
     # -- business keys and ids (duplicate guards, see guards.py) --
+
+    def _matches(
+        self, conn: sqlite3.Connection, kind: str, keys: Collection[str], jobs_sql: str,
+        args: Sequence[Any], statuses: Collection[str] | None, limit: int,
+    ) -> list[tuple[str, str, int, float, str]]:
+        """(key, job, row, at, row status) of stored rows whose key of ``kind`` is one of
+        ``keys``, in the jobs ``jobs_sql`` selects (in its order), whose status is one of
+        ``statuses``; at most ``limit``.
+
+        Each job's keys are one record: matched column-wise against the wanted keys (a
+        million wanted keys against a million stored: a few hundredths of a second).
+        """
+        if not keys:
+            return []
+        wanted = pa.array(list(keys), type=pa.string())
+        out: list[tuple[str, str, int, float, str]] = []
+        for job_id, at, blob in conn.execute(jobs_sql, [kind, *args]).fetchall():
+            table = rowsets.decode_keys(blob)
+            hit = table.filter(pc.is_in(table.column("key"), value_set=wanted))
+            if not hit.num_rows:
+                continue
+            hit = hit.sort_by([("row", "ascending")])
+            status_of = self._statuses(conn, job_id, hit.column("row").to_pylist(),
+                                       hit.column("chunk").to_pylist())
+            for key, row in zip(hit.column("key").to_pylist(), hit.column("row").to_pylist(),
+                                strict=True):
+                status = status_of.get(row)
+                if status is not None and (statuses is None or status in statuses):
+                    out.append((key, job_id, row, float(at), status))
+                    if len(out) >= limit:
+                        return out
+        return out
+
+    @staticmethod
+    def _statuses(conn: sqlite3.Connection, job_id: str, rows: Sequence[int],
+                  chunks: Sequence[int]) -> dict[int, str]:
+        """Row → its status, for some rows of a job (their chunk, -1 when not known)."""
+        args: list[Any]
+        if any(c < 0 for c in chunks):
+            sql, args = "SELECT rows FROM row_sets WHERE job_id = ?", [job_id]
+        else:
+            distinct = sorted(set(chunks))
+            sql = ("SELECT rows FROM row_sets WHERE job_id = ? "
+                   f"AND chunk_idx IN ({_marks(distinct)})")
+            args = [job_id, *distinct]
+        wanted = set(rows)
+        out: dict[int, str] = {}
+        for (blob,) in conn.execute(sql, args):
+            rs = rowsets.RowSet.decode(blob)
+            out.update((row, status) for row, status in zip(rs.row, rs.status, strict=True)
+                       if row in wanted)
+        return out
 
     def find_row_keys(
         self, keys: Collection[str], *, since: float, statuses: Collection[str],
         exclude_job_states: Collection[str] = (), limit: int = 1000,
         target: Target | None = None,
     ) -> list[tuple[str, str, int, float]]:
-        """(bkey, job_id, row, at) of stored rows with one of ``keys``, newer than ``since``,
-        whose status is one of ``statuses``; an indexed lookup per key."""
-        sql = (
-            "SELECT k.bkey, k.job_id, k.row, k.at FROM json_each(?) AS w "
-            "JOIN row_keys AS k INDEXED BY row_keys_bkey ON k.bkey = w.value AND k.at >= ? "
-            "JOIN rows AS r ON r.job_id = k.job_id AND r.row = k.row "
-            f"AND r.status IN ({_marks(statuses)}) "
-            "JOIN jobs AS j ON j.id = k.job_id"
-        )
-        args: list[Any] = [dumps(list(keys)), since, *statuses]
-        clauses: list[str] = []
+        """(bkey, job_id, row, at) of stored rows with one of ``keys``, stored since
+        ``since``, whose status is one of ``statuses``; newest job first."""
+        sql = ("SELECT k.job_id, k.at, k.keys FROM key_sets AS k JOIN jobs AS j "
+               "ON j.id = k.job_id WHERE k.kind = ? AND k.at >= ?")
+        args: list[Any] = [since]
         if exclude_job_states:
-            clauses.append(f"j.state NOT IN ({_marks(exclude_job_states)})")
+            sql += f" AND j.state NOT IN ({_marks(exclude_job_states)})"
             args += list(exclude_job_states)
         if target is not None:
             tsql, targs = _target_clause(target, "j")
-            clauses.append(tsql)
+            sql += " AND " + tsql
             args += targs
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        cur = self._conn().execute(sql + " ORDER BY k.at DESC, k.row LIMIT ?", [*args, limit])
-        return [(r[0], r[1], int(r[2]), float(r[3])) for r in cur]
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            found = self._matches(conn, rowsets.BKEY, keys, sql + " ORDER BY k.at DESC",
+                                  args, statuses, limit)
+        finally:
+            conn.execute("COMMIT")
+        return [(key, job_id, row, at) for key, job_id, row, at, _ in found]
 
     def find_ids(
         self, scope: str, ids: Collection[str], *, target: Target | None = None,
@@ -924,24 +1062,24 @@ class Ledger:
         limit: int = 1000,
     ) -> list[tuple[str, str, int, str]]:
         """(id, job_id, row, row status) of earlier rows that used one of ``ids`` as their
-        transaction or order id (``scope`` = the batch type), whatever their amount."""
-        sql = (
-            "SELECT i.id, i.job_id, i.row, r.status FROM json_each(?) AS w "
-            "JOIN item_ids AS i ON i.scope = ? AND i.id = w.value "
-            "JOIN rows AS r ON r.job_id = i.job_id AND r.row = i.row "
-            "JOIN jobs AS j ON j.id = i.job_id WHERE j.state != 'rejected'"
-        )
-        args: list[Any] = [dumps(list(ids)), scope]
+        transaction or order id (``scope`` = the batch type), whatever their amount; oldest
+        job first."""
+        sql = ("SELECT k.job_id, k.at, k.keys FROM key_sets AS k JOIN jobs AS j "
+               "ON j.id = k.job_id WHERE k.kind = ? AND j.batch_type = ? "
+               "AND j.state != 'rejected'")
+        args: list[Any] = [scope]
         if exclude_job is not None:
-            sql += " AND i.job_id != ?"
+            sql += " AND k.job_id != ?"
             args.append(exclude_job)
-        if statuses is not None:
-            sql += f" AND r.status IN ({_marks(statuses)})"
-            args += list(statuses)
         if target is not None:
             tsql, targs = _target_clause(target, "j")
             sql += " AND " + tsql
             args += targs
-        cur = self._conn().execute(sql + " ORDER BY j.created_at, i.row LIMIT ?",
-                                   [*args, limit])
-        return [(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in cur]
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            found = self._matches(conn, rowsets.ID, ids, sql + " ORDER BY j.created_at",
+                                  args, statuses, limit)
+        finally:
+            conn.execute("COMMIT")
+        return [(key, job_id, row, status) for key, job_id, row, _, status in found]

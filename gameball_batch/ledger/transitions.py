@@ -1,10 +1,11 @@
 """The one table of allowed state changes, and the only SQL that writes a chunk's or a row's state.
 
-Every change of ``chunks.state`` or ``rows.status`` anywhere in the project goes through a
-function of this module, inside a transaction the caller opened (``tx``); a test scans the
-package's SQL to keep it so. Each function checks its move against the tables below before
-it builds any SQL, and the SQL itself only matches rows in a state the table allows to move,
-so a race between two writers can make a move not happen, never make a forbidden one.
+Every change of ``chunks.state`` or of a row's status (its chunk's record in ``row_sets``)
+anywhere in the project goes through a function of this module, inside a transaction the
+caller opened (``tx``); a test scans the package's SQL to keep it so. Each function checks
+its move against the tables below before it writes anything, and only moves chunks and rows
+in a state the table allows to move, so a race between two writers can make a move not
+happen, never make a forbidden one.
 
 Chunks (``CHUNK_MOVES``: (from, to) → who may make it)::
 
@@ -18,7 +19,9 @@ Chunks (``CHUNK_MOVES``: (from, to) → who may make it)::
     pending  → unknown                 stop of a chunk queued for resend after a doubt
 
 Rows are born ``pending`` with their job, except the rows an operator left out at
-validation, which are born ``not_applied`` in no chunk (:func:`insert_left_out`).
+validation, which are born ``not_applied`` in no chunk (-1). A job's rows are kept per
+chunk (:mod:`.rowsets`): each function here reads a chunk's row set, moves its rows and
+writes it back with the chunk's tallies, in the caller's transaction.
 
 Every exit from ``sending`` and ``accepted`` names its owner: it happens only while that
 owner holds the job's lease (``AND lease_owner = ?``). A refused exit is audited with the
@@ -34,12 +37,12 @@ failed resend makes it "not sent".
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from gameball_batch.ledger.records import ChunkFinish, NewChunk, NewRow
-from gameball_batch.ledger.sqlite import cells_json, dumps, pack
+from gameball_batch.ledger.records import ChunkFinish, ItemOutcome, NewChunk
+from gameball_batch.ledger.rowsets import Born, RowSet
+from gameball_batch.ledger.sqlite import dumps, pack
 from gameball_batch.ledger.states import (
     CHUNK_ACCEPTED,
     CHUNK_DONE,
@@ -122,71 +125,73 @@ def _marks(values: Collection[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-def _doubt(to: str) -> str:
-    return ", doubted = 1" if to == ROW_UNKNOWN else ""
-
-
 # --- birth ---------------------------------------------------------------------------------
 
 
 def insert(tx: sqlite3.Connection, job_id: str, chunks: list[NewChunk],
-           rows: Collection[NewRow] | Any, now: float) -> None:
-    """A new job's chunks and rows, every one pending."""
+           sets: Sequence[Born], now: float) -> None:
+    """A new job's chunks, every one pending, and their row sets (``rowsets.born``: every
+    row pending, but the rows an operator left out at validation, born ``not_applied`` in
+    no chunk, each with its reason)."""
     tx.executemany(
         "INSERT INTO chunks (job_id, idx, item_count, state, created_at, updated_at) "
         "VALUES (?, ?, ?, 'pending', ?, ?)",
         ((job_id, c.index, c.item_count, now, now) for c in chunks),
     )
     tx.executemany(
-        "INSERT INTO rows (job_id, row, chunk_idx, key, status, cells) "
-        "VALUES (?, ?, ?, ?, 'pending', ?)",
-        ((job_id, r.row, r.chunk_idx, r.key,
-          cells_json(r.cells) if r.cells_json is None else r.cells_json) for r in rows),
+        "INSERT INTO row_sets (job_id, chunk_idx, lo, hi, rows) VALUES (?, ?, ?, ?, ?)",
+        ((job_id, b.chunk, b.lo, b.hi, b.blob) for b in sets),
     )
-    per_chunk = Counter(r.chunk_idx for r in rows)
     tx.executemany(
-        "INSERT INTO row_tallies (job_id, chunk_idx, status, n) VALUES (?, ?, 'pending', ?)",
-        ((job_id, chunk, n) for chunk, n in sorted(per_chunk.items())),
+        "INSERT INTO row_tallies (job_id, chunk_idx, status, n) VALUES (?, ?, ?, ?)",
+        ((job_id, b.chunk, status, n) for b in sets for status, n in b.tally),
     )
 
 
-def insert_left_out(tx: sqlite3.Connection, job_id: str,
-                    rows: Collection[tuple[NewRow, str]]) -> None:
-    """Rows the operator left out at validation: born ``not_applied`` (they were never sent,
-    and never will be by this job), in no chunk (``chunk_idx`` -1), each with its reason."""
+# --- row sets: read, change, write back with their tallies (schema 9) ----------------------
+
+
+def load(tx: sqlite3.Connection, job_id: str, chunk: int) -> RowSet | None:
+    r = tx.execute("SELECT rows FROM row_sets WHERE job_id = ? AND chunk_idx = ?",
+                   (job_id, chunk)).fetchone()
+    return None if r is None else RowSet.decode(r[0])
+
+
+def _save(tx: sqlite3.Connection, job_id: str, chunk: int, rs: RowSet) -> None:
+    """Write a changed row set back, and count its rows again per status in the same
+    transaction, so a job's counts (``Ledger.row_counts``) are a sum over its chunks."""
+    tx.execute("UPDATE row_sets SET rows = ? WHERE job_id = ? AND chunk_idx = ?",
+               (rs.encode(), job_id, chunk))
+    tx.execute("DELETE FROM row_tallies WHERE job_id = ? AND chunk_idx = ?", (job_id, chunk))
     tx.executemany(
-        "INSERT INTO rows (job_id, row, chunk_idx, key, status, message, cells) "
-        "VALUES (?, ?, -1, '', 'not_applied', ?, ?)",
-        ((job_id, r.row, message,
-          cells_json(r.cells) if r.cells_json is None else r.cells_json)
-         for r, message in rows),
-    )
-    retally(tx, job_id, (-1,))
+        "INSERT INTO row_tallies (job_id, chunk_idx, status, n) VALUES (?, ?, ?, ?)",
+        ((job_id, chunk, status, n) for status, n in sorted(rs.tally().items())))
 
 
-# --- the tallies of rows per chunk and status (schema migration 8) -------------------------
+def _chunks_holding(tx: sqlite3.Connection, job_id: str, statuses: Collection[str],
+                    chunk_states: Collection[str] | None = None) -> list[int]:
+    """The chunks of a job with a row in one of ``statuses`` (by their tallies), optionally
+    only chunks in one of ``chunk_states``."""
+    sql = (f"SELECT DISTINCT t.chunk_idx FROM row_tallies AS t WHERE t.job_id = ? "
+           f"AND t.n > 0 AND t.status IN ({_marks(statuses)})")
+    args: list[Any] = [job_id, *statuses]
+    if chunk_states is not None:
+        sql += (f" AND t.chunk_idx IN (SELECT idx FROM chunks WHERE job_id = ? "
+                f"AND state IN ({_marks(chunk_states)}))")
+        args += [job_id, *chunk_states]
+    return [int(r[0]) for r in tx.execute(sql + " ORDER BY t.chunk_idx", args)]
 
 
-def retally(tx: sqlite3.Connection, job_id: str, chunks: Collection[int] | None) -> None:
-    """Count again the rows of ``chunks`` (None: of the whole job) per status.
-
-    Called by every function here that moves rows, in the same transaction, so a job's
-    counts (``Ledger.row_counts``) are a sum over its chunks, never a scan of its rows.
-    """
-    if chunks is None:
-        tx.execute("DELETE FROM row_tallies WHERE job_id = ?", (job_id,))
-        tx.execute(
-            "INSERT INTO row_tallies (job_id, chunk_idx, status, n) "
-            "SELECT job_id, chunk_idx, status, COUNT(*) FROM rows WHERE job_id = ? "
-            "GROUP BY chunk_idx, status", (job_id,))
-        return
-    for chunk in sorted(set(chunks)):
-        tx.execute("DELETE FROM row_tallies WHERE job_id = ? AND chunk_idx = ?",
-                   (job_id, chunk))
-        tx.execute(
-            "INSERT INTO row_tallies (job_id, chunk_idx, status, n) "
-            "SELECT job_id, chunk_idx, status, COUNT(*) FROM rows INDEXED BY rows_item "
-            "WHERE job_id = ? AND chunk_idx = ? GROUP BY status", (job_id, chunk))
+def write_sets(tx: sqlite3.Connection, job_id: str, sets: Collection[tuple[int, RowSet]]) -> None:
+    """Row sets written whole, with their tallies (schema 9 turning old rows into sets)."""
+    tx.executemany(
+        "INSERT INTO row_sets (job_id, chunk_idx, lo, hi, rows) VALUES (?, ?, ?, ?, ?)",
+        ((job_id, index, *rs.bounds(), rs.encode()) for index, rs in sets))
+    tx.execute("DELETE FROM row_tallies WHERE job_id = ?", (job_id,))
+    tx.executemany(
+        "INSERT INTO row_tallies (job_id, chunk_idx, status, n) VALUES (?, ?, ?, ?)",
+        ((job_id, index, status, n) for index, rs in sets
+         for status, n in sorted(rs.tally().items())))
 
 
 # --- chunks --------------------------------------------------------------------------------
@@ -280,16 +285,18 @@ def move_rows(
         sources = tuple(s for s in sources if s in statuses)
         if not sources:
             return 0
-    if chunk is None:
-        sql = (f"UPDATE rows SET status = ?, message = ?{_doubt(to)} WHERE job_id = ? "
-               f"AND status IN ({_marks(sources)})")
-        moved = int(tx.execute(sql, (to, message, job_id, *sources)).rowcount)
-    else:
-        sql = (f"UPDATE rows INDEXED BY rows_item SET status = ?, message = ?{_doubt(to)} "
-               f"WHERE job_id = ? AND chunk_idx = ? AND status IN ({_marks(sources)})")
-        moved = int(tx.execute(sql, (to, message, job_id, chunk, *sources)).rowcount)
-    if moved:
-        retally(tx, job_id, None if chunk is None else (chunk,))
+    chunks = _chunks_holding(tx, job_id, sources) if chunk is None else [chunk]
+    moved = 0
+    for index in chunks:
+        rs = load(tx, job_id, index)
+        if rs is None:
+            continue
+        here = [i for i, status in enumerate(rs.status) if status in sources]
+        for i in here:
+            rs.set(i, to, message)
+        if here:
+            _save(tx, job_id, index, rs)
+            moved += len(here)
     return moved
 
 
@@ -298,18 +305,24 @@ def move_listed_rows(
     cause: str,
 ) -> int:
     """Settle single rows by number, each to its own (status, message); how many moved."""
+    sources = {to: _row_sources(to, cause) for to in {status for status, _ in rows.values()}}
+    if not rows:
+        return 0
+    lo, hi = min(rows), max(rows)
     moved = 0
-    for to in {status for status, _ in rows.values()}:
-        sources = _row_sources(to, cause)
-        sql = (f"UPDATE rows SET status = ?, message = ?{_doubt(to)} WHERE job_id = ? "
-               f"AND row = ? AND status IN ({_marks(sources)})")
-        moved += sum(tx.execute(sql, (to, message, job_id, row, *sources)).rowcount
-                     for row, (status, message) in rows.items() if status == to)
-    if moved:
-        chunks = tx.execute(
-            "SELECT DISTINCT chunk_idx FROM rows WHERE job_id = ? "
-            "AND row IN (SELECT value FROM json_each(?))", (job_id, dumps(list(rows))))
-        retally(tx, job_id, [int(r[0]) for r in chunks])
+    for index, blob in tx.execute(
+            "SELECT chunk_idx, rows FROM row_sets WHERE job_id = ? AND lo <= ? AND hi >= ? "
+            "ORDER BY chunk_idx", (job_id, hi, lo)).fetchall():
+        rs = RowSet.decode(blob)
+        changed = 0
+        for i, row in enumerate(rs.row):
+            verdict = rows.get(row)
+            if verdict is not None and rs.status[i] in sources[verdict[0]]:
+                rs.set(i, verdict[0], verdict[1])
+                changed += 1
+        if changed:
+            _save(tx, job_id, int(index), rs)
+            moved += changed
     return moved
 
 
@@ -338,24 +351,26 @@ def unsent(tx: sqlite3.Connection, job_id: str, message: str, now: float) -> Non
         "WHERE job_id = ? AND state = 'pending'",
         (message, now, now, job_id),
     )
-    # Rows of a chunk back in doubt stay (or become again) in doubt.
+    # Rows of a chunk back in doubt stay (or become again) in doubt, with their message.
     in_doubt = _row_sources(ROW_UNKNOWN, IN_DOUBT)
-    moved = tx.execute(
-        f"UPDATE rows SET status = 'unknown', doubted = 1 WHERE job_id = ? "
-        f"AND status IN ({_marks(in_doubt)}) AND chunk_idx IN "
-        "(SELECT idx FROM chunks WHERE job_id = ? AND state = 'unknown')",
-        (job_id, *in_doubt, job_id),
-    ).rowcount
+    for index in _chunks_holding(tx, job_id, in_doubt, (CHUNK_UNKNOWN,)):
+        rs = load(tx, job_id, index)
+        assert rs is not None
+        for i, status in enumerate(rs.status):
+            if status in in_doubt:
+                rs.set(i, ROW_UNKNOWN, rs.message[i])
+        _save(tx, job_id, index, rs)
     # Rows of chunks that are now failed were never sent (never in doubt): not applied.
     sources = _row_sources(ROW_NOT_APPLIED, NEVER_SENT)
-    moved += tx.execute(
-        f"UPDATE rows SET status = 'not_applied', message = ? WHERE job_id = ? "
-        f"AND status IN ({_marks(sources)}) AND doubted = 0 AND chunk_idx IN "
-        "(SELECT idx FROM chunks WHERE job_id = ? AND state = 'failed')",
-        (message, job_id, *sources, job_id),
-    ).rowcount
-    if moved:
-        retally(tx, job_id, None)
+    for index in _chunks_holding(tx, job_id, sources, (CHUNK_FAILED,)):
+        rs = load(tx, job_id, index)
+        assert rs is not None
+        here = [i for i, status in enumerate(rs.status)
+                if status in sources and not rs.doubted[i]]
+        for i in here:
+            rs.set(i, ROW_NOT_APPLIED, message)
+        if here:
+            _save(tx, job_id, index, rs)
 
 
 # --- closing a chunk with Gameball's per-item results ----------------------------------------
@@ -364,31 +379,25 @@ def unsent(tx: sqlite3.Connection, job_id: str, message: str, now: float) -> Non
 class Prepared(NamedTuple):
     """A :class:`ChunkFinish` encoded before the write lock is taken."""
 
-    outcomes: list[tuple[str, str | None, str | None, str, int, str]]
-    applied: str | None
+    outcomes: list[ItemOutcome]
+    applied: frozenset[str]
     results: bytes | None
-    named: str | None  # every key the reply named (applied and outcomes), when any
 
 
 def prepare(f: ChunkFinish) -> Prepared:
-    outcomes = [(o.status, o.message, None if o.result is None else dumps(o.result),
-                 f.job_id, f.index, o.key) for o in f.outcomes]
     # JSON bytes (Gameball's reply as received) are kept as they are: no second encoding.
     results = None if f.results is None else pack(
         f.results if isinstance(f.results, bytes) else dumps(f.results).encode())
-    named = dumps([*f.applied, *(o[5] for o in outcomes)]) if f.applied or outcomes else None
-    return Prepared(outcomes, dumps(list(f.applied)) if f.applied else None, results, named)
-
-
-# Is any row of the chunk not named by the reply? (The common case: none.)
-_UNNAMED_ROW = (
-    "SELECT 1 FROM rows INDEXED BY rows_item WHERE job_id = ? AND chunk_idx = ? "
-    "AND key NOT IN (SELECT value FROM json_each(?)) LIMIT 1"
-)
+    return Prepared(list(f.outcomes), frozenset(f.applied), results)
 
 
 def finish(tx: sqlite3.Connection, f: ChunkFinish, p: Prepared, now: float) -> bool:
-    """Close a chunk and write each item's outcome to its rows (see ``Ledger.finish_chunk``)."""
+    """Close a chunk and write each item's outcome to its rows (see ``Ledger.finish_chunk``).
+
+    A row is moved only from a status the table lets ``f.cause`` move it from: applied when
+    its key was applied, else its item's own outcome, else (not named by the reply at all)
+    the ``unlisted`` verdict.
+    """
     who = f.cause if f.cause in (OPERATOR, EVIDENCE) else OWNER
     if not move_chunk(tx, f.job_id, f.index, f.state, expect=f.expect, who=who,
                       owner=f.owner, now=now,
@@ -397,38 +406,22 @@ def finish(tx: sqlite3.Connection, f: ChunkFinish, p: Prepared, now: float) -> b
     if p.results is not None:
         tx.execute("INSERT OR REPLACE INTO chunk_results (job_id, idx, results) "
                    "VALUES (?, ?, ?)", (f.job_id, f.index, p.results))
-    all_named = p.named is not None and tx.execute(
-        _UNNAMED_ROW, (f.job_id, f.index, p.named)).fetchone() is None
-    if p.applied is not None:
-        applied_from = _row_sources(ROW_APPLIED, f.cause)
-        # Every row named and every item applied: one plain pass (a third of the cost of
-        # testing each row against the applied keys). Otherwise by key, so a row with an
-        # outcome of its own (failed, still in doubt) is never applied first.
-        plain = all_named and not p.outcomes
-        named_test = "" if plain else " AND key IN (SELECT value FROM json_each(?))"
-        tx.execute(
-            f"UPDATE rows INDEXED BY rows_item SET status = 'applied', message = NULL "
-            f"WHERE job_id = ? AND chunk_idx = ? AND status IN ({_marks(applied_from)})"
-            f"{named_test}",
-            (f.job_id, f.index, *applied_from, *(() if plain else (p.applied,))))
-    for status in {o[0] for o in p.outcomes}:
-        sources = _row_sources(status, f.cause)
-        tx.executemany(
-            f"UPDATE rows SET status = ?, message = ?, result = ?{_doubt(status)} "
-            f"WHERE job_id = ? AND chunk_idx = ? AND key = ? AND status IN "
-            f"({_marks(sources)})",
-            [(*o, *sources) for o in p.outcomes if o[0] == status],
-        )
-    if f.unlisted is not None and not all_named:
-        # Rows the reply did not name at all: the ``unlisted`` verdict.
-        ustatus, umessage = f.unlisted
-        sources = _row_sources(ustatus, f.cause)
-        sql = (f"UPDATE rows INDEXED BY rows_item SET status = ?, message = ?{_doubt(ustatus)} "
-               f"WHERE job_id = ? AND chunk_idx = ? AND status IN ({_marks(sources)})")
-        args: list[Any] = [ustatus, umessage, f.job_id, f.index, *sources]
-        if p.named is not None:
-            sql += " AND key NOT IN (SELECT value FROM json_each(?))"
-            args.append(p.named)
-        tx.execute(sql, args)
-    retally(tx, f.job_id, (f.index,))
+    rs = load(tx, f.job_id, f.index)
+    if rs is None:
+        return True
+    applied_from = _row_sources(ROW_APPLIED, f.cause) if p.applied else ()
+    own = {o.key: o for o in p.outcomes}
+    sources = {status: _row_sources(status, f.cause) for status in {o.status for o in own.values()}}
+    unlisted = (None if f.unlisted is None
+                else (*f.unlisted, _row_sources(f.unlisted[0], f.cause)))
+    for i, (key, status) in enumerate(zip(rs.key, rs.status, strict=True)):
+        if key in p.applied:
+            if status in applied_from:
+                rs.set(i, ROW_APPLIED, None)
+        elif (o := own.get(key)) is not None:
+            if status in sources[o.status]:
+                rs.set(i, o.status, o.message, result=o.result)
+        elif unlisted is not None and status in unlisted[2]:
+            rs.set(i, unlisted[0], unlisted[1])
+    _save(tx, f.job_id, f.index, rs)
     return True

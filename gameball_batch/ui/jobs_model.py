@@ -339,7 +339,7 @@ def _rate(closed: list[lg.Chunk], now: float) -> float | None:
 
 def failure_counts(ledger: Ledger, job_id: str, *, sample: int = FAILURE_SAMPLE) -> Counter[str]:
     """Failed rows by message, from at most ``sample`` failed rows (the first by row)."""
-    failed = ledger.rows(job_id, statuses=(lg.ROW_FAILED,), limit=sample)
+    failed = ledger.rows(job_id, statuses=(lg.ROW_FAILED,), limit=sample, cells=False)
     return Counter((r.message or "(no message)") for r in failed)
 
 

@@ -149,7 +149,7 @@ def _verdicts(ledger: Ledger, result: verification.Verification) -> None:
 
 
 def _accept(ledger: Ledger, job: lg.Job, result: verification.Verification) -> None:
-    doubt = {r.row for r in ledger.rows(job.id, statuses=(lg.ROW_UNKNOWN,))}
+    doubt = {r.row for r in ledger.rows(job.id, statuses=(lg.ROW_UNKNOWN,), cells=False)}
     ready = [v for v in result.verdicts
              if v.row in doubt and v.verdict in (vf.APPLIED, vf.ABSENT)]
     if not ready:

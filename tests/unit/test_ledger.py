@@ -90,6 +90,59 @@ def test_a_ledger_from_schema_3_keeps_its_payloads_and_results(tmp_path: Path) -
     raw.close()
 
 
+def test_a_ledger_from_schema_8_keeps_every_row_as_it_was(tmp_path: Path) -> None:
+    """Schema 9 keeps rows per chunk: a ledger written before keeps each row's chunk, key,
+    status, message, result, doubt mark and cells, its counts and its guards' keys."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for number in range(8):
+        for statement in lg._statements(lg.MIGRATIONS[number]):  # type: ignore[arg-type]
+            conn.execute(statement)
+    conn.execute("INSERT INTO jobs (id, batch_type, state, columns, created_at, updated_at) "
+                 "VALUES ('old', 'cashback', 'finished', '[\"Customer\", \"Amount\"]', 5, 5)")
+    conn.executemany(
+        "INSERT INTO chunks (job_id, idx, item_count, state, created_at, updated_at) "
+        "VALUES ('old', ?, 1, ?, 5, 5)", [(0, "done"), (1, "unknown")])
+    old_rows = [  # row, chunk, key, status, message, result, cells, doubted
+        (2, 0, "T0", "applied", None, None, '["cus-0", "1.5"]', 0),
+        (3, 0, "T1", "failed", "7000 no customer", '{"code": 7000}', '["cus-1", "2"]', 0),
+        (4, 1, "T2", "unknown", "502", None, '["cus-2", "\u0663"]', 1),
+        (5, -1, "", "not_applied", "Not sent: invalid", None, '["", "x"]', 0),
+    ]
+    conn.executemany("INSERT INTO rows (job_id, row, chunk_idx, key, status, message, result, "
+                     "cells, doubted) VALUES ('old', ?, ?, ?, ?, ?, ?, ?, ?)", old_rows)
+    conn.executemany("INSERT INTO row_keys (job_id, row, bkey, at) VALUES ('old', ?, ?, 5)",
+                     [(2, "cashback|cus-0|1.5"), (3, "cashback|cus-1|2")])
+    conn.executemany("INSERT INTO item_ids (scope, id, job_id, row) "
+                     "VALUES ('cashback', ?, 'old', ?)", [("T0", 2), ("T1", 3), ("T2", 4)])
+    conn.execute("INSERT INTO row_tallies (job_id, chunk_idx, status, n) SELECT job_id, "
+                 "chunk_idx, status, COUNT(*) FROM rows GROUP BY 1, 2, 3")
+    conn.execute("PRAGMA user_version = 8")
+    conn.commit()
+    conn.close()
+    with Ledger(path) as led:
+        assert led.schema_version() == lg.SCHEMA_VERSION
+        rows = led.rows("old")
+        assert [(r.row, r.chunk_idx, r.key, r.status, r.message, r.result, r.cells, r.doubted)
+                for r in rows] == [
+            (2, 0, "T0", "applied", None, None, ("cus-0", "1.5"), False),
+            (3, 0, "T1", "failed", "7000 no customer", {"code": 7000}, ("cus-1", "2"), False),
+            (4, 1, "T2", "unknown", "502", None, ("cus-2", "\u0663"), True),
+            (5, -1, "", "not_applied", "Not sent: invalid", None, ("", "x"), False)]
+        assert led.row_counts("old")["unknown"] == 1
+        assert led.left_out_count("old") == 1
+        assert led.find_row_keys(["cashback|cus-0|1.5", "cashback|cus-1|2"], since=0,
+                                 statuses=("applied", "unknown")) == [
+            ("cashback|cus-0|1.5", "old", 2, 5.0)]
+        assert led.find_ids("cashback", ["T2", "T9"]) == [("T2", "old", 4, "unknown")]
+        assert led.row_keys_of("old", [3]) == [(3, "cashback|cus-1|2")]
+    assert tally_drift(path) == []
+    raw = sqlite3.connect(path)
+    tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not tables & {"rows", "row_keys", "item_ids"}
+    raw.close()
+
+
 def test_payload_bytes_are_stored_exactly(ledger: Ledger) -> None:
     assert ledger.payload("job-1", 1) == b'{"body":[1]}'
     assert [c.state for c in ledger.chunks("job-1")] == ["pending", "pending"]
@@ -274,3 +327,39 @@ def test_a_job_its_row_keys_and_its_audit_entries_are_stored_together(tmp_path: 
                                                                   "duplicates.override"]
         assert led.find_row_keys(["cus-0|T0"], since=0, statuses=("pending",)) == [
             ("cus-0|T0", "job-2", 2, led.job("job-2").created_at)]  # type: ignore[union-attr]
+
+
+def test_pages_of_rows_follow_the_file_whichever_chunk_holds_them(tmp_path: Path) -> None:
+    """Rows are kept per chunk, and a plan moves a customer's repeats to later chunks: a
+    page of rows (the Jobs page's error table) is still the file's rows in order, for every
+    page, filter and size."""
+    import random
+
+    rng = random.Random(11)
+    count, size = 2_500, 100
+    order = list(range(2, count + 2))
+    for _ in range(300):  # some rows land far from their neighbours, as moved repeats do
+        a, b = rng.randrange(count), rng.randrange(count)
+        order[a], order[b] = order[b], order[a]
+    job = NewJob(id="big", batch_type="cashback", file_name="f.csv", fingerprint="f",
+                 sheet=None, mapping={}, columns=("Customer",), row_count=count,
+                 item_count=count, totals={}, actor="amira")
+    chunks = [NewChunk(i, b"{}", size) for i in range(count // size)]
+    rows = [NewRow(row, i // size, f"T{row}", (f"cus-{row}",)) for i, row in enumerate(order)]
+    with Ledger(tmp_path / "l.db") as led:
+        led.create_job(job, chunks, rows)
+        assert led.acquire_lease("big", "A", 60)
+        for index in range(0, count // size, 3):  # some chunks closed with a failed row each
+            assert led.claim("big", index, "A") is not None
+            assert led.mark_accepted("big", index, f"r{index}", owner="A")
+            failed = f"T{order[index * size + 7]}"
+            assert led.finish_chunk("big", index, state=lg.CHUNK_DONE, owner="A",
+                                    outcomes=[ItemOutcome(failed, lg.ROW_FAILED, "no")],
+                                    unlisted=(lg.ROW_APPLIED, None))
+        for statuses in (None, (lg.ROW_FAILED,), (lg.ROW_PENDING, lg.ROW_FAILED)):
+            every = led.rows("big", statuses=statuses, cells=False)
+            assert [r.row for r in every] == sorted(r.row for r in every)
+            for offset, limit in ((0, 10), (0, 100), (37, 50), (1_200, 100), (2_450, 100)):
+                page = led.rows("big", statuses=statuses, limit=limit, offset=offset)
+                assert [r.row for r in page] == [r.row for r in every][offset:offset + limit]
+                assert all(r.cells == (f"cus-{r.row}",) for r in page)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
 
 import pytest
 from tally_check import tally_drift
@@ -79,13 +78,15 @@ def test_a_reply_can_never_call_a_row_not_applied(ledger: Ledger) -> None:
 
 
 def test_a_failing_batch_leaves_every_chunk_accepted(ledger: Ledger) -> None:
-    unbindable = ItemOutcome(cast(str, object()), lg.ROW_FAILED, "x")  # fails mid-transaction
-    with pytest.raises(sqlite3.Error):
+    with sqlite3.connect(ledger.path) as raw:  # the second chunk's rows cannot be written
+        raw.execute("CREATE TRIGGER broken BEFORE UPDATE ON row_sets WHEN NEW.chunk_idx = 1 "
+                    "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
+    with pytest.raises(sqlite3.Error, match="disk trouble"):
         ledger.finish_chunks([
             ChunkFinish("job-1", 0, state=lg.CHUNK_DONE, applied=["T0", "T1", "T2"],
                         unlisted=None),
-            ChunkFinish("job-1", 1, state=lg.CHUNK_DONE, outcomes=[unbindable],
-                        unlisted=None),
+            ChunkFinish("job-1", 1, state=lg.CHUNK_DONE,
+                        outcomes=[ItemOutcome("T3", lg.ROW_FAILED, "x")], unlisted=None),
         ])
     assert ledger.chunk_counts("job-1")[lg.CHUNK_ACCEPTED] == 2
     assert set(_statuses(ledger).values()) == {"pending"}

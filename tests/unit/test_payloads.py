@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -259,19 +260,24 @@ def test_chunk_size_is_bounded_by_the_api_limit() -> None:
         plan_chunks(checked("cashback", varied_cashback(2)), size=1001)
 
 
-def test_cells_are_kept_exactly_as_the_row_by_row_encoding_keeps_them() -> None:
-    # The ledger stores each row's cells as JSON built column-wise; they must read back
-    # exactly as the file had them: quotes, backslashes, control characters, Arabic, blanks.
-    from gameball_batch.ledger import _cells_json
-    from gameball_batch.payloads import cells_json_texts
+def test_a_stored_job_keeps_every_cell_exactly_as_the_file_had_it(tmp_path: Path) -> None:
+    # The ledger keeps a job's cells column-wise (compressed Arrow parts); the failed-rows
+    # download and the retry read them back: quotes, backslashes, control characters,
+    # Arabic, blanks and a missing cell (kept as "") must survive exactly.
+    from gameball_batch import jobs
+    from gameball_batch.ledger import Ledger
 
-    frame = pd.DataFrame({"Customer ID": ["cus-1", 'say "hi"', "back\\slash", "tab\there", "",
-                                    "ريال ١٢٫٥", "line\nbreak"],
-                    "Amount": ["1", "2", "3", "4", "5", "6", "7"]}, dtype="str")
-    frame.iloc[4, 0] = None  # a missing cell is kept as ""
-    texts = cells_json_texts(frame)
-    assert texts is not None
-    expected = [_cells_json(["" if v is None or v != v else str(v) for v in row])
-                for row in frame.astype(object).to_numpy().tolist()]
-    assert texts == expected
-    assert [json.loads(t) for t in texts][1] == ['say "hi"', "2"]
+    texts = ["cus-1", 'say "hi"', "back\\slash", "tab\there", None, "ريال ١٢٫٥", "line\nbreak"]
+    frame = pd.DataFrame({"customerId": [f"cus-{i}" for i in range(len(texts))],
+                          "amount": [str(i + 1) for i in range(len(texts))],
+                          "transactionTime": ["2026-01-01T00:00:00Z"] * len(texts),
+                          "note": texts}, dtype="str")
+    frame.index = pd.RangeIndex(2, 2 + len(frame))
+    plan = plan_chunks(checked("cashback", frame), size=3)
+    with Ledger(tmp_path / "l.db") as ledger:
+        job = jobs.create_job(ledger, plan, frame=frame, file_name="f.csv", fingerprint="fp",
+                              mapping={}, actor="t")
+        stored = {r.row: r.cells for r in ledger.rows(job)}
+    assert stored == {i + 2: (f"cus-{i}", str(i + 1), "2026-01-01T00:00:00Z",
+                              "" if t is None else t)
+                      for i, t in enumerate(texts)}

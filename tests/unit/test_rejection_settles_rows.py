@@ -79,7 +79,7 @@ def test_the_rows_move_in_the_same_transaction_as_the_state(
     held = example("cashback").submit(ledger, actor=OPS, rules=HOLD)
     # A trigger makes the row update fail: the state change must roll back with it.
     with sqlite3.connect(tmp_path / "reject.db") as raw:
-        raw.execute("CREATE TRIGGER no_row_updates BEFORE UPDATE ON rows "
+        raw.execute("CREATE TRIGGER no_row_updates BEFORE UPDATE ON row_sets "
                     "BEGIN SELECT RAISE(ABORT, 'rows are read-only'); END")
     with pytest.raises(sqlite3.DatabaseError, match="read-only"):
         approval_flow.reject(ledger, held.job_id, BOSS, "wrong campaign")

@@ -1,6 +1,6 @@
 """The transition table is the one writer of chunk and row states, and every entry is used.
 
-Issue 11 asks that only ``ledger/transitions.py`` writes ``chunks.state`` or ``rows.status``
+Issue 11 asks that only ``ledger/transitions.py`` writes ``chunks.state`` or a row's status
 (DESIGN.md §10) and that doubt is sticky (§6): no cause but an operator or evidence from
 Gameball turns a row that was in doubt into "not applied". Three kinds of proof:
 
@@ -43,7 +43,9 @@ _UPDATE = re.compile(
     re.I | re.S)
 _INSERT = re.compile(r"\b(?:INSERT|REPLACE)\s+(?:OR\s+\w+\s+)?INTO\s+" + _TABLE
                      + r"(?![\w.])(?P<rest>[^;]*)", re.I | re.S)
-STATE_COLUMN = {"chunks": "state", "rows": "status"}
+# A chunk's state is a column; a row's status lives in its chunk's row set (schema 9), so
+# every write of a row set writes row statuses.
+STATE_COLUMN = {"chunks": "state", "row_sets": "rows"}
 PLACEHOLDER = "{…}"  # where an f-string computes text: could be any column
 
 
@@ -109,13 +111,13 @@ _MAY_WRITE = re.compile(r"\b(?:UPDATE|INTO)\b", re.I)  # a cheap first look
 
 @pytest.mark.parametrize(("sql", "writes"), [
     ("UPDATE chunks SET state = 'failed' WHERE job_id = ?", True),
-    ("update rows indexed by rows_item set message = ?, status = ? where job_id = ?", True),
+    ("update row_sets set lo = ?, rows = ? where job_id = ?", True),
     ("UPDATE chunks SET {…} WHERE job_id = ?", True),
-    ("INSERT OR REPLACE INTO rows (job_id, row) VALUES (?, ?)", True),
+    ("INSERT OR REPLACE INTO row_sets (job_id, rows) VALUES (?, ?)", True),
     ('UPDATE main."chunks" SET state=? WHERE idx = ?', True),
-    ("CREATE TRIGGER t AFTER INSERT ON jobs BEGIN UPDATE rows SET status = 'x'; END", True),
+    ("CREATE TRIGGER t AFTER INSERT ON jobs BEGIN UPDATE row_sets SET rows = 'x'; END", True),
     ("UPDATE chunks SET remote_job_id = ? WHERE state = 'accepted'", False),
-    ("UPDATE rows SET doubted = 1 WHERE status = 'unknown'", False),
+    ("UPDATE row_sets SET lo = 1 WHERE chunk_idx = 0", False),
     ("UPDATE jobs SET state = ? WHERE id = ?", False),
     ("INSERT INTO chunks_v4 (state) SELECT state FROM chunks", False),
     ("INSERT INTO chunk_results (job_id, idx, results) VALUES (?, ?, ?)", False),
@@ -127,8 +129,8 @@ def test_the_scan_tells_state_writes_from_other_sql(sql: str, writes: bool) -> N
 def test_the_scan_finds_the_writes_of_the_transition_module() -> None:
     """Not vacuous: it sees the writes that are there."""
     found = "\n".join(writers_in(WRITER))
-    for statement in ("UPDATE chunks SET state", "UPDATE rows SET status",
-                      "INSERT INTO chunks", "INSERT INTO rows", "UPDATE chunks SET {…}"):
+    for statement in ("UPDATE chunks SET state", "UPDATE row_sets SET rows",
+                      "INSERT INTO chunks", "INSERT INTO row_sets", "UPDATE chunks SET {…}"):
         assert statement in found
 
 
@@ -141,9 +143,9 @@ def test_only_the_transition_module_writes_chunk_states_and_row_statuses() -> No
 
 
 def test_a_migration_may_copy_rows_but_not_decide_them() -> None:
-    assert reshapes("INSERT INTO rows (job_id, status) SELECT job_id, status FROM rows_v4")
-    assert not reshapes("INSERT INTO rows (job_id, status) VALUES ('j', 'applied')")
-    assert not reshapes("UPDATE rows SET status = 'applied' WHERE status IN (SELECT 1)")
+    assert reshapes("INSERT INTO row_sets (job_id, rows) SELECT job_id, rows FROM sets_v9")
+    assert not reshapes("INSERT INTO row_sets (job_id, rows) VALUES ('j', x'00')")
+    assert not reshapes("UPDATE row_sets SET rows = x'00' WHERE chunk_idx IN (SELECT 1)")
 
 
 # --- the walk ----------------------------------------------------------------------------------
