@@ -63,6 +63,9 @@ class Settings:
     api_key: Secret | None = None
     secret_key: Secret | None = None
     db_path: Path = field(default_factory=_default_db_path)
+    # [ledger] url, or GAMEBALL_BATCH_DB given a postgresql:// URL: the ledger lives in
+    # that PostgreSQL database instead of the SQLite file at db_path (docs/deploy.md).
+    db_url: str | None = None
     concurrency: int = 4  # chunks in flight per job
     rate_per_second: float = 30.0  # Gameball "Others": 30 requests/s (reference §6)
     rate_per_30s: int = 360  # and 360 per 30 s
@@ -88,11 +91,36 @@ class Settings:
     def environment(self) -> str:
         return "sandbox" if self.use_sandbox else "production"
 
+    @property
+    def ledger_location(self) -> str:
+        """Where the ledger lives: the PostgreSQL URL, or the SQLite file's path."""
+        return self.db_url if self.db_url else str(self.db_path)
+
+    @property
+    def ledger_label(self) -> str:
+        """:attr:`ledger_location` fit to show (a URL's password hidden)."""
+        if not self.db_url:
+            return str(self.db_path)
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.db_url)
+        if parts.password is None:
+            return self.db_url
+        netloc = f"{parts.username}:***@{parts.hostname or ''}" + (
+            f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
     def open_ledger(self) -> Any:
         """The ledger these settings name (refused on a network filesystem unless allowed)."""
-        from gameball_batch.ledger import Ledger
+        from gameball_batch.ledger import open_ledger
 
-        return Ledger(self.db_path, allow_network_fs=self.allow_network_fs)
+        return open_ledger(self.ledger_location, allow_network_fs=self.allow_network_fs)
+
+    def with_ledger(self, where: str) -> Settings:
+        """These settings with the ledger at ``where`` (a path or a postgresql:// URL)."""
+        if where.startswith(("postgresql://", "postgres://")):
+            return replace(self, db_url=where)
+        return replace(self, db_path=Path(where).expanduser(), db_url=None)
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -140,8 +168,12 @@ def load_settings(
         "base_url": (pick("GAMEBALL_BASE_URL", "base_url") or DEFAULT_BASE_URL).rstrip("/"),
         "extra": {k: v for k, v in secrets.items() if k != "gameball"},
     }
-    db = env.get("GAMEBALL_BATCH_DB") or gb.get("db_path")
-    if db:
+    ledger_section = (secrets.get("ledger", {}) if isinstance(secrets.get("ledger"), dict)
+                      else {})
+    db = env.get("GAMEBALL_BATCH_DB") or ledger_section.get("url") or gb.get("db_path")
+    if db and str(db).startswith(("postgresql://", "postgres://")):
+        values["db_url"] = str(db)
+    elif db:
         values["db_path"] = Path(db).expanduser()
     numeric = {
         "concurrency": int,

@@ -1,8 +1,9 @@
 """The ``python -m gameball_batch`` command group.
 
 Each sub-module holds the commands it registers: ``intake`` (types, template, validate),
-``sandbox`` (run the emulator), ``jobs`` (submit, status, jobs, resume, stop, retry-failed,
-export-failed), ``schedule`` (reschedule, cancel), ``verify`` (verify, resolve, undo).
+``sandbox`` (run the emulator), ``jobs`` (submit, status, jobs, resume, runner, stop,
+retry-failed, export-failed), ``schedule`` (reschedule, cancel), ``verify`` (verify,
+resolve, undo), ``ledger`` (copy).
 Exit codes everywhere: 0 success, 1 invalid input, 2 usage or
 configuration error, 3 finished with failed or in-doubt rows.
 
@@ -40,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "resume": ("jobs", "resume",
         "Continue JOB: a paused job is queued again; with --wait, drive it here."),
     "stop": ("jobs", "stop", "Stop sending JOB (--abort: also stop it at Gameball)."),
+    "runner": ("jobs", "runner_command",
+        "Send every queued job of this Gameball account, headless, until stopped."),
     "retry-failed": ("jobs", "retry_failed",
         "Make the one retry job of JOB's failed and not-applied rows (same ids, linked)."),
     "export-failed": ("jobs", "export_failed",
@@ -55,8 +58,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Settle JOB's rows in doubt: by Gameball's evidence, or one decision for chunks."),
     "undo": ("verify", "undo_command",
         "Create the job that reverses JOB's applied adjustments (amounts negated)."),
+    "ledger": ("ledger", "ledger_group",
+        "The job ledger itself: copy it into a new database (SQLite to PostgreSQL)."),
 }
-MODULES = ("intake", "sandbox", "jobs", "schedule", "verify")
+MODULES = ("intake", "sandbox", "jobs", "schedule", "verify", "ledger")
 
 
 def _module(name: str) -> object | None:

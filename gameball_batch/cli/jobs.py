@@ -89,13 +89,13 @@ def _settings(db: str | None) -> Settings:
         settings = load_settings()
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
-    return settings.with_overrides(db_path=Path(db).expanduser()) if db else settings
+    return settings.with_ledger(db) if db else settings
 
 
 @contextmanager
 def _ledger(settings: Settings) -> Iterator[Ledger]:
     try:
-        ledger = Ledger(settings.db_path, allow_network_fs=settings.allow_network_fs)
+        ledger = settings.open_ledger()
     except lg.LedgerError as exc:
         _fail(str(exc), EXIT_USAGE)
     try:
@@ -261,8 +261,9 @@ def _stdin_is_terminal() -> bool:
 
 
 def _db_option(func: F) -> F:
-    return click.option("--db", "db", type=click.Path(dir_okay=False),
-                        help="Ledger file (default: GAMEBALL_BATCH_DB or "
+    return click.option("--db", "db", type=str,
+                        help="Ledger: a file, or a postgresql:// URL (default: "
+                             "GAMEBALL_BATCH_DB, [ledger] url, or "
                              "~/.gameball-batch/ledger.db).")(func)
 
 
@@ -531,6 +532,38 @@ def resume(job_id: str, wait: bool, timeout: float | None, as_json: bool,
     sys.exit(_outcome_code(outcome) if wait else EXIT_OK)
 
 
+@click.command("runner")
+@click.option("--for", "seconds", type=click.FloatRange(min=0.1), default=None,
+              metavar="SECONDS", help="Stop after this long (default: until stopped).")
+@_db_option
+@_guarded
+def runner_command(seconds: float | None, db: str | None) -> None:
+    """Send every queued job of this Gameball account, headless, until stopped.
+
+    For deployments that keep sending apart from the console: any number of these (and
+    consoles) may share one PostgreSQL ledger; each job is sent by the one holding its
+    lease, and a job whose runner dies is taken over when its lease runs out. Stops on
+    Ctrl-C or SIGTERM after the requests in flight are answered (the jobs stay resumable).
+    """
+    import signal
+
+    settings = _settings(db)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with _ledger(settings) as ledger, _target(settings, ledger) as target:
+        runner = _runner(ledger, target, settings)
+        runner.start()
+        click.echo(f"Runner {runner.owner_id}: sending the queued jobs of "
+                   f"{target.target.label} from the ledger {settings.ledger_label}. "
+                   "Ctrl-C stops it.", err=True)
+        stop.wait(seconds)
+        runner.stop()
+        click.echo(f"Runner {runner.owner_id} stopped; unfinished jobs stay queued.",
+                   err=True)
+    sys.exit(EXIT_OK)
+
+
 @click.command("stop")
 @click.argument("job_id", metavar="JOB")
 @click.option("--abort", is_flag=True,
@@ -642,5 +675,6 @@ def export_failed(job_id: str, output: Path, db: str | None) -> None:
 
 
 def register(group: click.Group) -> None:
-    for command in (submit, status, list_jobs, resume, stop, retry_failed, export_failed):
+    for command in (submit, status, list_jobs, resume, runner_command, stop, retry_failed,
+                    export_failed):
         group.add_command(command)

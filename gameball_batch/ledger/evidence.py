@@ -63,8 +63,10 @@ def save_verdicts(ledger: Ledger, job_id: str,
     values = [(job_id, row, verdict, json.dumps(dict(evidence), default=str), now)
               for row, verdict, evidence in verdicts]
     with ledger._tx() as tx:
-        tx.executemany("INSERT OR REPLACE INTO row_evidence (job_id, row, verdict, evidence, at) "
-                       "VALUES (?, ?, ?, ?, ?)", values)
+        tx.executemany("INSERT INTO row_evidence (job_id, row, verdict, evidence, at) "
+                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id, row) DO UPDATE SET "
+                       "verdict = excluded.verdict, evidence = excluded.evidence, "
+                       "at = excluded.at", values)
     return len(values)
 
 

@@ -72,6 +72,11 @@ from gameball_batch.ledger.states import (
 ID_SCOPES = ("orders", "cashback", "redemptions")
 
 
+# Upserts in the syntax SQLite (3.24+) and PostgreSQL share.
+_SET_META = ("INSERT INTO meta (key, value) VALUES (?, ?) "
+             "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+
+
 class WrongTarget(LedgerError):
     """A job was sent to another Gameball target than the one configured; says which."""
 
@@ -157,6 +162,7 @@ class Ledger:
         fs_type: Callable[[Path], str] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.where = str(self.path)  # where this ledger lives, for messages and cache keys
         self._clock = clock
         self._busy_ms = busy_ms
         self._local = threading.local()
@@ -245,6 +251,10 @@ class Ledger:
                         tx.execute(statement)
                 tx.execute(f"PRAGMA user_version = {number + 1}")
 
+    def _after_copy(self, tx: sqlite3.Connection) -> None:
+        """After ``ledger copy`` wrote every table (ledger/copy.py): nothing to do here
+        (SQLite's AUTOINCREMENT follows the audit ids written)."""
+
     def schema_version(self) -> int:
         return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
 
@@ -301,7 +311,8 @@ class Ledger:
             args.append(action)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         cur = self._conn().execute(
-            f"SELECT * FROM (SELECT * FROM audit {where} ORDER BY id DESC LIMIT ?) ORDER BY id",
+            f"SELECT * FROM (SELECT * FROM audit {where} ORDER BY id DESC LIMIT ?) AS a "
+            "ORDER BY id",
             [*args, limit],
         )
         return [
@@ -324,7 +335,7 @@ class Ledger:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as tx:
-            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            tx.execute(_SET_META, (key, value))
 
     def swap_meta(self, key: str, expect: str | None, value: str) -> bool:
         """Set ``key`` to ``value`` only if it holds ``expect`` now (None: unset); whether it
@@ -333,7 +344,7 @@ class Ledger:
             r = tx.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             if (None if r is None else str(r[0])) != expect:
                 return False
-            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            tx.execute(_SET_META, (key, value))
             return True
 
     def remembered_routes(self, base_url: str) -> str | None:
@@ -742,8 +753,7 @@ class Ledger:
             if changed:
                 tr.move_rows(tx, job_id, ROW_UNKNOWN, tr.IN_DOUBT, error, chunk=index)
                 if blob is not None:
-                    tx.execute("INSERT OR REPLACE INTO chunk_results (job_id, idx, results) "
-                               "VALUES (?, ?, ?)", (job_id, index, blob))
+                    tx.execute(tr.SET_RESULTS, (job_id, index, blob))
                 self._audit(tx, actor or owner or "runner", "chunk.in_doubt", job_id,
                             {"chunk": index, "error": error})
             elif owner is not None or actor is not None:
@@ -870,7 +880,8 @@ class Ledger:
 
     def row_counts(self, job_id: str) -> dict[str, int]:
         cur = self._conn().execute(
-            "SELECT status, SUM(n) AS n FROM row_tallies WHERE job_id = ? GROUP BY status",
+            "SELECT status, CAST(SUM(n) AS BIGINT) AS n FROM row_tallies WHERE job_id = ? "
+            "GROUP BY status",
             (job_id,),
         )
         counts = dict.fromkeys(ROW_STATUSES, 0)

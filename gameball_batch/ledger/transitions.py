@@ -376,6 +376,10 @@ def unsent(tx: sqlite3.Connection, job_id: str, message: str, now: float) -> Non
 # --- closing a chunk with Gameball's per-item results ----------------------------------------
 
 
+SET_RESULTS = ("INSERT INTO chunk_results (job_id, idx, results) VALUES (?, ?, ?) "
+               "ON CONFLICT (job_id, idx) DO UPDATE SET results = excluded.results")
+
+
 class Prepared(NamedTuple):
     """A :class:`ChunkFinish` encoded before the write lock is taken."""
 
@@ -404,8 +408,7 @@ def finish(tx: sqlite3.Connection, f: ChunkFinish, p: Prepared, now: float) -> b
                       sets={"last_error": f.error, "finished_at": now}):
         return False
     if p.results is not None:
-        tx.execute("INSERT OR REPLACE INTO chunk_results (job_id, idx, results) "
-                   "VALUES (?, ?, ?)", (f.job_id, f.index, p.results))
+        tx.execute(SET_RESULTS, (f.job_id, f.index, p.results))
     rs = load(tx, f.job_id, f.index)
     if rs is None:
         return True

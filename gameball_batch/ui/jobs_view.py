@@ -356,7 +356,7 @@ def _target(job_id: str) -> str | None:
     """Where the job sends; read once per job and process (a job's target never changes)."""
     try:
         ledger = services.get_ledger()
-        return _cache().get(("target", str(ledger.path), job_id), (),
+        return _cache().get(("target", ledger.where, job_id), (),
                             lambda: target_text(job_service.summary(ledger, job_id)))
     except Exception:  # the header must not fail on an optional line
         log.debug("no target for %s", job_id, exc_info=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from gameball_batch.ledger import Ledger, Target
+from gameball_batch.ledger import Ledger, Target, open_ledger
 from gameball_batch.sandbox.shared import LocalSandbox, local_sandbox
 from gameball_batch.settings import Secret, Settings, load_settings
 
@@ -182,14 +182,14 @@ def _close_ledger(ledger: Ledger) -> None:
 
 
 @st.cache_resource(show_spinner=False, on_release=_close_ledger)
-def _ledger_for(path: str, allow_network_fs: bool = False) -> Ledger:
-    return Ledger(path, allow_network_fs=allow_network_fs)
+def _ledger_for(where: str, allow_network_fs: bool = False) -> Ledger:
+    return open_ledger(where, allow_network_fs=allow_network_fs)
 
 
 def get_ledger() -> Ledger:
-    """The ledger of this process (one object, a connection per thread)."""
+    """The ledger of this process (one object: a SQLite file or a PostgreSQL pool)."""
     settings = get_settings()
-    return _ledger_for(str(settings.db_path), settings.allow_network_fs)
+    return _ledger_for(settings.ledger_location, settings.allow_network_fs)
 
 
 def _stop_runner(runner: Runner) -> None:
@@ -240,7 +240,7 @@ def get_notifier() -> Notifier | None:
     # A digest, not the settings: webhook URLs are credentials.
     raw = {k: settings.extra.get(k) for k in ("notify", "console")}
     key = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
-    return _notifier_for(str(settings.db_path), key)
+    return _notifier_for(settings.ledger_location, key)
 
 
 def get_runner() -> Runner:
@@ -252,7 +252,7 @@ def get_runner() -> Runner:
     settings = get_settings()
     connection = get_connection()
     return _runner_for(
-        str(settings.db_path), connection.base_url, settings.concurrency,
+        settings.ledger_location, connection.base_url, settings.concurrency,
         settings.rate_per_second,
     )
 

@@ -96,7 +96,7 @@ def _connection(connection: services.Connection, settings: Any) -> None:
         st.markdown(f"**API key:** {connection.api_key.masked()}  \n"
                     f"**Secret key:** "
                     f"{connection.secret_key.masked() if connection.secret_key else 'not set'}")
-    st.caption(f"Ledger: `{settings.db_path}`")
+    st.caption(f"Ledger: `{settings.ledger_label}`")
     st.button("Test connection", key=keys.ST_TEST_CONNECTION, on_click=_test_connection)
     result = st.session_state.get(keys.ST_CONNECTION_RESULT)
     if result is not None:

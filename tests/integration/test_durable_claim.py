@@ -21,7 +21,7 @@ import pytest
 from gameball_batch.sandbox import SandboxServer
 
 ROOT = Path(__file__).resolve().parents[2]
-SYSCALLS = "openat,fsync,fdatasync,write,pwrite64,sendto,sendmsg"
+SYSCALLS = "openat,close,fsync,fdatasync,write,pwrite64,sendto,sendmsg"
 LINE = re.compile(r"^(\d+)\s+(\w+)\((.*)$")
 RESUMED = re.compile(r"^(\d+)\s+<\.\.\. (\w+) resumed>.*= (-?\d+)")
 
@@ -67,16 +67,20 @@ def _events(trace: str) -> list[tuple[str, str, int, str]]:
             elif is_wal and (ret := re.search(r"= (\d+)\s*$", rest)):
                 wal_fds.add(int(ret.group(1)))
             continue
-        fd_text = rest.split(",", 1)[0].split(")", 1)[0]
-        if not fd_text.isdigit():
+        # "fdatasync(7 <unfinished ...>": a call another thread interrupted in the trace
+        # still names its descriptor first (the thread resumes only once it returned).
+        fd_match = re.match(r"(\d+)\s*(?:[,)]|<unfinished)", rest)
+        if fd_match is None:
             continue
-        fd = int(fd_text)
-        if name in ("write", "pwrite64") and fd in wal_fds:
+        fd = int(fd_match.group(1))
+        if name == "close":  # the number may next name a socket: it is no WAL any more
+            wal_fds.discard(fd)
+        elif name in ("sendto", "sendmsg", "write") and "POST /api/" in rest:
+            out.append(("post", "", fd, pid))
+        elif name in ("write", "pwrite64") and fd in wal_fds:
             out.append(("write", "wal", fd, pid))
         elif name in ("fsync", "fdatasync") and fd in wal_fds:
             out.append(("fsync", "wal", fd, pid))
-        elif name in ("sendto", "sendmsg", "write") and "POST /api/" in rest:
-            out.append(("post", "", fd, pid))
     return out
 
 
