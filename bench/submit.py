@@ -11,7 +11,11 @@ sandbox with its own limits off, compared with the floor of 1000 / 30 s: the def
 and 360 per 30 s, for creation and status reads each), the per-second limit alone, and the
 per-second limit with creation and status reads sharing one budget (``rate_shared``).
 
+``--db postgresql://…`` keeps the runner's ledger in PostgreSQL instead (a fresh schema per
+run, dropped after it): the overhead of the PostgreSQL ledger (issue "PostgreSQL ledger").
+
 Run:  PYTHONPATH=. python bench/submit.py [--rows N] [--runs K] [--skip-rate] [--skip-overhead]
+                                          [--db URL]
 This is a benchmark, not a test: it prints timings and asserts nothing.
 """
 
@@ -40,7 +44,7 @@ import httpx
 from gameball_batch import jobs
 from gameball_batch.batch_types import BATCH_TYPES
 from gameball_batch.client import GameballClient, RateLimit
-from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
+from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow, open_ledger
 from gameball_batch.runner import Runner
 from gameball_batch.sandbox.core import DEMO_API_KEY, DEMO_SECRET_KEY
 
@@ -118,6 +122,34 @@ def build_chunks(rows: int, per_chunk: int, tag: str) -> list[tuple[list[str], b
     return out
 
 
+DB_URL: str | None = None  # --db: a PostgreSQL server for the runner's ledger
+
+
+@contextmanager
+def bench_ledger(tmp: str) -> Iterator[Ledger]:
+    """A fresh ledger: a SQLite file in ``tmp``, or a new schema on ``--db``'s server."""
+    if DB_URL is None:
+        ledger = Ledger(Path(tmp) / "ledger.db")
+        try:
+            yield ledger
+        finally:
+            ledger.close()
+        return
+    import psycopg
+
+    schema = f"bench_{time.monotonic_ns()}"
+    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in DB_URL else "?"
+    ledger = open_ledger(f"{DB_URL}{sep}options=-csearch_path%3D{schema}")
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+        with psycopg.connect(DB_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 def make_job(ledger: Ledger, chunks: list[tuple[list[str], bytes]]) -> str:
     job_id = f"bench-{time.monotonic_ns()}"
     total = sum(len(k) for k, _ in chunks)
@@ -134,8 +166,7 @@ def make_job(ledger: Ledger, chunks: list[tuple[list[str], bytes]]) -> str:
 
 def run_runner(server: Sandbox, chunks: list[tuple[list[str], bytes]],
                rate_limit: RateLimit | None) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        ledger = Ledger(Path(tmp) / "ledger.db")
+    with tempfile.TemporaryDirectory() as tmp, bench_ledger(tmp) as ledger:
         started = time.perf_counter()
         job_id = make_job(ledger, chunks)
         created = time.perf_counter()
@@ -152,7 +183,6 @@ def run_runner(server: Sandbox, chunks: list[tuple[list[str], bytes]],
         cpu = time.process_time() - cpu[0], process_cpu(server.pid) - cpu[1]
         runner.stop()
         summary = jobs.summary(ledger, job_id)
-        ledger.close()
     assert summary.rows["applied"] == sum(len(k) for k, _ in chunks), summary.rows
     return {"create": created - started, "send": done - created, "cpu": cpu[0],
             "sandbox_cpu": cpu[1]}
@@ -237,8 +267,7 @@ def rate_limited(chunks_count: int, per_30s: int = 360, shared: bool = False) ->
     with sandbox_process(rate_limit=False) as server:
         server.reset()
         chunks = build_chunks(chunks_count, 1, "RL")
-        with tempfile.TemporaryDirectory() as tmp:
-            ledger = Ledger(Path(tmp) / "ledger.db")
+        with tempfile.TemporaryDirectory() as tmp, bench_ledger(tmp) as ledger:
             job_id = make_job(ledger, chunks)
             limit = RateLimit(per_30s=per_30s, shared=shared)
             factory: Callable[[], Any] = lambda: GameballClient(  # noqa: E731
@@ -250,7 +279,6 @@ def rate_limited(chunks_count: int, per_30s: int = 360, shared: bool = False) ->
             done = time.time()
             runner.stop()
             last_sent = max(c.sent_at or 0.0 for c in ledger.chunks(job_id))
-            ledger.close()
     floor = chunks_count / 30
     sent = last_sent - started
     budgets = "one budget for POST and GET" if shared else "POST and GET each"
@@ -268,7 +296,11 @@ def main() -> None:
     parser.add_argument("--skip-rate", action="store_true")
     parser.add_argument("--rate-chunks", type=int, default=1000)
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="a postgresql:// server for the runner's ledger")
     args = parser.parse_args()
+    global DB_URL
+    DB_URL = args.db
     print(f"python {sys.version.split()[0]}, {platform.platform()}, "
           f"{platform.processor() or platform.machine()}", flush=True)
     if not args.skip_overhead:
