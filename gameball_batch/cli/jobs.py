@@ -123,10 +123,15 @@ class _Target:
 def _target(settings: Settings, ledger: Ledger | None = None) -> Iterator[_Target]:
     """The Gameball account from the settings, or an embedded sandbox for this process."""
     from gameball_batch.client import GameballClient, RateLimit
+    from gameball_batch.client.ratelimit import limiter_for
     from gameball_batch.client.sansio import pinned_paths
 
-    limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
-                      shared=settings.rate_shared)
+    rule = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
+                     shared=settings.rate_shared)
+
+    def limit(url: str, api_key: str) -> Any:
+        """One budget per account, shared with every process on a PostgreSQL ledger."""
+        return limiter_for(rule, ledger, f"{url}|{lg.key_fingerprint(api_key)}")
     paths = pinned_paths(settings.routes)  # None: the client finds the pair that answers
 
     def memory(url: str) -> dict[str, Any]:
@@ -142,7 +147,8 @@ def _target(settings: Settings, ledger: Ledger | None = None) -> Iterator[_Targe
         assert api_key is not None
 
         def real() -> Any:
-            return GameballClient(settings.base_url, api_key, secret_key, rate_limit=limit,
+            return GameballClient(settings.base_url, api_key, secret_key,
+                                  rate_limit=limit(settings.base_url, api_key.reveal()),
                                   paths=paths, **memory(settings.base_url))
 
         yield _Target(real, None, settings.base_url,
@@ -164,8 +170,9 @@ def _target(settings: Settings, ledger: Ledger | None = None) -> Iterator[_Targe
                f"{url}. Nothing reaches Gameball; the sandbox {how}.", err=True)
 
     def sandboxed() -> Any:
-        return GameballClient(url, server.api_key, server.secret_key, rate_limit=limit,
-                              paths=paths, **memory(url))
+        return GameballClient(url, server.api_key, server.secret_key,
+                              rate_limit=limit(url, server.api_key), paths=paths,
+                              **memory(url))
 
     try:
         yield _Target(sandboxed, server, url,

@@ -17,18 +17,24 @@ may go no sooner than the window's length after the request n places before it. 
 window of ``seconds`` there are never more than ``requests`` sends, however the server
 aligns its windows, and waiting threads are served first come, first served.
 
+Several processes sending for one account (console replicas and headless runners on one
+PostgreSQL ledger) share one budget through :class:`SharedRateLimiter`, which books each
+send in the ledger instead of in memory.
+
 This module must not do HTTP or read the real clock directly: clock and sleep are injected,
 so tests decide with a fake clock what the limiter does, without waiting.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -119,3 +125,77 @@ class _Bucket:
                 at = max(at, self.sent[-requests] + seconds)
         self.sent.append(at)
         return at - now
+
+
+class BookingStore(Protocol):
+    """Somewhere several processes keep one budget's bookings (the ledger: see
+    :meth:`~gameball_batch.ledger.store.Ledger.update_meta`)."""
+
+    def now(self) -> float: ...
+
+    def update_meta(self, key: str, change: Callable[[str | None], tuple[str, Any]]) -> Any: ...
+
+
+class SharedRateLimiter(RateLimiter):
+    """A :class:`RateLimit` kept for every process that shares ``store``: console replicas
+    and headless runners on one PostgreSQL ledger stay under Gameball's limits together.
+
+    Each reservation is booked in one transaction of the store, with the store's clock (the
+    database's), by the same rule as :class:`RateLimiter`. ``scope`` names the budget's
+    owner (a Gameball account), so two accounts do not share one.
+    """
+
+    def __init__(self, limit: RateLimit, store: BookingStore, scope: str, *,
+                 sleep: Sleep = time.sleep) -> None:
+        super().__init__(limit, clock=store.now, sleep=sleep)
+        self._store = store
+        self._scope = scope
+
+    def _key(self, bucket: str) -> str:
+        return f"rate:{self._scope}:{'' if self.limit.shared else bucket.upper()}"
+
+    def reserve(self, bucket: str = "") -> float:
+        depth = max(n for n, _ in self._windows)
+
+        def book(state: str | None) -> tuple[str, float]:
+            held = _Bucket(depth)
+            if state:
+                saved = json.loads(state)
+                held.sent.extend(saved["sent"][-depth:])
+                held.not_before = -math.inf if saved["not_before"] is None \
+                    else float(saved["not_before"])
+            now = self._store.now()
+            wait = held.reserve(now, self._windows)
+            # Bookings older than the longest window no longer limit anything.
+            horizon = now - max(s for _, s in self._windows)
+            kept = [t for t in held.sent if t > horizon]
+            not_before = None if held.not_before == -math.inf else held.not_before
+            return json.dumps({"sent": kept, "not_before": not_before}), wait
+
+        wait: float = self._store.update_meta(self._key(bucket), book)
+        return wait
+
+    def defer(self, seconds: float, bucket: str = "") -> None:
+        if seconds <= 0:
+            return
+
+        def push(state: str | None) -> tuple[str, None]:
+            saved = json.loads(state) if state else {"sent": [], "not_before": None}
+            until = self._store.now() + seconds
+            saved["not_before"] = max(until, saved["not_before"] or until)
+            return json.dumps(saved), None
+
+        self._store.update_meta(self._key(bucket), push)
+
+    def __repr__(self) -> str:
+        return (f"SharedRateLimiter(per_second={self.limit.per_second}, "
+                f"per_30s={self.limit.per_30s}, shared={self.limit.shared}, "
+                f"scope={self._scope!r})")
+
+
+def limiter_for(limit: RateLimit, ledger: Any, scope: str) -> RateLimit | RateLimiter:
+    """The limiter for a client of the account ``scope``: one budget for every process when
+    ``ledger`` is shared by several (PostgreSQL), else this process's own."""
+    if getattr(ledger, "shared_by_processes", False):
+        return SharedRateLimiter(limit, ledger, scope)
+    return limit

@@ -347,6 +347,16 @@ class Ledger:
             tx.execute(_SET_META, (key, value))
             return True
 
+    def update_meta(self, key: str, change: Callable[[str | None], tuple[str, Any]]) -> Any:
+        """Read ``key``, store what ``change`` makes of it, in one transaction (no other
+        process writes in between); what ``change`` returned beside the new value. The
+        shared rate limiter books sends this way (client/ratelimit.py)."""
+        with self._tx(sending=True) as tx:
+            r = tx.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            value, result = change(None if r is None else str(r[0]))
+            tx.execute(_SET_META, (key, value))
+            return result
+
     def remembered_routes(self, base_url: str) -> str | None:
         """The status/stop route pair ("gitbook"/"openapi") this Gameball was found to serve."""
         return self.meta(f"routes:{base_url.rstrip('/')}")

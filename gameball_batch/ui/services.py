@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from gameball_batch.ledger import Ledger, Target, open_ledger
+from gameball_batch.ledger import key_fingerprint as lg_key_fingerprint
 from gameball_batch.sandbox.shared import LocalSandbox, local_sandbox
 from gameball_batch.settings import Secret, Settings, load_settings
 
@@ -161,10 +162,14 @@ def get_client_factory() -> ClientFactory:
 def new_client(connection: Connection, settings: Settings, **options: Any) -> GameballClient:
     """A client for ``connection`` within the configured rate limit (``options`` go to it)."""
     from gameball_batch.client import GameballClient, RateLimit
+    from gameball_batch.client.ratelimit import limiter_for
     from gameball_batch.client.sansio import pinned_paths
 
-    limit = RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
-                      shared=settings.rate_shared)
+    limit = limiter_for(
+        RateLimit(per_second=settings.rate_per_second, per_30s=settings.rate_per_30s,
+                  shared=settings.rate_shared),
+        get_ledger(),
+        f"{connection.base_url}|{lg_key_fingerprint(connection.api_key.reveal())}")
     options.setdefault("paths", pinned_paths(settings.routes))  # None: find the pair
     if options["paths"] is None:  # the pair found earlier is remembered in the ledger
         ledger = get_ledger()

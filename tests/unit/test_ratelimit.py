@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from fake_clock import FakeClock
@@ -144,3 +145,31 @@ def test_impossible_limits_are_refused_with_a_message(options: dict[str, float],
                                                       words: str) -> None:
     with pytest.raises(ValueError, match=words):
         RateLimit(**options)  # type: ignore[arg-type]
+
+
+def test_processes_sharing_a_ledger_share_one_budget(tmp_path: Path) -> None:
+    """Three workers on one ledger (PostgreSQL in production) each book their sends in it:
+    together they never exceed Gameball's limits, though each alone would allow 30/s."""
+    from ledgers import open_test_ledger
+
+    from gameball_batch.client.ratelimit import SharedRateLimiter
+
+    clock = FakeClock()
+    with open_test_ledger(tmp_path, clock=lambda: clock.now) as ledger:
+        workers = [SharedRateLimiter(RateLimit(), ledger, "acct", sleep=lambda _s: None)
+                   for _ in range(3)]
+        times = []
+        for i in range(450):  # round-robin: each books, then "sleeps" until its time
+            wait = workers[i % 3].reserve("POST")
+            times.append(clock.now + wait)
+            clock.now += 0.001
+        # (now + wait) is the booked time up to a rounding error: windows a hair shorter.
+        assert most_in_any_window(times, 1.0 - 1e-9) == 30
+        assert most_in_any_window(times, 30.0 - 1e-9) == 360
+        # Another account, and status reads, have budgets of their own.
+        other = SharedRateLimiter(RateLimit(), ledger, "other-acct", sleep=lambda _s: None)
+        assert other.reserve("POST") == 0.0
+        assert workers[0].reserve("GET") == 0.0
+        # A 429 seen by one worker holds back the others.
+        workers[1].defer(5.0, "GET")
+        assert workers[2].reserve("GET") >= 4.99
