@@ -159,7 +159,7 @@ def retry(
     """
     parent = ledger.job(job_id)
     if parent is None:
-        raise jobs.JobError(f"There is no job {job_id} in {ledger.path}.")
+        raise jobs.JobError(f"There is no job {job_id} in {ledger.where}.")
     bt = batch_types.get(parent.batch_type)
     if bt.resend_safe:
         return Submission(jobs.retry_failed(ledger, job_id, actor, target=target),
@@ -186,7 +186,7 @@ def retry_impact(ledger: Ledger, job_id: str) -> Impact:
 
     job = ledger.job(job_id)
     if job is None:
-        raise jobs.JobError(f"There is no job {job_id} in {ledger.path}.")
+        raise jobs.JobError(f"There is no job {job_id} in {ledger.where}.")
     return of_items(batch_types.get(job.batch_type), jobs.retry_items(ledger, job_id))
 
 

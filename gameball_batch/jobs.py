@@ -242,7 +242,7 @@ class JobSummary:
 def _job_or_error(ledger: Ledger, job_id: str) -> lg.Job:
     job = ledger.job(job_id)
     if job is None:
-        raise JobError(f"There is no job {job_id} in {ledger.path}.")
+        raise JobError(f"There is no job {job_id} in {ledger.where}.")
     return job
 
 
@@ -284,11 +284,11 @@ def resolve_job_id(ledger: Ledger, text: str) -> str:
     if ledger.job(wanted) is not None:
         return wanted
     if len(wanted) < SHORT_ID_MIN:
-        raise JobError(f"There is no job {wanted} in {ledger.path}; a short id needs at "
+        raise JobError(f"There is no job {wanted} in {ledger.where}; a short id needs at "
                        f"least {SHORT_ID_MIN} characters.")
     matches = [j for j in ledger.jobs(limit=1_000_000) if j.id.startswith(wanted)]
     if not matches:
-        raise JobError(f"There is no job {wanted} in {ledger.path}.")
+        raise JobError(f"There is no job {wanted} in {ledger.where}.")
     if len(matches) > 1:
         listed = "; ".join(f"{j.id} ({j.file_name or 'no file'})" for j in matches[:10])
         more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""

@@ -84,7 +84,7 @@ class Verification:
 def _job(ledger: Ledger, job_id: str) -> lg.Job:
     job = ledger.job(job_id)
     if job is None:
-        raise VerifyError(f"There is no job {job_id} in {ledger.path}.")
+        raise VerifyError(f"There is no job {job_id} in {ledger.where}.")
     return job
 
 

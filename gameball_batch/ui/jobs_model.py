@@ -277,7 +277,7 @@ def load_snapshot(
     )
     cache = cache if cache is not None else ViewCache()
     rows = cache.get(
-        ("rows", str(ledger.path), job_id),
+        ("rows", ledger.where, job_id),
         signature,
         lambda: ledger.row_counts(job_id),
         background=is_live(job.state),
@@ -373,7 +373,7 @@ def live_view(
     failures: Counter[str] = Counter()
     if snap.rows.get(lg.ROW_FAILED, 0):
         failures = cache.get(
-            ("failures", str(ledger.path), job_id),
+            ("failures", ledger.where, job_id),
             snap.signature,
             lambda: failure_counts(ledger, job_id),
             background=background,
@@ -383,7 +383,7 @@ def live_view(
     errors = pd.DataFrame()
     if wanted:
         errors = cache.get(
-            ("errors", str(ledger.path), job_id, wanted, page),
+            ("errors", ledger.where, job_id, wanted, page),
             snap.signature,
             lambda: error_page(ledger, job_id, wanted, page),
             background=background,
@@ -463,7 +463,7 @@ def list_summaries(
         signature = (job.state, job.updated_at, tuple(sorted(ledger.chunk_counts(job.id).items())),
                      _last_audit_id(ledger, job.id))
         out.append(cache.get(
-            ("summary", str(ledger.path), job.id), signature,
+            ("summary", ledger.where, job.id), signature,
             functools.partial(job_service.summary, ledger, job.id),
             background=is_live(job.state),
         ))
