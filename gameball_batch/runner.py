@@ -740,13 +740,13 @@ class Runner:
     def _job(self, job_id: str) -> lg.Job:
         job = self.ledger.job(job_id)
         if job is None:
-            raise KeyError(f"No job {job_id} in {self.ledger.path}")
+            raise KeyError(f"No job {job_id} in {self.ledger.where}")
         return job
 
     def _state(self, job_id: str) -> str:
         state = self.ledger.job_state(job_id)
         if state is None:
-            raise KeyError(f"No job {job_id} in {self.ledger.path}")
+            raise KeyError(f"No job {job_id} in {self.ledger.where}")
         return state
 
     def _backoff(self, attempt: int) -> float:

@@ -47,7 +47,7 @@ def _job_id(ledger: Ledger, given: str) -> str:
     if len(found) == 1:
         return found[0]
     if not found:
-        _fail(f"There is no job {given} in {ledger.path}.", EXIT_USAGE)
+        _fail(f"There is no job {given} in {ledger.where}.", EXIT_USAGE)
     _fail(f"Job id {given} is ambiguous: more than one job starts with it.", EXIT_USAGE)
 
 
