@@ -237,8 +237,9 @@ class Runner:
         resend_limit: int = RESEND_LIMIT,
         max_age: float = MAX_AGE,
         max_refusals: int = MAX_REFUSALS,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
+        max_jobs: int | None = None,
         before_send: BeforeSend | None = None,
     ) -> None:
         if concurrency < 1:
@@ -258,8 +259,11 @@ class Runner:
         self._resend_limit = resend_limit
         self._max_age = max_age
         self._max_refusals = max_refusals
-        self._clock = clock
+        # The ledger's clock by default: on PostgreSQL, the database's, so leases and
+        # back-offs mean the same to every worker whatever its own clock says.
+        self._clock = clock if clock is not None else ledger.now
         self._sleep = sleep
+        self._max_jobs = max_jobs  # drive at most this many jobs at once (None: every one)
         # e.g. snapshots.before_send: balances of an adjustments chunk's customers, just
         # before it is sent (the console and the CLI turn it on; see snapshots.hook_for).
         self._before_send = before_send
@@ -325,6 +329,8 @@ class Runner:
         for job in [*self.ledger.jobs(states=DRIVE_STATES, limit=1000), *paused]:
             if not self.serves(job) or self._held_elsewhere(job) or self._is_driving(job.id):
                 continue
+            if self._max_jobs is not None and self._busy() >= self._max_jobs:
+                break  # the rest is left to other workers (or to this one, later)
             thread = threading.Thread(
                 target=self._drive_quietly, args=(job.id,), daemon=True,
                 name=f"gameball-job-{job.id[:8]}",
@@ -354,6 +360,10 @@ class Runner:
             (job.lease_expires or 0) > self._clock()
         )
         return live and not owner_is_dead(job.lease_owner or "")
+
+    def _busy(self) -> int:
+        with self._lock:
+            return sum(1 for thread in self._driving.values() if thread.is_alive())
 
     def _is_driving(self, job_id: str) -> bool:
         with self._lock:

@@ -181,12 +181,14 @@ def _target(settings: Settings, ledger: Ledger | None = None) -> Iterator[_Targe
         server.close()
 
 
-def _runner(ledger: Ledger, target: _Target, settings: Settings) -> Any:
+def _runner(ledger: Ledger, target: _Target, settings: Settings,
+            max_jobs: int | None = None) -> Any:
     from gameball_batch.runner import Runner
     from gameball_batch.snapshots import hook_for
 
     return Runner(ledger, target.factory, concurrency=settings.concurrency, poll_initial=0.2,
-                  poll_max=5.0, target=target.target, before_send=hook_for(settings.extra))
+                  poll_max=5.0, target=target.target, before_send=hook_for(settings.extra),
+                  max_jobs=max_jobs)
 
 
 def _drive(ledger: Ledger, runner: Any, job_id: str, *, show_progress: bool,
@@ -542,9 +544,11 @@ def resume(job_id: str, wait: bool, timeout: float | None, as_json: bool,
 @click.command("runner")
 @click.option("--for", "seconds", type=click.FloatRange(min=0.1), default=None,
               metavar="SECONDS", help="Stop after this long (default: until stopped).")
+@click.option("--jobs", "max_jobs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Send at most N jobs at once; leave the rest to other workers.")
 @_db_option
 @_guarded
-def runner_command(seconds: float | None, db: str | None) -> None:
+def runner_command(seconds: float | None, max_jobs: int | None, db: str | None) -> None:
     """Send every queued job of this Gameball account, headless, until stopped.
 
     For deployments that keep sending apart from the console: any number of these (and
@@ -559,7 +563,7 @@ def runner_command(seconds: float | None, db: str | None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with _ledger(settings) as ledger, _target(settings, ledger) as target:
-        runner = _runner(ledger, target, settings)
+        runner = _runner(ledger, target, settings, max_jobs=max_jobs)
         runner.start()
         click.echo(f"Runner {runner.owner_id}: sending the queued jobs of "
                    f"{target.target.label} from the ledger {settings.ledger_label}. "

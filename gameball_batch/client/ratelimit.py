@@ -137,8 +137,8 @@ class BookingStore(Protocol):
 
 
 class SharedRateLimiter(RateLimiter):
-    """A :class:`RateLimit` kept for every process that shares ``store``: console replicas
-    and headless runners on one PostgreSQL ledger stay under Gameball's limits together.
+    """A :class:`RateLimit` kept for every process that shares ``store``: consoles, CLIs and
+    headless runners on one ledger stay under Gameball's limits together.
 
     Each reservation is booked in one transaction of the store, with the store's clock (the
     database's), by the same rule as :class:`RateLimiter`. ``scope`` names the budget's
@@ -194,8 +194,13 @@ class SharedRateLimiter(RateLimiter):
 
 
 def limiter_for(limit: RateLimit, ledger: Any, scope: str) -> RateLimit | RateLimiter:
-    """The limiter for a client of the account ``scope``: one budget for every process when
-    ``ledger`` is shared by several (PostgreSQL), else this process's own."""
+    """The limiter for a client of the account ``scope``: booked in ``ledger`` when several
+    machines' processes share it (PostgreSQL), so console replicas and headless runners
+    keep one budget; else this process's own.
+
+    Not on SQLite: a booking is a write between the sending claim (fsynced) and the
+    request, and the processes that share a SQLite file are one console and a CLI at most.
+    """
     if getattr(ledger, "shared_by_processes", False):
         return SharedRateLimiter(limit, ledger, scope)
     return limit

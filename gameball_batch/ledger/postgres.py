@@ -332,8 +332,8 @@ class PgLedger(Ledger):
     """The ledger in a PostgreSQL database (``url``: a libpq URL, ``postgresql://…``; a
     ``search_path`` given in its ``options`` puts it in that schema)."""
 
-    # Console replicas and runners on other machines write it too: the client's rate limit
-    # is booked here for all of them (client/ratelimit.py, limiter_for).
+    # Console replicas and runners on other machines send through it too: the client's
+    # rate limit is booked here for all of them (client/ratelimit.py, limiter_for).
     shared_by_processes = True
 
     def __init__(self, url: str, *, clock: Callable[[], float] | None = None,

@@ -191,6 +191,8 @@ async def _guard(request: Request) -> Response | None:
     if state.limiter is not None:
         with state.lock:
             wait = state.limiter.admit(state.api_key, request.method)
+            if wait > 0:
+                state.too_many += 1
         if wait > 0:
             return _too_many(wait, "Too many requests: 30 per second and 360 per 30 seconds")
     return None

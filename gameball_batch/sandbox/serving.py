@@ -55,6 +55,9 @@ class SandboxState:
     notice: str | None = None  # e.g. a state file that could not be restored
     saved_revision: int = -1
     next_snapshot: float = 0.0  # monotonic time before which no snapshot is taken
+    # Requests its rate limit refused with a 429 (bursts injected as faults not counted):
+    # how a test sees that clients together stayed under Gameball's limits.
+    too_many: int = 0
 
     def snapshot_due(self, now: float) -> bool:
         return (self.state_file is not None and now >= self.next_snapshot
@@ -81,6 +84,7 @@ class SandboxState:
             self.instant, self.item_rate = self.initial
             if self.limiter is not None:
                 self.limiter.reset()
+            self.too_many = 0
 
 
 def json_response(body: Any, status: int = 200,
