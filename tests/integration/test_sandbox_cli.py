@@ -12,6 +12,7 @@ import httpx
 from click.testing import CliRunner
 
 from gameball_batch.cli import main
+from gameball_batch.settings import load_settings
 
 
 def test_the_command_prints_url_and_demo_keys_serves_and_stops_on_sigterm() -> None:
@@ -70,15 +71,17 @@ def test_replies_routes_and_the_state_file_beside_the_ledger_are_options(
         url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
         health = httpx.get(url + "/_sandbox/health", timeout=5).json()
         assert (health["replies"], health["routes"]) == ("rich", "gitbook")
-        # tests/conftest.py puts the ledger in tmp_path: the state file goes beside it
-        assert health["stateFile"] == str((tmp_path / "sandbox-state.json").resolve())
+        # Beside the ledger's file (tests/conftest.py puts it in tmp_path); with a
+        # PostgreSQL ledger, in the default ledger folder (HOME is tmp_path/home here).
+        beside = load_settings().db_path.parent / "sandbox-state.json"
+        assert health["stateFile"] == str(beside.resolve())
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert (tmp_path / "sandbox-state.json").exists()
+    assert beside.exists()
 
 
 def test_an_unknown_reply_style_is_a_usage_error() -> None:
