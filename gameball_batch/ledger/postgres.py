@@ -19,6 +19,9 @@ plumbing, and only that lives here:
 - **The schema** is created at the current version in one step (PostgreSQL has no ledgers
   from before this version to upgrade) and recorded in ``ledger_schema``; two processes
   starting at once migrate once (an advisory lock).
+- **Live pages** learn of writes by ``LISTEN``/``NOTIFY``: every write transaction notifies
+  the ledger's channel at commit, a listener thread counts them (:meth:`PgLedger.changes`),
+  and a page that saw no change since its last read reuses it instead of reading again.
 - **SQL** is written once for both, in the subset they share; this module turns SQLite's
   ``?`` placeholders into psycopg's and ``json_extract(col, '$.name')`` into ``->>``.
   PostgreSQL's errors reach the shared code as the DB-API errors of :mod:`sqlite3` that it
@@ -29,6 +32,8 @@ Bytes (payloads, replies, row sets, cells, keys) are stored as ``bytea``.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import sqlite3
 import threading
@@ -44,6 +49,7 @@ from gameball_batch.ledger.sqlite import WriteLock
 from gameball_batch.ledger.store import Ledger
 
 SCHEMES = ("postgresql://", "postgres://")
+log = logging.getLogger(__name__)
 
 # The schema at version 9 (SQLite's migrations 1-9 brought its files to the same layout).
 # Append to MIGRATIONS (index = version reached - 1 - FIRST) when schema.py gains one.
@@ -364,6 +370,12 @@ class PgLedger(Ledger):
                               f"{str(exc).strip()}") from None
         self._reader = _Reader(self._pool)
         self._lock_key = f"gameball-batch:{self._scalar('SELECT current_schema()')}"
+        # LISTEN/NOTIFY: every write transaction notifies this channel (one per ledger) at
+        # its commit; a listener thread counts the notifications (see changes()).
+        self._channel = "gb_" + hashlib.sha256(self._lock_key.encode()).hexdigest()[:20]
+        self._changes = 0
+        self._listening: threading.Thread | None = None
+        self._closed = threading.Event()
         self._migrate()
 
     # -- plumbing (everything else is Ledger's) --
@@ -387,11 +399,12 @@ class PgLedger(Ledger):
 
     @contextmanager
     def _tx(self, *, sending: bool = False, background: bool = False,
-            sync: bool = False, bulk: bool = False) -> Iterator[Any]:
+            sync: bool = False, bulk: bool = False, quiet: bool = False) -> Iterator[Any]:
         """One write transaction, the only writer of this ledger while it runs.
 
         ``sync`` needs nothing more: PostgreSQL's commit is on disk when it returns
         (``synchronous_commit``, on by default). ``bulk`` needs no page cache here.
+        ``quiet``: a write no page shows (a rate-limit booking) notifies no listener.
         """
         import psycopg
 
@@ -401,6 +414,8 @@ class PgLedger(Ledger):
                 with conn.transaction():
                     _run(conn, "SELECT pg_advisory_xact_lock(hashtext(?))", (self._lock_key,))
                     yield _Tx(conn)
+                    if not quiet:  # delivered to listeners when (and if) this commits
+                        _run(conn, "SELECT pg_notify(?, '')", (self._channel,))
             except psycopg.Error as exc:
                 raise _convert(exc) from exc
 
@@ -432,8 +447,37 @@ class PgLedger(Ledger):
     def schema_version(self) -> int:
         return int(self._conn().execute("SELECT version FROM ledger_schema").fetchone()[0])
 
+    def changes(self) -> int | None:
+        """How many committed writes this process has heard of (LISTEN/NOTIFY); None until
+        the listener runs, or when it cannot (then pages read the ledger as on SQLite)."""
+        if self._listening is None:
+            with self._lock:
+                if self._listening is None:
+                    self._listening = threading.Thread(
+                        target=self._listen, name="gameball-ledger-listen", daemon=True)
+                    self._listening.start()
+            return None
+        return self._changes if self._listening.is_alive() else None
+
+    def _listen(self) -> None:
+        import psycopg
+
+        try:
+            with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
+                conn.execute(f"LISTEN {self._channel}")
+                self._changes += 1  # anything written before we listened: read once more
+                while not self._closed.is_set():
+                    for _ in conn.notifies(timeout=1.0, stop_after=1000):
+                        self._changes += 1
+        except psycopg.Error:  # pages fall back to reading on every rerun
+            log.warning("The ledger's change notifications stopped; pages poll instead.",
+                        exc_info=True)
+
     def close(self) -> None:
         """Close the pool (call once this ledger's threads are done)."""
+        self._closed.set()
+        if self._listening is not None:
+            self._listening.join(timeout=3)
         self._pool.close()
 
 

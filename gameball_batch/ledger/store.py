@@ -208,13 +208,21 @@ class Ledger:
             weakref.finalize(self, self._checkpointer.close)  # a ledger nobody closed
         return self._writer
 
+    def changes(self) -> int | None:
+        """A count of writes this process heard of, where the database announces them
+        (PostgreSQL's LISTEN/NOTIFY); None here: SQLite announces nothing, so pages read
+        the ledger on every rerun (cheaply: see ui/jobs_model.py)."""
+        return None
+
     @contextmanager
     def _tx(self, *, sending: bool = False, background: bool = False,
-            sync: bool = False, bulk: bool = False) -> Iterator[sqlite3.Connection]:
+            sync: bool = False, bulk: bool = False,
+            quiet: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction. ``sending``: a step on the way to or from Gameball, which
         the ``background`` (recording) transactions let go first. ``sync``: on disk (WAL
         fsynced) when this returns, whatever the machine does next. ``bulk``: a big job
-        being stored, with a page cache that holds its indexes."""
+        being stored, with a page cache that holds its indexes. ``quiet``: a write no page
+        shows (PostgreSQL notifies no listener of it; nothing to do here)."""
         # Writers of this process queue on a Python lock: SQLite's busy handler would make
         # them sleep in growing steps instead, which costs far more than the writes.
         with self._write_lock.hold(sending=sending, background=background):
@@ -351,7 +359,7 @@ class Ledger:
         """Read ``key``, store what ``change`` makes of it, in one transaction (no other
         process writes in between); what ``change`` returned beside the new value. The
         shared rate limiter books sends this way (client/ratelimit.py)."""
-        with self._tx(sending=True) as tx:
+        with self._tx(sending=True, quiet=True) as tx:
             r = tx.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             value, result = change(None if r is None else str(r[0]))
             tx.execute(_SET_META, (key, value))

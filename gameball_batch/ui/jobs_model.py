@@ -265,6 +265,19 @@ def load_snapshot(
     Every ledger write that moves a row also touches its chunk's ``updated_at``, the job's,
     or appends to the job's audit trail, so those three make a sound cache signature.
     """
+    mark = ledger.changes()
+    if mark is not None and cache is not None:
+        # PostgreSQL announces every write (LISTEN/NOTIFY): with none since the last read,
+        # the last snapshot is still true and nothing is read (a re-read every 30 s all the
+        # same, should a notification ever be missed).
+        return cache.get(("snapshot", ledger.where, job_id),
+                         (mark, int(_time.monotonic() // 30)),
+                         lambda: _read_snapshot(ledger, job_id, cache, now))
+    return _read_snapshot(ledger, job_id, cache, now)
+
+
+def _read_snapshot(ledger: Ledger, job_id: str, cache: ViewCache | None,
+                   now: float | None) -> JobSnapshot | None:
     job = ledger.job(job_id)
     if job is None:
         return None
