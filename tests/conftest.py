@@ -6,6 +6,17 @@ import socket
 from pathlib import Path
 
 import pytest
+from ledgers import ON_POSTGRES, SQLITE_ONLY_REASON, ledger_target
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass (``GB_TEST_LEDGER=postgresql``) skips tests about SQLite itself."""
+    if not ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason=SQLITE_ONLY_REASON)
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -14,7 +25,9 @@ def _no_real_gameball(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("GAMEBALL_API_KEY", "GAMEBALL_SECRET_KEY", "GAMEBALL_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GAMEBALL_SECRETS_PATH", str(tmp_path / "no-secrets.toml"))
-    monkeypatch.setenv("GAMEBALL_BATCH_DB", str(tmp_path / "ledger.db"))
+    # The test's own ledger, on this pass's backend: the CLI, the console and any subprocess
+    # under test open it through this variable.
+    monkeypatch.setenv("GAMEBALL_BATCH_DB", str(ledger_target(tmp_path)))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     # The shared local sandbox's fixed port (default 8999) must not collide across runs.
     with socket.socket() as sock:

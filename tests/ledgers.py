@@ -1,0 +1,153 @@
+"""Where a test's ledger lives: a SQLite file, or a schema of its own on a PostgreSQL server.
+
+``scripts/test`` runs the suite twice: once as it always has (SQLite), then again with
+``GB_TEST_LEDGER=postgresql`` and ``GB_TEST_PG_URL`` pointing at a throwaway server that
+``scripts/pg_server`` started. A test names its ledger as it always did, by a file name in
+its ``tmp_path``; :func:`ledger_target` turns that into what :func:`open_ledger` takes:
+
+- SQLite: the path ``tmp_path / name``;
+- PostgreSQL: the server's URL with ``options=-csearch_path=<schema>``, for a schema made
+  fresh on first use and named from a hash of the path, so the same (tmp_path, name) is the
+  same ledger all through a run (a test that reopens "the same file" reopens the same schema),
+  and two names are two ledgers.
+
+Tests about SQLite itself (WAL, fsync, network filesystems, raw ``sqlite3`` access to the
+file, migrations from old SQLite schemas) carry ``@pytest.mark.sqlite_only``; the PostgreSQL
+pass skips them (see ``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+from gameball_batch.ledger import Ledger
+
+BACKEND = os.environ.get("GB_TEST_LEDGER", "sqlite")
+if BACKEND not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"GB_TEST_LEDGER={BACKEND!r}: expected 'sqlite' or 'postgresql'")
+
+ON_POSTGRES = BACKEND == "postgresql"
+SQLITE_ONLY_REASON = "about SQLite itself; this pass runs on PostgreSQL (GB_TEST_LEDGER)"
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_url(where: str | Path) -> bool:
+    return isinstance(where, str) and where.startswith(URL_SCHEMES)
+
+
+try:
+    from gameball_batch.ledger import open_ledger
+except ImportError:  # STAND-IN until the PostgreSQL backend lands; delete it at the merge.
+    from gameball_batch.ledger import LedgerError
+
+    def open_ledger(
+        where: str | Path, *, clock: Any = None, allow_network_fs: bool = False,
+    ) -> Ledger:
+        if is_url(where):
+            raise LedgerError("this branch has no PostgreSQL ledger yet (open_ledger stand-in)")
+        if clock is None:
+            return Ledger(where, allow_network_fs=allow_network_fs)
+        return Ledger(where, clock=clock, allow_network_fs=allow_network_fs)
+
+
+def server_url() -> str:
+    """The throwaway server's URL (``scripts/pg_server`` exports it). Never a silent skip:
+    a PostgreSQL pass without a server is a broken run."""
+    url = os.environ.get("GB_TEST_PG_URL", "")
+    if not is_url(url):
+        raise RuntimeError(
+            "GB_TEST_LEDGER=postgresql needs GB_TEST_PG_URL=postgresql://… (run the suite "
+            "through scripts/test, which starts a throwaway server with scripts/pg_server)")
+    return url
+
+
+def schema_for(tmp_path: Path, name: str) -> str:
+    """A schema name of [a-z0-9_], the same for the same path, distinct for another."""
+    digest = hashlib.sha256(str(Path(tmp_path).resolve() / name).encode()).hexdigest()
+    return f"gbt_{digest[:24]}"
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` whose sessions use ``schema`` first: libpq's ``options=-csearch_path=…``.
+    (Split by hand: ``urlunsplit`` would drop the ``//`` of a host-less ``postgresql:///db``.)"""
+    head, _, query = url.partition("?")
+    params = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "options"]
+    params.append(("options", f"-csearch_path={schema}"))
+    return f"{head}?{urlencode(params, quote_via=quote, safe='/')}"
+
+
+_lock = threading.Lock()
+_made: set[str] = set()
+_admin: Any = None  # one autocommit connection per process, reused for every schema
+
+
+def _make_schema(schema: str) -> None:
+    global _admin
+    import psycopg
+    from psycopg import sql
+
+    with _lock:
+        if schema in _made:
+            return
+        for attempt in (1, 2):
+            try:
+                if _admin is None or _admin.closed:
+                    _admin = psycopg.connect(server_url(), autocommit=True)
+                # Fresh on first use: a schema left by an earlier run on a kept server goes.
+                _admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(schema)))
+                _admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+                break
+            except psycopg.OperationalError:
+                _admin = None
+                if attempt == 2:
+                    raise
+        _made.add(schema)
+
+
+def ledger_target(tmp_path: Path, name: str = "ledger.db") -> str | Path:
+    """What :func:`open_ledger` (and ``GAMEBALL_BATCH_DB``) takes for this test's ledger."""
+    if not ON_POSTGRES:
+        return tmp_path / name
+    schema = schema_for(tmp_path, name)
+    _make_schema(schema)
+    return with_search_path(server_url(), schema)
+
+
+def open_test_ledger(tmp_path: Path, name: str = "ledger.db", **kwargs: Any) -> Ledger:
+    """The test's ledger ``name``, on this pass's backend."""
+    return open_ledger(ledger_target(tmp_path, name), **kwargs)
+
+
+def env_ledger(**kwargs: Any) -> Ledger:
+    """The ledger ``GAMEBALL_BATCH_DB`` names: the one the console and the CLI under test use
+    (``tests/conftest.py`` points it at :func:`ledger_target` for every test)."""
+    return open_ledger(os.environ["GAMEBALL_BATCH_DB"], **kwargs)
+
+
+def stored_text(target: str | Path) -> str:
+    """Everything the ledger at ``target`` holds, as text, for tests that check what must
+    never be stored (a secret key): the SQLite file and its write-ahead log byte for byte, or
+    every row of every table in the PostgreSQL schema."""
+    if not is_url(target):
+        path = Path(target)
+        files = sorted(path.parent.glob(path.name + "*"))
+        return b"".join(p.read_bytes() for p in files).decode("utf-8", "replace")
+    import psycopg
+    from psycopg import sql
+
+    parts: list[str] = []
+    with psycopg.connect(str(target)) as pg:
+        tables = pg.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'").fetchall()
+        for (table,) in tables:
+            query = sql.SQL("SELECT t::text FROM {} AS t").format(sql.Identifier(table))
+            parts.extend(row[0] for row in pg.execute(query))
+    return "\n".join(parts)
