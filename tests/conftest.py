@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ledgers import ON_POSTGRES, SQLITE_ONLY_REASON, ledger_target
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,3 +37,19 @@ def _no_real_gameball(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         monkeypatch.setenv("GAMEBALL_SANDBOX_PORT", str(sock.getsockname()[1]))
+
+
+@pytest.fixture(autouse=True)
+def _no_ledger_url_taken_for_a_path(tmp_path: Path) -> Iterator[None]:
+    """On the PostgreSQL pass, code that took the ledger's URL for a file path would quietly
+    make a SQLite ledger in a folder named ``postgresql:`` and pass: that fails the test."""
+    yield
+    if not ON_POSTGRES:
+        return
+    strays = sorted({place / name for place in (ROOT, Path.cwd(), tmp_path)
+                     for name in ("postgresql:", "postgres:") if (place / name).exists()})
+    for stray in strays:
+        shutil.rmtree(stray, ignore_errors=True)
+    if strays:
+        pytest.fail(f"the ledger's URL was taken for a file path: {strays} appeared "
+                    "(removed now)")
