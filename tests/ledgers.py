@@ -7,9 +7,9 @@ its ``tmp_path``; :func:`ledger_target` turns that into what :func:`open_ledger`
 
 - SQLite: the path ``tmp_path / name``;
 - PostgreSQL: the server's URL with ``options=-csearch_path=<schema>``, for a schema made
-  fresh on first use and named from a hash of the path, so the same (tmp_path, name) is the
-  same ledger all through a run (a test that reopens "the same file" reopens the same schema),
-  and two names are two ledgers.
+  on first use and named from a hash of the run's id and the path, so the same
+  (tmp_path, name) is the same ledger all through a run (a test that reopens "the same file"
+  reopens the same schema), and two names are two ledgers.
 
 Tests about SQLite itself (WAL, fsync, network filesystems, raw ``sqlite3`` access to the
 file, migrations from old SQLite schemas) carry ``@pytest.mark.sqlite_only``; the PostgreSQL
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
-from gameball_batch.ledger import Ledger
+from gameball_batch.ledger import Ledger, open_ledger
 
 BACKEND = os.environ.get("GB_TEST_LEDGER", "sqlite")
 if BACKEND not in ("sqlite", "postgresql"):
@@ -36,24 +36,14 @@ SQLITE_ONLY_REASON = "about SQLite itself; this pass runs on PostgreSQL (GB_TEST
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 
+# One run's schemas are its own, even on a server kept across runs (and with a --basetemp
+# that repeats paths); subprocesses inherit the id, so they name the same schemas.
+RUN_ID = os.environ.setdefault("GB_TEST_RUN_ID", os.urandom(6).hex())
+
 
 def is_url(where: str | Path) -> bool:
     return isinstance(where, str) and where.startswith(URL_SCHEMES)
 
-
-try:
-    from gameball_batch.ledger import open_ledger
-except ImportError:  # STAND-IN until the PostgreSQL backend lands; delete it at the merge.
-    from gameball_batch.ledger import LedgerError
-
-    def open_ledger(
-        where: str | Path, *, clock: Any = None, allow_network_fs: bool = False,
-    ) -> Ledger:
-        if is_url(where):
-            raise LedgerError("this branch has no PostgreSQL ledger yet (open_ledger stand-in)")
-        if clock is None:
-            return Ledger(where, allow_network_fs=allow_network_fs)
-        return Ledger(where, clock=clock, allow_network_fs=allow_network_fs)
 
 
 def server_url() -> str:
@@ -68,8 +58,10 @@ def server_url() -> str:
 
 
 def schema_for(tmp_path: Path, name: str) -> str:
-    """A schema name of [a-z0-9_], the same for the same path, distinct for another."""
-    digest = hashlib.sha256(str(Path(tmp_path).resolve() / name).encode()).hexdigest()
+    """A schema name of [a-z0-9_], the same for the same path within a run, distinct for
+    another path or another run."""
+    where = f"{RUN_ID}\0{Path(tmp_path).resolve() / name}"
+    digest = hashlib.sha256(where.encode()).hexdigest()
     return f"gbt_{digest[:24]}"
 
 
@@ -99,10 +91,9 @@ def _make_schema(schema: str) -> None:
             try:
                 if _admin is None or _admin.closed:
                     _admin = psycopg.connect(server_url(), autocommit=True)
-                # Fresh on first use: a schema left by an earlier run on a kept server goes.
-                _admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                # IF NOT EXISTS: another process of this run may have made it first.
+                _admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                     sql.Identifier(schema)))
-                _admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
                 break
             except psycopg.OperationalError:
                 _admin = None

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from console_pages import goto, shown_text
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
-from gameball_batch.ledger import Ledger
 from gameball_batch.ui import approvals_view as view
 from gameball_batch.ui import services
 from gameball_batch.ui import state as keys
@@ -62,7 +62,7 @@ def submit_big_job(email: str = "ops@shop.example") -> str:
 
 
 def state_of(job_id: str) -> str:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         job = ledger.job(job_id)
         assert job is not None
         return job.state
@@ -79,7 +79,7 @@ def test_a_job_over_a_threshold_waits_and_is_not_sent() -> None:
     job_id = submit_big_job()
     assert state_of(job_id) == lg.JOB_AWAITING_APPROVAL
     assert services.get_sandbox() is not None
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         assert ledger.chunk_counts(job_id)[lg.CHUNK_PENDING] == 1  # nothing left the ledger
 
 
@@ -92,7 +92,7 @@ def test_another_approver_sees_the_impact_and_approves_it_then_it_is_sent() -> N
     at.button(key=view.AP_APPROVE + job_id).click().run()
     assert any("approved" in s.value for s in at.success)
     assert services.get_runner().wait(job_id, timeout=60).state == lg.JOB_FINISHED
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         assert ledger.row_counts(job_id)[lg.ROW_APPLIED] == 2
         actions = [(e.actor, e.action) for e in ledger.audit_entries(job_id)]
     assert ("ops@shop.example", "approval.requested") in actions
@@ -116,6 +116,7 @@ def test_an_approver_rejects_with_a_reason_and_nothing_is_sent() -> None:
     assert any("Nothing is waiting for approval." in i.value for i in at.info)
 
 
+@pytest.mark.sqlite_only  # edits the SQLite file behind the ledger's back
 def test_a_job_changed_after_the_request_cannot_be_approved() -> None:
     job_id = submit_big_job()
     with sqlite3.connect(os.environ["GAMEBALL_BATCH_DB"]) as raw:

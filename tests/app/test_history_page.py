@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from console_pages import page_app
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
@@ -34,7 +34,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ledger(clock: Clock) -> Iterator[Ledger]:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"], clock=clock) as book:
+    with env_ledger(clock=clock) as book:
         yield book
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from console_pages import page_app
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
@@ -45,7 +46,7 @@ def _roles() -> Iterator[None]:
 
 @pytest.fixture
 def ledger() -> Iterator[Ledger]:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as book:
+    with env_ledger() as book:
         yield book
 
 

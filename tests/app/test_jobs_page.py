@@ -8,12 +8,12 @@ runner would leave behind: running, finished with failures, in doubt, stopped.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from console_pages import page_app, shown_text
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
@@ -27,7 +27,7 @@ OWNER = "test-runner"
 
 @pytest.fixture
 def ledger() -> Iterator[Ledger]:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as book:
+    with env_ledger() as book:
         yield book
 
 

@@ -9,12 +9,12 @@ reads exactly what the file or the person supplied.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 
 import pytest
 from console_pages import APP, goto, page_app, shown_text
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
@@ -34,7 +34,7 @@ MARKDOWN_KINDS = ("title", "header", "subheader", "markdown", "caption", "error"
 
 @pytest.fixture
 def ledger() -> Iterator[Ledger]:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as book:
+    with env_ledger() as book:
         yield book
 
 

@@ -8,7 +8,6 @@ through the data editor's edit state, exactly as the browser sends it.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +15,9 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 from console_pages import goto, metric, open_console, shown_text, upload
+from ledgers import env_ledger
 
 from gameball_batch import jobs
-from gameball_batch.ledger import Ledger
 from gameball_batch.ui import services
 from gameball_batch.ui import state as keys
 
@@ -134,7 +133,7 @@ def test_submitting_creates_the_job_and_lands_on_it() -> None:
     assert not at.exception, [e.value for e in at.exception]
     job_id = at.session_state[keys.NB_LAST_JOB]
     assert at.query_params.get(keys.JOB_QUERY_PARAM) == job_id
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         job = ledger.job(job_id)
         assert job is not None
         assert job.row_count == 5
@@ -144,7 +143,7 @@ def test_submitting_creates_the_job_and_lands_on_it() -> None:
     # The console's runner picks the queued job up and the sandbox applies every row.
     finished = services.get_runner().wait(job_id, timeout=60)
     assert finished.state == "finished"
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         assert ledger.row_counts(job_id)["applied"] == 5
         # Nothing disappears: the two rows left out are the job's too, as not sent, with
         # why, and in the failed-rows download ready to fix and upload again.
@@ -168,7 +167,7 @@ def test_an_inline_fix_is_in_the_jobs_history_with_its_before_and_after() -> Non
     at.button(key=keys.NB_SUBMIT).click().run()
     assert not at.exception, [e.value for e in at.exception]
     job_id = at.session_state[keys.NB_LAST_JOB]
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         (entry,) = [e for e in ledger.audit_entries(job_id) if e.action == "file.fixes"]
     assert entry.detail["fixes"] == [{"row": 7, "column": "Amount", "before": "12;5",
                                       "after": "12.5"}]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,9 +16,9 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 from console_pages import metric, open_console, shown_text, upload
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
-from gameball_batch.ledger import Ledger
 from gameball_batch.ui import services
 from gameball_batch.ui import state as keys
 
@@ -98,7 +97,7 @@ def test_decimal_commas_are_offered_and_read_only_when_the_operator_says_so() ->
     at.button(key=keys.NB_SUBMIT).click().run()
     assert not at.exception, [e.value for e in at.exception]
     job_id = at.session_state[keys.NB_LAST_JOB]
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         job = ledger.job(job_id)
         assert job is not None
         assert job.totals["reading"].startswith("decimal commas (1.234,50 = 1234.50)")

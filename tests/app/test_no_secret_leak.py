@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from console_pages import goto
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import exports, jobs
-from gameball_batch.ledger import Ledger
 from gameball_batch.sandbox import SandboxServer
 from gameball_batch.ui import services
 from gameball_batch.ui import state as keys
@@ -96,7 +96,7 @@ def test_no_page_and_no_log_shows_the_keys(
     for where, text in texts.items():
         assert_clean(text, where)
     assert "set (" in texts["settings"]  # keys are shown masked: set, and a length
-    with Ledger(services.get_settings().db_path) as ledger:
+    with env_ledger() as ledger:  # the console's own ledger
         exported = exports.to_csv_bytes(jobs.rows_frame(ledger, job_id).reset_index())
         audit = exports.to_csv_bytes(jobs.audit_trail(ledger))
     assert_clean(exported.decode("utf-8-sig") + audit.decode("utf-8-sig"), "exports")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from console_pages import goto, page_app
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import ledger as lg
@@ -75,7 +76,7 @@ def as_user(email: str) -> AppTest:
 
 
 def job(job_id: str) -> lg.Job:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         found = ledger.job(job_id)
         assert found is not None
         return found
@@ -148,7 +149,7 @@ def stored_job(book: Ledger, job_id: str, *, scheduled_at: float | None = None) 
 
 
 def test_upcoming_jobs_head_the_list_and_count_down_until_cancelled() -> None:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as book:
+    with env_ledger() as book:
         stored_job(book, "later", scheduled_at=time.time() + 2 * 3600)
         stored_job(book, "newest")  # created after it: first in time order, second here
     at = page_app("jobs")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from console_pages import goto, reachable
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.access import SignIn
-from gameball_batch.ledger import Ledger
 from gameball_batch.ui import access_view, services
 from gameball_batch.ui import state as keys
 from gameball_batch.ui.text import literal
@@ -141,7 +141,7 @@ def test_the_signed_in_email_is_the_actor_in_the_ledger() -> None:
     at.button(key=keys.NB_SUBMIT).click().run()
     assert not at.exception, [e.value for e in at.exception]
     job_id = at.session_state[keys.NB_LAST_JOB]
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         job = ledger.job(job_id)
         assert job is not None
         assert job.actor == "ops@shop.example"

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from console_pages import goto
+from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch import jobs
-from gameball_batch.ledger import AuditEntry, Ledger
+from gameball_batch.ledger import AuditEntry
 from gameball_batch.ui import services
 from gameball_batch.ui import state as keys
 
@@ -41,7 +42,7 @@ def _configured() -> Iterator[None]:
 
 
 def uploads() -> list[AuditEntry]:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         return [e for e in ledger.audit_entries() if e.action == jobs.UPLOADED]
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ledgers import ledger_target, open_test_ledger
 from tally_check import tally_drift
 
 from gameball_batch.ledger import Ledger
@@ -50,11 +51,11 @@ def sandbox(_sandbox_server: SandboxServer) -> SandboxServer:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    """A fresh ledger file of the test's own."""
-    led = Ledger(tmp_path / "ledger.db")
+    """A fresh ledger of the test's own, on this pass's backend."""
+    led = open_test_ledger(tmp_path)
     yield led
     led.close()
-    assert tally_drift(tmp_path / "ledger.db") == [], "row counts drifted from the rows"
+    assert tally_drift(ledger_target(tmp_path)) == [], "row counts drifted from the rows"
 
 
 @pytest.fixture

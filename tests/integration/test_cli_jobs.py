@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from ledgers import ledger_target, stored_text
 from submission_helpers import applied_counts, inject
 
 from gameball_batch.cli import main
@@ -176,8 +177,8 @@ def test_the_secret_key_never_shows(
     path = write(tmp_path, "other.csv", FILES["redemptions"])
     refused = run("submit", str(path), "--type", "redemptions", "--yes", "--wait", "--json")
     outputs.append(refused.output)
-    files = b"".join(p.read_bytes() for p in tmp_path.glob("ledger.db*"))
-    for text in (*outputs, caplog.text, files.decode("utf-8", "replace")):
+    stored = stored_text(ledger_target(tmp_path))
+    for text in (*outputs, caplog.text, stored):
         assert secret not in text
         assert wrong not in text
     assert "paused" in refused.output  # the refusal was reported, without the key
@@ -188,7 +189,7 @@ def test_resume_wait_with_a_timeout_returns_while_gameball_is_still_busy(
 ) -> None:
     """A remote job that never settles must not hang the command: --timeout ends the wait
     and leaves the job resumable."""
-    monkeypatch.setenv("GAMEBALL_BATCH_DB", str(tmp_path / "ledger.db"))
+    monkeypatch.setenv("GAMEBALL_BATCH_DB", str(ledger_target(tmp_path)))
     path = write(tmp_path, "cashback.csv", FILES["cashback"])
     created = run("submit", str(path), "--type", "cashback", "--yes", "--json")
     job_id = json.loads(created.stdout)["id"]

@@ -8,13 +8,12 @@ was read.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from click.testing import CliRunner, Result
+from ledgers import env_ledger
 
 from gameball_batch.cli import main
-from gameball_batch.ledger import Ledger
 from gameball_batch.sandbox import SandboxServer
 
 EUROPEAN = (
@@ -34,7 +33,7 @@ def run(*args: str) -> Result:
 
 
 def first_body(job_id: str) -> list[dict[str, object]]:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         body: list[dict[str, object]] = json.loads(ledger.payload(job_id, 0))["body"]
     return body
 
@@ -54,7 +53,7 @@ def test_submit_takes_every_reading_option_validate_has(
     assert outcome["rows"]["applied"] == 2
     assert "decimal commas" in outcome["totals"]["reading"]
     assert "header in row 4" in outcome["totals"]["reading"]
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         history = [e.detail for e in ledger.audit_entries(outcome["id"])
                    if e.action == "file.read"]
     assert history == [{"file": "payouts.csv", "reading": outcome["totals"]["reading"]}]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from ledgers import ledger_target, open_ledger, open_test_ledger
 from submission_helpers import SEEDED, add_job, applied_counts, inject, item_for
 
 from gameball_batch import jobs, snapshots
@@ -27,7 +28,7 @@ def connected(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("GAMEBALL_API_KEY", sandbox.api_key)
     monkeypatch.setenv("GAMEBALL_SECRET_KEY", sandbox.secret_key)
     monkeypatch.setenv("GAMEBALL_BASE_URL", sandbox.url)
-    monkeypatch.setenv("GAMEBALL_BATCH_DB", str(tmp_path / "ledger.db"))
+    monkeypatch.setenv("GAMEBALL_BATCH_DB", str(ledger_target(tmp_path)))
     return sandbox
 
 
@@ -35,9 +36,9 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def _in_doubt_job(sandbox: SandboxServer, db: Path) -> str:
+def _in_doubt_job(sandbox: SandboxServer, db: str | Path) -> str:
     """An adjustments job whose first chunk was applied but answered with a 500."""
-    with Ledger(db) as ledger:
+    with open_ledger(db) as ledger:
         job_id = add_job(ledger, "adjustments", [item_for("adjustments", i) for i in range(10)])
 
         def before_send(led: Ledger, cli: Any, jid: str, bt: BatchType, index: int,
@@ -59,7 +60,7 @@ def _in_doubt_job(sandbox: SandboxServer, db: Path) -> str:
 def test_verify_prints_the_documented_json_and_resolve_accepts_it(
     connected: SandboxServer, tmp_path: Path
 ) -> None:
-    job_id = _in_doubt_job(connected, tmp_path / "ledger.db")
+    job_id = _in_doubt_job(connected, ledger_target(tmp_path))
     result = run("verify", job_id[:12], "--json", "--rows")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -70,7 +71,7 @@ def test_verify_prints_the_documented_json_and_resolve_accepts_it(
 
     accepted = run("resolve", job_id, "--accept-evidence", "--reason", "balances agree")
     assert accepted.exit_code == 0, accepted.output
-    with Ledger(tmp_path / "ledger.db") as ledger:
+    with open_test_ledger(tmp_path) as ledger:
         assert jobs.summary(ledger, job_id).all_applied
     assert set(applied_counts(connected, "adjustments").values()) == {1}
 

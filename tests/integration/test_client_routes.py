@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ledgers import open_test_ledger
 from submission_helpers import SAMPLES
 
 from gameball_batch.client import GameballClient, NotFound, Paths
@@ -177,10 +178,9 @@ def test_the_pair_found_is_kept_in_the_ledger_and_used_first_by_the_next_process
     import functools
 
     from gameball_batch.client.http import forget_proven_routes
-    from gameball_batch.ledger import Ledger
 
     server = serve("openapi")
-    with Ledger(tmp_path / "ledger.db") as ledger:
+    with open_test_ledger(tmp_path) as ledger:
         remember = functools.partial(ledger.remember_routes, server.url)
         with client(server, remembered_routes=ledger.remembered_routes(server.url),
                     on_routes=remember) as gb:

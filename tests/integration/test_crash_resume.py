@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from ledgers import ledger_target, open_ledger
 from submission_helpers import SEEDED, add_job, applied_counts, item_for, wait_until
 
 from gameball_batch import jobs
-from gameball_batch.ledger import Ledger
 from gameball_batch.sandbox import SandboxServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +32,8 @@ def test_a_killed_runner_restarted_applies_every_row_exactly_once(
         sandbox.core.seed(SEEDED)
     sandbox.state.instant = False
     sandbox.state.item_rate = 40  # slow: about two seconds of work for the job below
-    db = tmp_path / "ledger.db"
-    ledger = Ledger(db)
+    db = ledger_target(tmp_path)
+    ledger = open_ledger(db)
     job_id = add_job(ledger, slug, [item_for(slug, i) for i in range(80)], per_chunk=5)
     env = {**os.environ, "GAMEBALL_API_KEY": sandbox.api_key,
            "GAMEBALL_SECRET_KEY": sandbox.secret_key, "GAMEBALL_BASE_URL": sandbox.url,

@@ -20,6 +20,9 @@ import pytest
 
 from gameball_batch.sandbox import SandboxServer
 
+# The fsync of SQLite's write-ahead log, seen through strace.
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = Path(__file__).resolve().parents[2]
 SYSCALLS = "openat,close,fsync,fdatasync,write,pwrite64,sendto,sendmsg"
 LINE = re.compile(r"^(\d+)\s+(\w+)\((.*)$")

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from ledgers import open_test_ledger
 from submission_helpers import SEEDED, add_job, applied_counts, inject, item_for, wait_until
 
 from gameball_batch import approval_flow, guards, jobs
@@ -210,7 +211,7 @@ def test_two_concurrent_retries_make_one_child(
     refusals: list[jobs.RetryExists] = []
 
     def press(actor: str) -> None:
-        with Ledger(tmp_path / "ledger.db") as own:
+        with open_test_ledger(tmp_path) as own:
             start.wait()
             try:
                 children.append(approval_flow.retry(own, parent, actor, rules=RULES,
@@ -470,9 +471,9 @@ def test_run_until_idle_honours_its_timeout_inside_the_drive(
 # --- 6: stale owners -------------------------------------------------------------------------
 
 
-def later_ledger(path: Path) -> Ledger:
+def later_ledger(tmp_path: Path) -> Ledger:
     """The same ledger seen from a clock past every lease of this test's first runner."""
-    return Ledger(path, clock=lambda: time.time() + 31)
+    return open_test_ledger(tmp_path, clock=lambda: time.time() + 31)
 
 
 def test_a_stale_runners_late_accept_is_refused_and_audited_with_gameballs_job_id(
@@ -484,7 +485,7 @@ def test_a_stale_runners_late_accept_is_refused_and_audited_with_gameballs_job_i
     sending = threading.Thread(target=stale.drive, args=(job_id,))
     sending.start()
     wait_until(lambda: chunk_of(ledger, job_id).state == lg.CHUNK_SENDING)
-    with later_ledger(tmp_path / "ledger.db") as later:
+    with later_ledger(tmp_path) as later:
         assert make_runner(later).drive(job_id)  # takes the lease over
     sending.join(30)
 
@@ -507,7 +508,7 @@ def test_a_stale_runner_never_settles_the_job_it_lost(
     sending = threading.Thread(target=stale.drive, args=(job_id,))
     sending.start()
     wait_until(lambda: chunk_of(ledger, job_id).state == lg.CHUNK_SENDING)
-    with later_ledger(tmp_path / "ledger.db") as later:
+    with later_ledger(tmp_path) as later:
         # A new owner takes the lease and closes the chunk its predecessor was sending, as
         # a runner's drive begins; the stale runner's answer arrives before it goes on.
         assert later.acquire_lease(job_id, "new-owner", 30)
@@ -532,7 +533,7 @@ def test_a_stale_runners_late_finish_is_refused_and_audited(
     following.start()
     wait_until(lambda: chunk_of(ledger, job_id).state == lg.CHUNK_ACCEPTED)
     remote = chunk_of(ledger, job_id).remote_job_id
-    with later_ledger(tmp_path / "ledger.db") as later:
+    with later_ledger(tmp_path) as later:
         owner = make_runner(later)
         taking_over = threading.Thread(target=owner.drive, args=(job_id,))
         taking_over.start()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ledgers import open_test_ledger
 from submission_helpers import SEEDED, add_job, inject, item_for, wait_until
 
 from gameball_batch import approval_flow, notify, schedule
@@ -90,7 +91,7 @@ def _customers(sandbox: SandboxServer) -> None:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger.db") as led:
+    with open_test_ledger(tmp_path) as led:
         yield led
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ledgers import open_test_ledger
 from submission_helpers import (
     DEDUPED,
     SAFE,
@@ -209,7 +210,7 @@ def test_a_second_runner_never_drives_a_job_whose_lease_is_live(
 ) -> None:
     job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(10)])
     assert ledger.acquire_lease(job_id, "elsewhere:1:a", 300)
-    other = Ledger(tmp_path / "ledger.db")
+    other = open_test_ledger(tmp_path)
     try:
         assert not make_runner(other).drive(job_id)
         assert applied_counts(sandbox, "cashback") == {}
@@ -223,7 +224,7 @@ def test_two_running_runners_share_jobs_but_never_a_job(
     inject(sandbox, latency=0.01)
     ids = [add_job(ledger, "cashback", [item_for("cashback", 20 * j + i) for i in range(20)],
                    per_chunk=2) for j in range(3)]
-    other = Ledger(tmp_path / "ledger.db")
+    other = open_test_ledger(tmp_path)
     try:
         first, second = make_runner(), make_runner(other)
         first.start()
@@ -303,7 +304,7 @@ def test_an_expired_lease_of_a_silent_owner_is_taken_over(
     job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(6)])
     assert ledger.acquire_lease(job_id, "other-host:1:a", 30)  # a runner that went silent
     assert not make_runner().drive(job_id)
-    later = Ledger(tmp_path / "ledger.db", clock=lambda: time.time() + 31)
+    later = open_test_ledger(tmp_path, clock=lambda: time.time() + 31)
     try:
         assert make_runner(later).drive(job_id)
         assert jobs.summary(ledger, job_id).all_applied

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ledgers import open_test_ledger
 from submission_helpers import SEEDED, add_job, item_for
 
 from gameball_batch import jobs
 from gameball_batch.client import GameballClient
-from gameball_batch.ledger import Ledger
 from gameball_batch.runner import Runner
 from gameball_batch.sandbox import SandboxServer
 
@@ -19,7 +19,7 @@ def test_against_an_instant_gameball_the_wait_before_the_first_poll_shrinks(
     with sandbox.state.lock:
         sandbox.core.seed(SEEDED)
     waits: list[float] = []  # the runner's pauses, recorded instead of slept
-    ledger = Ledger(tmp_path / "ledger.db")
+    ledger = open_test_ledger(tmp_path)
     job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(10)],
                      per_chunk=1)
 

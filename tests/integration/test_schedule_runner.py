@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from fake_clock import FakeClock
+from ledgers import open_test_ledger
 from submission_helpers import item_for
 
 from gameball_batch import ledger as lg
@@ -44,8 +45,7 @@ def test_the_runner_starts_a_scheduled_job_at_its_time_even_after_a_restart(
     sandbox: SandboxServer, tmp_path: Path,
 ) -> None:
     clock = FakeClock(time.time())
-    path = tmp_path / "ledger.db"
-    with Ledger(path, clock=clock) as first:
+    with open_test_ledger(tmp_path, clock=clock) as first:
         job_id = scheduled_job(first, clock.now + HOUR)
         before = runner_for(first, sandbox)
         try:
@@ -54,7 +54,7 @@ def test_the_runner_starts_a_scheduled_job_at_its_time_even_after_a_restart(
         finally:
             before.stop()
     clock.now += HOUR  # the console was down when the time came
-    with Ledger(path, clock=clock) as second:
+    with open_test_ledger(tmp_path, clock=clock) as second:
         after = runner_for(second, sandbox)
         try:
             assert after.scan() == [job_id]  # its first scan releases and starts it

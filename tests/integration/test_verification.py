@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ledgers import open_test_ledger
 from submission_helpers import SEEDED, add_job, applied_counts, inject, item_for
 
 from gameball_batch import approval_flow, jobs, snapshots, verification
@@ -227,7 +228,7 @@ def test_a_job_sent_to_another_target_is_not_verified_here(
 
     elsewhere = Target.of(sandbox=False, base_url="https://api.gameball.co", api_key="k")
     here = Target.of(sandbox=True, base_url=sandbox.url, api_key=sandbox.api_key)
-    with Ledger(tmp_path / "other.db") as book:
+    with open_test_ledger(tmp_path, "other.db") as book:
         book.create_job(NewJob(id="p", batch_type="cashback", file_name="f", fingerprint="f",
                                sheet=None, mapping={}, columns=("x",), row_count=1,
                                item_count=1, totals={}, actor="t", target=elsewhere),

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ledgers import open_test_ledger
 from prepared_files import example
 
 from gameball_batch import approval_flow, runner
@@ -20,7 +21,7 @@ BOSS = "boss@shop.example"
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "approvals.db") as led:
+    with open_test_ledger(tmp_path, "approvals.db") as led:
         yield led
 
 
@@ -100,6 +101,7 @@ def _raise_an_amount_in_the_payloads(raw: sqlite3.Connection) -> None:
         raw.execute("UPDATE chunk_payloads SET payload = ? WHERE idx = ?", (edited, idx))
 
 
+@pytest.mark.sqlite_only  # edits the SQLite file behind the ledger's back
 @pytest.mark.parametrize("change", [
     "UPDATE jobs SET totals = json_set(totals, '$.\"amount.total\"', 99999.0)",
     "UPDATE jobs SET mapping = json_set(mapping, '$.amount', 'Other column')",

@@ -10,6 +10,8 @@ import pytest
 from gameball_batch.ledger import Ledger, LedgerError, NewChunk, NewJob, NewRow
 from gameball_batch.ledger.sqlite import filesystem_type
 
+# All of it is about SQLite: its synchronous pragma and its file on a network filesystem.
+pytestmark = pytest.mark.sqlite_only
 
 def _job(ledger: Ledger) -> None:
     ledger.create_job(

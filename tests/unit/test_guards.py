@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ledgers import open_test_ledger
 from prepared_files import Prepared, example, prepare_frame
 
 from gameball_batch import guards, templates
@@ -18,7 +19,7 @@ from gameball_batch.ledger import Ledger
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "guards.db") as led:
+    with open_test_ledger(tmp_path, "guards.db") as led:
         yield led
 
 

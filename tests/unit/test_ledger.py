@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 from fake_clock import FakeClock
+from ledgers import ledger_target, open_ledger, open_test_ledger
 from tally_check import tally_drift
 
 from gameball_batch import ledger as lg
 from gameball_batch.ledger import ItemOutcome, Ledger, NewChunk, NewJob, NewRow
+
+TESTS = str(Path(__file__).resolve().parents[1])  # for the scripts of other processes
 
 
 def _job(job_id: str = "job-1", rows: int = 4, per_chunk: int = 2) -> tuple:
@@ -38,13 +41,19 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def ledger(tmp_path: Path, clock: FakeClock) -> Ledger:
-    led = Ledger(tmp_path / "ledger.db", clock=clock)
+    led = open_test_ledger(tmp_path, clock=clock)
     led.create_job(*_job())
     yield led
     led.close()
-    assert tally_drift(tmp_path / "ledger.db") == [], "row counts drifted from the rows"
+    assert tally_drift(ledger_target(tmp_path)) == [], "row counts drifted from the rows"
 
 
+def test_a_new_ledger_is_at_the_current_schema(tmp_path: Path) -> None:
+    with open_test_ledger(tmp_path, "l.db") as led:
+        assert led.schema_version() == lg.SCHEMA_VERSION
+
+
+@pytest.mark.sqlite_only
 def test_new_file_is_at_current_schema_in_wal_mode(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.db") as led:
         assert led.schema_version() == lg.SCHEMA_VERSION
@@ -52,6 +61,7 @@ def test_new_file_is_at_current_schema_in_wal_mode(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@pytest.mark.sqlite_only  # the version is SQLite's user_version
 def test_file_from_a_newer_version_is_refused_with_a_message(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "l.db")
     conn.execute("PRAGMA user_version = 99")
@@ -60,6 +70,7 @@ def test_file_from_a_newer_version_is_refused_with_a_message(tmp_path: Path) -> 
         Ledger(tmp_path / "l.db")
 
 
+@pytest.mark.sqlite_only  # a SQLite file written by an old version
 def test_a_ledger_from_schema_3_keeps_its_payloads_and_results(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
@@ -90,6 +101,7 @@ def test_a_ledger_from_schema_3_keeps_its_payloads_and_results(tmp_path: Path) -
     raw.close()
 
 
+@pytest.mark.sqlite_only  # a SQLite file written by an old version
 def test_a_ledger_from_schema_8_keeps_every_row_as_it_was(tmp_path: Path) -> None:
     """Schema 9 keeps rows per chunk: a ledger written before keeps each row's chunk, key,
     status, message, result, doubt mark and cells, its counts and its guards' keys."""
@@ -260,6 +272,7 @@ def test_only_the_lease_holder_recovers_a_sending_chunk(ledger: Ledger) -> None:
     assert [e.action for e in ledger.audit_entries("job-1")][-1] == "chunk.refused"
 
 
+@pytest.mark.sqlite_only  # tries the trigger through a raw sqlite3 connection
 def test_audit_log_is_append_only(ledger: Ledger) -> None:
     ledger.audit("amira", "note", "job-1", {"why": "test"})
     actions = [e.action for e in ledger.audit_entries("job-1")]
@@ -270,18 +283,20 @@ def test_audit_log_is_append_only(ledger: Ledger) -> None:
 
 
 def test_two_processes_writing_one_file_both_succeed(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    Ledger(path).close()
+    path = ledger_target(tmp_path, "shared.db")
+    open_ledger(path).close()
     script = textwrap.dedent(
         f"""
-        from gameball_batch.ledger import Ledger
-        led = Ledger({str(path)!r})
+        import sys
+        sys.path.insert(0, {TESTS!r})
+        from ledgers import open_ledger
+        led = open_ledger({str(path)!r})
         for i in range(200):
             led.audit("proc", "tick", None, {{"i": i}})
         """
     )
     procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
-    with Ledger(path) as led:
+    with open_ledger(path) as led:
         for i in range(200):
             led.audit("main", "tick", None, {"i": i})
         assert all(p.wait(timeout=60) == 0 for p in procs)
@@ -289,14 +304,15 @@ def test_two_processes_writing_one_file_both_succeed(tmp_path: Path) -> None:
 
 
 def test_only_one_of_two_processes_wins_a_lease(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    with Ledger(path) as led:
+    path = ledger_target(tmp_path, "shared.db")
+    with open_ledger(path) as led:
         led.create_job(*_job())
     script = textwrap.dedent(
         f"""
         import sys
-        from gameball_batch.ledger import Ledger
-        led = Ledger({str(path)!r})
+        sys.path.insert(0, {TESTS!r})
+        from ledgers import open_ledger
+        led = open_ledger({str(path)!r})
         print(int(led.acquire_lease("job-1", sys.argv[1], 300)))
         """
     )
@@ -315,7 +331,7 @@ def test_a_job_its_row_keys_and_its_audit_entries_are_stored_together(tmp_path: 
         raise RuntimeError("the process died while storing the job")
 
     job, chunks, rows = _job("job-2")
-    with Ledger(tmp_path / "l.db") as led:
+    with open_test_ledger(tmp_path, "l.db") as led:
         with pytest.raises(RuntimeError):
             led.create_job(job, chunks, rows, row_keys=keys_then_crash(),
                            audit=[("duplicates.override", {"reason": "resend"})])
@@ -346,7 +362,7 @@ def test_pages_of_rows_follow_the_file_whichever_chunk_holds_them(tmp_path: Path
                  item_count=count, totals={}, actor="amira")
     chunks = [NewChunk(i, b"{}", size) for i in range(count // size)]
     rows = [NewRow(row, i // size, f"T{row}", (f"cus-{row}",)) for i, row in enumerate(order)]
-    with Ledger(tmp_path / "l.db") as led:
+    with open_test_ledger(tmp_path, "l.db") as led:
         led.create_job(job, chunks, rows)
         assert led.acquire_lease("big", "A", 60)
         for index in range(0, count // size, 3):  # some chunks closed with a failed row each

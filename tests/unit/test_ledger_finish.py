@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ledgers import ledger_target, open_test_ledger
 from tally_check import tally_drift
 
 from gameball_batch import ledger as lg
@@ -15,7 +16,7 @@ from gameball_batch.ledger import ChunkFinish, ItemOutcome, Ledger, NewChunk, Ne
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    led = Ledger(tmp_path / "ledger.db")
+    led = open_test_ledger(tmp_path)
     job = NewJob(id="job-1", batch_type="cashback", file_name="drop.csv", fingerprint="f",
                  sheet=None, mapping={}, columns=("Customer",), row_count=9, item_count=9,
                  totals={}, actor="amira")
@@ -27,7 +28,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
         assert led.mark_accepted("job-1", index, f"remote-{index}")
     yield led
     led.close()
-    assert tally_drift(tmp_path / "ledger.db") == [], "row counts drifted from the rows"
+    assert tally_drift(ledger_target(tmp_path)) == [], "row counts drifted from the rows"
 
 
 def _statuses(ledger: Ledger) -> dict[int, str]:
@@ -77,6 +78,7 @@ def test_a_reply_can_never_call_a_row_not_applied(ledger: Ledger) -> None:
     assert ledger.chunk("job-1", 0).state == lg.CHUNK_ACCEPTED  # type: ignore[union-attr]
 
 
+@pytest.mark.sqlite_only  # plants a failing trigger through a raw sqlite3 connection
 def test_a_failing_batch_leaves_every_chunk_accepted(ledger: Ledger) -> None:
     with sqlite3.connect(ledger.path) as raw:  # the second chunk's rows cannot be written
         raw.execute("CREATE TRIGGER broken BEFORE UPDATE ON row_sets WHEN NEW.chunk_idx = 1 "

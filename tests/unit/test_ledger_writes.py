@@ -6,6 +6,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from gameball_batch import ledger as lg
 from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
 
@@ -45,6 +47,7 @@ def test_a_waiting_sender_goes_before_waiting_recording() -> None:
     assert order == ["sender", "recorder"]
 
 
+@pytest.mark.sqlite_only  # SQLite's write-ahead log and its checkpoints
 def test_written_pages_reach_the_database_file_while_the_ledger_stays_open(
     tmp_path: Path,
 ) -> None:
@@ -69,6 +72,7 @@ def test_written_pages_reach_the_database_file_while_the_ledger_stays_open(
     led.close()
 
 
+@pytest.mark.sqlite_only  # reads SQLite's stored bytes through the private connection
 def test_payloads_are_stored_deflated_and_read_back_exactly(tmp_path: Path) -> None:
     items = b",".join(b'{"customerId":"cus-%d","transactionId":"T%d","amount":10}' % (i, i)
                       for i in range(1000))

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ledgers import open_test_ledger
 from prepared_files import example
 
 from gameball_batch import approval_flow, notify
@@ -17,7 +18,7 @@ SLACK = "https://hooks.slack.com/services/T0/B0/secretpart"
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "notify.db") as led:
+    with open_test_ledger(tmp_path, "notify.db") as led:
         yield led
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from ledgers import open_test_ledger
 
 from gameball_batch.batch_types import BatchType, get
 from gameball_batch.payloads import ChunkPlan, plan_chunks
@@ -265,7 +266,6 @@ def test_a_stored_job_keeps_every_cell_exactly_as_the_file_had_it(tmp_path: Path
     # download and the retry read them back: quotes, backslashes, control characters,
     # Arabic, blanks and a missing cell (kept as "") must survive exactly.
     from gameball_batch import jobs
-    from gameball_batch.ledger import Ledger
 
     texts = ["cus-1", 'say "hi"', "back\\slash", "tab\there", None, "ريال ١٢٫٥", "line\nbreak"]
     frame = pd.DataFrame({"customerId": [f"cus-{i}" for i in range(len(texts))],
@@ -274,7 +274,7 @@ def test_a_stored_job_keeps_every_cell_exactly_as_the_file_had_it(tmp_path: Path
                           "note": texts}, dtype="str")
     frame.index = pd.RangeIndex(2, 2 + len(frame))
     plan = plan_chunks(checked("cashback", frame), size=3)
-    with Ledger(tmp_path / "l.db") as ledger:
+    with open_test_ledger(tmp_path, "l.db") as ledger:
         job = jobs.create_job(ledger, plan, frame=frame, file_name="f.csv", fingerprint="fp",
                               mapping={}, actor="t")
         stored = {r.row: r.cells for r in ledger.rows(job)}

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ledgers import open_test_ledger
 from prepared_files import example
 
 from gameball_batch import approval_flow, jobs
@@ -26,7 +27,7 @@ HOLD = ApprovalRules(total_amount_over=1)
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "reject.db") as led:
+    with open_test_ledger(tmp_path, "reject.db") as led:
         yield led
 
 
@@ -73,6 +74,7 @@ def test_a_refused_rejection_leaves_the_rows_alone(ledger: Ledger) -> None:
     assert ledger.chunk_counts(queued.job_id)[lg.CHUNK_FAILED] == 0
 
 
+@pytest.mark.sqlite_only  # plants a failing trigger through a raw sqlite3 connection
 def test_the_rows_move_in_the_same_transaction_as_the_state(
     ledger: Ledger, tmp_path: Path
 ) -> None:

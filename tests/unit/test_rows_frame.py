@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ledgers import open_test_ledger
 
 from gameball_batch import jobs
 from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
@@ -18,7 +19,7 @@ from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "rows.db") as led:
+    with open_test_ledger(tmp_path, "rows.db") as led:
         yield led
 
 

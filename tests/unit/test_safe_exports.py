@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from ledgers import open_test_ledger
 from prepared_files import prepare_frame
 
 from gameball_batch import exports, ingest, jobs
-from gameball_batch.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 DANGEROUS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3",
@@ -63,7 +63,7 @@ def test_a_failed_rows_export_of_a_job_neutralises_the_operators_cells(tmp_path:
         "Amount": ["10", "20"],
     })
     prepared = prepare_frame("cashback", frame)
-    with Ledger(tmp_path / "l.db") as ledger:
+    with open_test_ledger(tmp_path, "l.db") as ledger:
         job_id = prepared.submit(ledger).job_id
         # Gameball refuses every row (through the runner's own ledger calls).
         assert ledger.acquire_lease(job_id, "runner", 60)

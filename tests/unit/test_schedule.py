@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fake_clock import FakeClock
+from ledgers import open_test_ledger
 from prepared_files import Prepared, example
 
 from gameball_batch import approval_flow, runner, schedule
@@ -29,7 +30,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def ledger(tmp_path: Path, clock: FakeClock) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "schedule.db", clock=clock) as led:
+    with open_test_ledger(tmp_path, "schedule.db", clock=clock) as led:
         yield led
 
 
@@ -170,12 +171,11 @@ def test_unapproved_at_its_time_it_does_not_start_and_says_so(
 
 def test_scheduled_jobs_survive_a_restart(tmp_path: Path) -> None:
     clock = FakeClock(NOW)
-    path = tmp_path / "restart.db"
-    with Ledger(path, clock=clock) as first:
+    with open_test_ledger(tmp_path, "restart.db", clock=clock) as first:
         early = submit_at(first, NOW + HOUR).job_id
         late = submit_at(first, NOW + 5 * HOUR, prep=example("redemptions")).job_id
     clock.now = NOW + 2 * HOUR  # the process was down past the first job's time
-    with Ledger(path, clock=clock) as second:
+    with open_test_ledger(tmp_path, "restart.db", clock=clock) as second:
         assert schedule.release_due(second) == [early]
         assert state(second, late) == lg.JOB_SCHEDULED
         late_job = second.job(late)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from ledgers import env_ledger
 
 from gameball_batch import jobs
 from gameball_batch.cli import main
@@ -26,7 +26,7 @@ def add_job(book: Ledger, job_id: str) -> None:
 
 @pytest.fixture
 def book() -> Iterator[Ledger]:
-    with Ledger(os.environ["GAMEBALL_BATCH_DB"]) as ledger:
+    with env_ledger() as ledger:
         add_job(ledger, "1c754ea9-aaaa-4000-8000-000000000001")
         add_job(ledger, "1c754eb0-bbbb-4000-8000-000000000002")
         add_job(ledger, "1c754eb0-cccc-4000-8000-000000000003")

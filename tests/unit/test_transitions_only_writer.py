@@ -22,6 +22,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
+from ledgers import open_test_ledger
 
 import gameball_batch
 from gameball_batch import jobs
@@ -203,7 +204,7 @@ def new_job(ledger: Ledger, slug: str, chunks: int, state: str = lg.JOB_QUEUED) 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    led = Ledger(tmp_path / "ledger.db")
+    led = open_test_ledger(tmp_path)
     yield led
     led.close()
 
@@ -298,7 +299,7 @@ def walk(ledger: Ledger, tmp_path: Path) -> Watcher:
                                    not_before=time.time() + 3600, owner="A", actor="A")
     # A new lease holder finds chunk 6 (resent by the operator) mid-send: in doubt again.
     sent(6)
-    with Ledger(ledger.path, clock=lambda: time.time() + 31) as later:
+    with open_test_ledger(tmp_path, clock=lambda: time.time() + 31) as later:
         assert later.acquire_lease(job, "B", 30)
         with w.step(tr.TAKEOVER, tr.IN_DOUBT):
             assert later.recover_sending(job, "B") == [6]

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from ledgers import open_test_ledger
 
 from gameball_batch import snapshots, verification
 from gameball_batch import verify as vf
 from gameball_batch.charts.verify import verdicts_figure
-from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
+from gameball_batch.ledger import NewChunk, NewJob, NewRow
 
 
 def test_a_chunks_customers_are_read_from_its_payload_once_each() -> None:
@@ -61,7 +62,7 @@ def test_the_chart_says_when_nothing_was_verified() -> None:
 
 def test_the_report_lists_mismatches_first_and_is_formula_safe(tmp_path: Path) -> None:
     body = [{"customerId": f"=cmd|{n}", "amount": n + 1} for n in range(3)]
-    with Ledger(tmp_path / "l.db") as book:
+    with open_test_ledger(tmp_path, "l.db") as book:
         book.create_job(
             NewJob(id="j", batch_type="adjustments", file_name="f.csv", fingerprint="f",
                    sheet=None, mapping={}, columns=("c",), row_count=3, item_count=3,
