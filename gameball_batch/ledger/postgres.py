@@ -375,6 +375,7 @@ class PgLedger(Ledger):
         self._channel = "gb_" + hashlib.sha256(self._lock_key.encode()).hexdigest()[:20]
         self._changes = 0
         self._listening: threading.Thread | None = None
+        self._heard = threading.Event()  # set once LISTEN holds
         self._closed = threading.Event()
         self._migrate()
 
@@ -457,7 +458,7 @@ class PgLedger(Ledger):
                         target=self._listen, name="gameball-ledger-listen", daemon=True)
                     self._listening.start()
             return None
-        return self._changes if self._listening.is_alive() else None
+        return self._changes if self._heard.is_set() and self._listening.is_alive() else None
 
     def _listen(self) -> None:
         import psycopg
@@ -465,11 +466,12 @@ class PgLedger(Ledger):
         try:
             with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
                 conn.execute(f"LISTEN {self._channel}")
-                self._changes += 1  # anything written before we listened: read once more
+                self._heard.set()  # writes from now on are heard; pages read once first
                 while not self._closed.is_set():
                     for _ in conn.notifies(timeout=1.0, stop_after=1000):
                         self._changes += 1
         except psycopg.Error:  # pages fall back to reading on every rerun
+            self._heard.clear()
             log.warning("The ledger's change notifications stopped; pages poll instead.",
                         exc_info=True)
 
