@@ -419,6 +419,8 @@ class PgLedger(Ledger):
                         _run(conn, "SELECT pg_notify(?, '')", (self._channel,))
             except psycopg.Error as exc:
                 raise _convert(exc) from exc
+        if not quiet:  # our own write: this process's pages see it at once, unnotified
+            self._changes += 1
 
     def _migrate(self) -> None:
         with self._tx() as tx:

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 
@@ -128,6 +128,22 @@ class ViewCache:
         self._thread: threading.Thread | None = None
         self._max = max_entries
         self.computed = 0  # how many values were (re)computed: benches and tests read it
+        self._snapshots: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+
+    def snapshot(self, key: tuple[Any, ...], mark: Any,
+                 read: Callable[[], JobSnapshot | None]) -> JobSnapshot | None:
+        """The snapshot last read for ``key`` while ``mark`` holds, else a fresh read (the
+        cheap reads themselves: not counted in :attr:`computed`)."""
+        with self._lock:
+            hit = self._snapshots.get(key)
+        if hit is not None and hit[0] == mark:
+            return cast(JobSnapshot | None, hit[1])
+        value = read()
+        with self._lock:
+            if len(self._snapshots) >= self._max:
+                self._snapshots.pop(next(iter(self._snapshots)))
+            self._snapshots[key] = (mark, value)
+        return value
 
     def get(
         self,
@@ -270,9 +286,9 @@ def load_snapshot(
         # PostgreSQL announces every write (LISTEN/NOTIFY): with none since the last read,
         # the last snapshot is still true and nothing is read (a re-read every 30 s all the
         # same, should a notification ever be missed).
-        return cache.get(("snapshot", ledger.where, job_id),
-                         (mark, int(_time.monotonic() // 30)),
-                         lambda: _read_snapshot(ledger, job_id, cache, now))
+        return cache.snapshot(("snapshot", ledger.where, job_id),
+                              (mark, int(_time.monotonic() // 30)),
+                              lambda: _read_snapshot(ledger, job_id, cache, now))
     return _read_snapshot(ledger, job_id, cache, now)
 
 
