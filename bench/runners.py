@@ -47,7 +47,7 @@ def one_run(server: submit.Sandbox, rows: int, workers: int) -> float:
         try:
             while True:
                 job = ledger.job(job_id)
-                if job is not None and job.state in (lg.JOB_FINISHED, lg.JOB_FAILED):
+                if job is not None and job.state in (lg.JOB_FINISHED, lg.JOB_NEEDS_OPERATOR):
                     break
                 time.sleep(0.05)
             took = time.perf_counter() - started

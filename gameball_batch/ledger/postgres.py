@@ -218,7 +218,7 @@ def translate(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-class _Row(tuple):  # type: ignore[type-arg]
+class _Row(tuple):
     """A result row read by position or by column name, like :class:`sqlite3.Row`."""
 
     _names: dict[str, int]
