@@ -130,19 +130,22 @@ class ViewCache:
         self.computed = 0  # how many values were (re)computed: benches and tests read it
         self._snapshots: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
-    def snapshot(self, key: tuple[Any, ...], mark: Any,
+    def snapshot(self, key: tuple[Any, ...], heard: int,
                  read: Callable[[], JobSnapshot | None]) -> JobSnapshot | None:
-        """The snapshot last read for ``key`` while ``mark`` holds, else a fresh read (the
-        cheap reads themselves: not counted in :attr:`computed`)."""
+        """The snapshot last read for ``key``, while the ledger announced no write since
+        (``heard``: its count of writes), no value of this cache changed since (a count
+        refreshed in the background makes a new snapshot) and 30 s have not turned; else a
+        fresh read. The cheap reads themselves: not counted in :attr:`computed`."""
+        epoch = int(_time.monotonic() // 30)  # should a notification ever be missed
         with self._lock:
             hit = self._snapshots.get(key)
-        if hit is not None and hit[0] == mark:
+        if hit is not None and hit[0] == (heard, self.computed, epoch):
             return cast(JobSnapshot | None, hit[1])
         value = read()
         with self._lock:
             if len(self._snapshots) >= self._max:
                 self._snapshots.pop(next(iter(self._snapshots)))
-            self._snapshots[key] = (mark, value)
+            self._snapshots[key] = ((heard, self.computed, epoch), value)
         return value
 
     def get(
@@ -284,10 +287,8 @@ def load_snapshot(
     mark = ledger.changes()
     if mark is not None and cache is not None:
         # PostgreSQL announces every write (LISTEN/NOTIFY): with none since the last read,
-        # the last snapshot is still true and nothing is read (a re-read every 30 s all the
-        # same, should a notification ever be missed).
-        return cache.snapshot(("snapshot", ledger.where, job_id),
-                              (mark, int(_time.monotonic() // 30)),
+        # the last snapshot is still true and nothing is read (ViewCache.snapshot).
+        return cache.snapshot(("snapshot", ledger.where, job_id), mark,
                               lambda: _read_snapshot(ledger, job_id, cache, now))
     return _read_snapshot(ledger, job_id, cache, now)
 
