@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledgers import ledger_target
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"  # screenshots for reviewers (git-ignored)
 CHROMIUM = os.environ.get("GB_CHROMIUM", "/usr/bin/chromium")
@@ -62,10 +64,11 @@ def _healthy(url: str) -> bool:
 
 @dataclass(frozen=True)
 class AppServer:
-    """A running console: its URL, its private ledger file and where its log goes."""
+    """A running console: its URL, its private ledger (a file, or a PostgreSQL schema in the
+    suite's second pass: tests/ledgers.py) and where its log goes."""
 
     url: str
-    db_path: Path
+    ledger: str
     home: Path
     log_path: Path
 
@@ -85,12 +88,12 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-def app_env(home: Path, db_path: Path) -> dict[str, str]:
+def app_env(home: Path, ledger: str) -> dict[str, str]:
     """The console's environment: no real credentials, a private HOME and ledger."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEBALL_")}
     env.update(
         HOME=str(home),
-        GAMEBALL_BATCH_DB=str(db_path),
+        GAMEBALL_BATCH_DB=ledger,
         GAMEBALL_SECRETS_PATH=str(home / "no-secrets.toml"),
         # A local sandbox of its own: the shared default port (8999) may still be served by
         # an earlier test's console, or by another run on this machine.
@@ -108,11 +111,11 @@ def run_console(workdir: Path, *, extra_env: dict[str, str] | None = None) -> It
     port = free_port()
     server = AppServer(
         url=f"http://127.0.0.1:{port}",
-        db_path=workdir / "ledger.db",
+        ledger=str(ledger_target(workdir)),
         home=home,
         log_path=workdir / "streamlit.log",
     )
-    env = app_env(home, server.db_path) | (extra_env or {})
+    env = app_env(home, server.ledger) | (extra_env or {})
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true",

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from e2e_support import ARTIFACTS, AppServer, open_page, run_console
 
-from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
+from gameball_batch.ledger import NewChunk, NewJob, NewRow, open_ledger
 
 pytestmark = [pytest.mark.e2e]
 
@@ -36,7 +36,7 @@ URLS = {  # first request → the page title that must show, under the frame
 @pytest.fixture
 def fresh_console(tmp_path: Path) -> Iterator[AppServer]:
     with run_console(tmp_path) as server:
-        with Ledger(server.db_path) as book:
+        with open_ledger(server.ledger) as book:
             book.create_job(
                 NewJob(id=JOB_ID, batch_type="adjustments", file_name="shared-link.csv",
                        fingerprint="f", sheet=None, mapping={}, columns=("Customer", "Amount"),

@@ -18,7 +18,7 @@ from e2e_support import ARTIFACTS, AppServer, open_page, rerun_after
 
 from gameball_batch import jobs
 from gameball_batch import ledger as lg
-from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
+from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow, open_ledger
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -29,7 +29,7 @@ HEADER = "[data-testid='stMain'] [data-testid='stMarkdown']"
 
 @pytest.fixture
 def ledger(app_server: AppServer) -> Iterator[Ledger]:
-    with Ledger(app_server.db_path) as book:
+    with open_ledger(app_server.ledger) as book:
         yield book
 
 

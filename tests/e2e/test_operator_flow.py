@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from e2e_support import ARTIFACTS, AppServer, open_page, rerun_after, wait_for_app
 
-from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
+from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow, open_ledger
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,7 +32,7 @@ WHEN = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
 @pytest.fixture
 def ledger(app_server: AppServer) -> Iterator[Ledger]:
     """The console's own ledger file, opened from the test process (WAL: safe to share)."""
-    with Ledger(app_server.db_path) as book:
+    with open_ledger(app_server.ledger) as book:
         yield book
 
 

@@ -24,7 +24,7 @@ from e2e_support import (
 )
 
 from gameball_batch import ledger as lg
-from gameball_batch.ledger import Ledger
+from gameball_batch.ledger import Ledger, open_ledger
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -33,7 +33,7 @@ WHEN = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 @pytest.fixture
 def ledger(app_server: AppServer) -> Iterator[Ledger]:
-    with Ledger(app_server.db_path) as book:
+    with open_ledger(app_server.ledger) as book:
         yield book
 
 

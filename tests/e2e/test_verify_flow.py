@@ -24,7 +24,7 @@ from e2e_support import (
 
 from gameball_batch import ledger as lg
 from gameball_batch.client import GameballClient
-from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow
+from gameball_batch.ledger import Ledger, NewChunk, NewJob, NewRow, open_ledger
 from gameball_batch.sandbox.model import DEMO_API_KEY, DEMO_SECRET_KEY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -73,7 +73,7 @@ def test_an_in_doubt_job_is_settled_with_one_accept_click(
 ) -> None:
     server, port = console
     open_page(page, server.url + "/")  # the first run starts the console's sandbox
-    with Ledger(server.db_path) as book:
+    with open_ledger(server.ledger) as book:
         _in_doubt_job(book, port)
         open_page(page, server.url + f"/jobs?job={JOB}")
         rerun_after(page, page.get_by_role("button", name=f"Verify at Gameball ({ROWS} rows "
