@@ -218,6 +218,12 @@ def cancel(ledger: Ledger, job_id: str, actor: str, reason: str = "") -> None:
     ledger.audit(actor, CANCELLED, job_id, detail)
 
 
+def was_cancelled(ledger: Ledger, job_id: str) -> bool:
+    """Whether the job was cancelled before its time (a second click on "Cancel" finds it
+    so, and is told it is done rather than that it failed)."""
+    return any(e.action == CANCELLED for e in ledger.audit_entries(job_id, action=CANCELLED))
+
+
 # --- the Jobs list --------------------------------------------------------------------------
 
 # A job with a time that has not started yet: scheduled, or held for an approver.

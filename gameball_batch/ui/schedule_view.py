@@ -161,9 +161,13 @@ def _cancel(job_id: str) -> None:
     if not _operator():
         return
     reason = str(st.session_state.get(SC_CANCEL_REASON + job_id, ""))
+    ledger = services.get_ledger()
     try:
-        schedule.cancel(services.get_ledger(), job_id, frame.identity().actor, reason)
+        schedule.cancel(ledger, job_id, frame.identity().actor, reason)
     except schedule.ScheduleError as exc:
-        st.session_state[SC_FLASH] = (False, str(exc))
-        return
+        # A click that arrives twice (a double click, or a rerun racing the countdown)
+        # finds the job cancelled already: that is the outcome asked for, not an error.
+        if not schedule.was_cancelled(ledger, job_id):
+            st.session_state[SC_FLASH] = (False, str(exc))
+            return
     st.session_state[SC_FLASH] = (True, "Cancelled: nothing was sent.")

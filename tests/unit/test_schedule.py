@@ -131,6 +131,15 @@ def test_cancel_settles_it_like_a_rejection(ledger: Ledger) -> None:
     assert schedule.release_due(ledger) == []
     with pytest.raises(schedule.ScheduleError, match="rejected and not scheduled"):
         schedule.cancel(ledger, sub.job_id, BOSS)
+    assert schedule.was_cancelled(ledger, sub.job_id)  # a second click is told it is done
+
+
+def test_a_job_rejected_by_an_approver_was_not_cancelled(ledger: Ledger) -> None:
+    sub = submit_at(ledger, NOW + HOUR, rules=STRICT)
+    approval_flow.reject(ledger, sub.job_id, BOSS, "wrong campaign")
+    assert not schedule.was_cancelled(ledger, sub.job_id)
+    with pytest.raises(schedule.ScheduleError):
+        schedule.cancel(ledger, sub.job_id, BOSS)
 
 
 def test_a_started_job_can_no_longer_be_cancelled(ledger: Ledger, clock: FakeClock) -> None:
