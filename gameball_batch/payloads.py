@@ -673,10 +673,8 @@ def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement 
         return None
     home = np.arange(n, dtype=np.int64) // size  # each item's chunk
     width = int(codes.max()) + 1
-    pairs = home * width + codes
-    moved = pd.Series(pairs).duplicated().to_numpy()  # a customer again in its chunk
+    moved, present = _repeats_in_chunks(codes, size, natural, width)
     room = size - np.bincount(home[~moved], minlength=natural)
-    present = pd.Index(pairs[~moved])  # (chunk, customer) pairs: unique once repeats left
     waiting = np.flatnonzero(moved)  # in file order, and kept so
     target = home[waiting] + 1
     home[waiting] = -1  # in no chunk until placed
@@ -688,7 +686,7 @@ def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement 
         # Full chunks are skipped: each repeat asks the next chunk that still has room.
         target = open_chunks[np.searchsorted(open_chunks, target) % len(open_chunks)]
         asked = target * width + codes[waiting]
-        free = (present.get_indexer(asked) < 0) & ~np.isin(asked, joined)
+        free = ~_members(present, asked) & ~np.isin(asked, joined)
         free &= ~pd.Series(asked).duplicated().to_numpy()  # one per customer per round
         candidates = np.flatnonzero(free)
         by_chunk = candidates[np.argsort(target[candidates], kind="stable")]
@@ -707,6 +705,42 @@ def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement 
     order = np.argsort(home, kind="stable")  # nearly sorted already: a quick pass
     bounds = np.searchsorted(home[order], np.arange(natural + 1))
     return [cast(Sequence[int], order[bounds[c] : bounds[c + 1]]) for c in range(natural)]
+
+
+def _repeats_in_chunks(codes: np.ndarray, size: int, natural: int, width: int,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of items whose customer came earlier in the same chunk, the sorted
+    ``chunk * width + customer`` of every item) for the file cut every ``size`` items.
+
+    Each chunk's ``customer * size + place`` numbers are sorted on their own (a vectorised
+    sort of ``size`` numbers, in cache): equal customers end up together with the first
+    in file order first, so an item is a repeat when its customer equals its neighbour's
+    before it. The chunks' sorted customers, offset by chunk, are one sorted array for
+    membership tests. Two hash tables of a million (chunk, customer) pairs cost several
+    times more.
+    """
+    n = len(codes)
+    keyed = np.empty(natural * size, dtype=np.int64)
+    keyed[:n] = codes
+    # Fill the last chunk with customers above every real one, each its own.
+    keyed[n:] = width + np.arange(natural * size - n, dtype=np.int64)
+    keyed = keyed.reshape(natural, size) * size + np.arange(size, dtype=np.int64)
+    keyed.sort(axis=1)
+    customer, place = np.divmod(keyed, size)
+    again = np.zeros(keyed.shape, dtype=bool)
+    again[:, 1:] = customer[:, 1:] == customer[:, :-1]
+    repeats = np.flatnonzero(again)
+    moved = np.zeros(natural * size, dtype=bool)
+    moved[repeats // size * size + place.reshape(-1)[repeats]] = True
+    customer += (np.arange(natural, dtype=np.int64) * width)[:, None]
+    return moved[:n], customer.reshape(-1)
+
+
+def _members(present: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Which of ``asked`` occur in the sorted array ``present``."""
+    at = np.searchsorted(present, asked)
+    found: np.ndarray = present[np.minimum(at, len(present) - 1)] == asked
+    return found
 
 
 def _swap_in(home: np.ndarray, codes: np.ndarray, waiting: np.ndarray,
