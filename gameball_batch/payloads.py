@@ -479,7 +479,9 @@ def _render(
     children: list[tuple[str, list[Piece]]] = []
     for name, node in tree.items():
         if isinstance(node, dict):
-            children.append((name, [_concat(*_render(frame, node, keep_empty=False))]))
+            # The nested object's pieces, not yet joined: its parent joins them with its
+            # own key in one concatenation (an optional merchant id: one pass, not two).
+            children.append((name, _render(frame, node, keep_empty=False)))
         else:
             children.append((name, _json_pieces(frame[node])))
     return _object_pieces(children, len(frame), keep_empty=keep_empty, suffix=suffix)
