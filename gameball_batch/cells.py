@@ -73,6 +73,12 @@ class Issues:
             self._errors.append(part)
             self.bad[where] = True
 
+    def absorb(self, other: Issues) -> None:
+        """Take ``other``'s issues (one column's, found apart) as if they had been added here."""
+        self._errors += other._errors
+        self._warnings += other._warnings
+        self.bad |= other.bad
+
     def frames(self, order: Mapping[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(errors, warnings), sorted by row, then by the field's place in the type."""
         return issue_frame(self._errors, order), issue_frame(self._warnings, order)
@@ -226,13 +232,10 @@ class Context:
 
 
 class ColumnIssues(Issues):
-    """Issues restricted to one column: so ``bad`` means "bad in this column"."""
+    """Issues of one column, kept apart until the column is done (then
+    :meth:`Issues.absorb` takes them): ``bad`` means "bad in this column", and two columns
+    can be checked side by side without sharing anything they write."""
 
     def __init__(self, parent: Issues, path: str) -> None:
         super().__init__(parent.rows, parent.columns)
-        self.parent, self.path = parent, path
-
-    def add(self, path: str, mask: np.ndarray, values: list[str], code: str,
-            message: Callable[[int, str], str], *, warning: bool = False) -> None:
-        super().add(path, mask, values, code, message, warning=warning)
-        self.parent.add(path, mask, values, code, message, warning=warning)
+        self.path = path
