@@ -149,33 +149,48 @@ class ChunkPlan:
 
 @dataclass
 class _Items:
-    """Items before planning: JSON text, result key and source rows of each.
+    """Items before planning: JSON pieces, result key and source rows of each.
 
     Item ``i``'s source rows are ``row_values[row_starts[i]:row_starts[i + 1]]``; with
     ``row_starts`` None every item is the one row ``row_values[i]``.
     """
 
-    render: Callable[[int, int], pa.Array]  # (start, stop) -> each item's JSON and a comma
+    # (start, stop) -> the pieces whose row-wise concatenation is each item's JSON, for
+    # items start:stop in file order (no separators: the body builder adds them).
+    render: Callable[[int, int], list[Piece]]
     keys: pa.Array  # large_string
     row_values: np.ndarray  # int64 source rows, grouped by item
     row_starts: np.ndarray | None = None
     customers: pa.Array | None = None  # each item's customerId; None: the key is the customer
-    # For items rendered from frame rows (one row an item): the same render over the rows
-    # taken in another order, so a reordered plan still renders block by block on two
-    # threads instead of rendering the whole file at once and moving its text.
-    reorder_rows: Callable[[np.ndarray], Callable[[int, int], pa.Array]] | None = None
+    # For items rendered from frame rows (one row an item): the pieces of the given items
+    # only, for a block whose items are scattered over the file (a round-robin plan), so
+    # it does not render the whole stretch between them.
+    render_items: Callable[[np.ndarray], list[Piece]] | None = None
+    order: np.ndarray | None = None  # item i in sending order is item order[i] of the file
     key_order: np.ndarray | None = None  # keys[key_order[i]] is item i's key (reordered)
 
     def __len__(self) -> int:
         return len(self.keys) if self.key_order is None else len(self.key_order)
 
-    def text(self, start: int, stop: int) -> pa.Array:
-        """The "item," texts of items ``start:stop`` (large_string).
+    def pieces(self, start: int, stop: int) -> tuple[list[Piece], np.ndarray]:
+        """The pieces of a stretch of items holding items ``start:stop`` of the sending
+        order, and where in that stretch each of those items is.
 
         Asked for a block at a time: building the whole file's JSON at once allocates it all
-        at once, and touching that much fresh memory costs more than building it.
+        at once, and touching that much fresh memory costs more than building it. A block
+        whose items lie close together in the file (a plan that kept file order and moved a
+        few repeats forward) renders its stretch of the file and picks its items by index
+        when the bodies are put together: no copy of the frame, no take of its text.
         """
-        return self.render(start, stop).cast(_TEXT)
+        if self.order is None:
+            return self.render(start, stop), np.arange(stop - start, dtype=np.int64)
+        part = self.order[start:stop]
+        if not len(part):
+            return self.render(0, 0), part
+        low, high = int(part.min()), int(part.max()) + 1
+        if self.render_items is None or high - low <= 2 * len(part):
+            return self.render(low, high), part - low
+        return self.render_items(part), np.arange(len(part), dtype=np.int64)
 
     def key_tuple(self, start: int, stop: int) -> tuple[str, ...]:
         if self.key_order is not None:  # taken lazily: a chunk's keys only when asked for
@@ -194,42 +209,21 @@ class _Items:
 
     def reordered(self, order: np.ndarray) -> _Items:
         """The same items in another order (only when repeated customers moved some)."""
-        text = _taken(self.render, self.reorder_rows, order)
         # Keys are taken per chunk when asked for (the review never asks); customers are
         # no longer needed once items are placed.
         keys, key_order = self.keys, order if self.key_order is None else self.key_order[order]
+        moved = order if self.order is None else self.order[order]
         if self.row_starts is None:
-            return _Items(text, keys, self.row_values[order], key_order=key_order)
+            return _Items(self.render, keys, self.row_values[order],
+                          render_items=self.render_items, order=moved, key_order=key_order)
         lengths = np.diff(self.row_starts)[order]
         starts = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         first = self.row_starts[order]
         within = np.arange(int(starts[-1]), dtype=np.int64) - np.repeat(starts[:-1], lengths)
         values = self.row_values[np.repeat(first, lengths) + within]
-        return _Items(text, keys, values, starts, key_order=key_order)
-
-
-def _taken(
-    render: Callable[[int, int], pa.Array],
-    reorder_rows: Callable[[np.ndarray], Callable[[int, int], pa.Array]] | None,
-    order: np.ndarray,
-) -> Callable[[int, int], pa.Array]:
-    """A render of the items in ``order``, a block at a time.
-
-    A block whose items lie close together in the file (a plan that kept file order and
-    moved a few repeats forward) renders its stretch of the file and picks its items: no
-    copy of the whole frame. A scattered block (a round-robin plan) takes just its rows.
-    """
-    def render_block(start: int, stop: int) -> pa.Array:
-        part = order[start:stop]
-        if not len(part):
-            return render(0, 0)
-        low, high = int(part.min()), int(part.max()) + 1
-        if reorder_rows is None or high - low <= 2 * len(part):
-            return pc.take(render(low, high), pa.array(part - low))
-        return reorder_rows(part)(0, len(part))
-
-    return render_block
+        return _Items(self.render, keys, values, starts, render_items=self.render_items,
+                      order=moved, key_order=key_order)
 
 
 @dataclass(frozen=True)
@@ -283,9 +277,12 @@ def chunk_count(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
 
 
 def _concat(*parts: Piece) -> pa.Array:
-    """Element-wise concatenation; null where any array part is null."""
-    merged: list[Piece] = []
+    """Element-wise concatenation; null where any array part is null (an optional part
+    is "" where absent, never null)."""
+    merged: list[str | pa.Array] = []
     for part in parts:
+        if isinstance(part, _Optional):
+            part = pc.fill_null(_concat(*part.pieces), pa.scalar("", _TEXT))
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
             merged[-1] += part
         elif not (isinstance(part, str) and not part):
@@ -296,7 +293,18 @@ def _concat(*parts: Piece) -> pa.Array:
     return pc.binary_join_element_wise(*args, pa.scalar("", _TEXT))
 
 
-Piece: TypeAlias = "pa.Array | str"  # an array of JSON text, or literal text repeated on every row
+@dataclass(frozen=True)
+class _Optional:
+    """Pieces written only on the rows where every array directly among them has a value,
+    and nothing elsewhere (a sparse child: its leading comma, key and value). Kept apart,
+    not joined, so the body builder can leave them out by index instead of joining them
+    on their own first."""
+
+    pieces: list[Piece]
+
+
+# An array of JSON text, literal text repeated on every row, or an optional group of both.
+Piece: TypeAlias = "pa.Array | str | _Optional"
 
 
 def _json_pieces(series: pd.Series) -> list[Piece]:
@@ -406,7 +414,7 @@ def _plain(value: object) -> object:
 
 
 def _nullable(pieces: Sequence[Piece]) -> bool:
-    return any(not isinstance(p, str) and p.null_count for p in pieces)
+    return any(isinstance(p, pa.Array) and p.null_count for p in pieces)
 
 
 def _object(
@@ -430,11 +438,11 @@ def _object_pieces(
         name, pieces = children[0]  # one optional child: one concatenation
         return ["{" + json.dumps(name, ensure_ascii=False) + ":", *pieces, "}" + suffix]
     dense: list[Piece] = []
-    sparse: list[pa.Array] = []
+    sparse: list[Piece] = []
     for name, pieces in children:
         key = json.dumps(name, ensure_ascii=False) + ":"
         if _nullable(pieces):
-            sparse.append(pc.fill_null(_concat("," + key, *pieces), pa.scalar("", _TEXT)))
+            sparse.append(_Optional(["," + key, *pieces]))
         else:
             dense += [",", key, *pieces] if dense else [key, *pieces]
     if dense:
@@ -493,22 +501,21 @@ def _render(
 def _flat_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
     paths = [str(c) for c in clean.columns]
 
-    def render_of(frame: pd.DataFrame) -> Callable[[int, int], pa.Array]:
-        def render(start: int, stop: int) -> pa.Array:  # one row block; pieces stay small
-            return _tree_object(frame.iloc[start:stop], paths, keep_empty=True, suffix=",")
+    def render(start: int, stop: int) -> list[Piece]:  # one row block; pieces stay small
+        return _tree_pieces(clean.iloc[start:stop], paths, keep_empty=True)
 
-        return render
+    def render_items(rows: np.ndarray) -> list[Piece]:
+        return _tree_pieces(clean.take(rows), paths, keep_empty=True)
 
     keys = _key_text(clean, bt.result_key)
     customers = None if bt.result_key == "customerId" else _key_text(clean, "customerId")
-    return _Items(render_of(clean), keys, np.asarray(clean.index, dtype="int64"),
-                  customers=customers,
-                  reorder_rows=lambda order: render_of(clean.take(order)))
+    return _Items(render, keys, np.asarray(clean.index, dtype="int64"),
+                  customers=customers, render_items=render_items)
 
 
-def _whole(text: pa.Array) -> Callable[[int, int], pa.Array]:
+def _whole(text: pa.Array) -> Callable[[int, int], list[Piece]]:
     """A render function for item texts already built."""
-    return lambda start, stop: text.slice(start, stop - start)
+    return lambda start, stop: [text.slice(start, stop - start)]
 
 
 def _key_text(frame: pd.DataFrame, path: str) -> pa.Array:
@@ -528,7 +535,7 @@ def _order_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
     if line:
         per_row = _tree_object(clean, line, strip=_LINE, keep_empty=False)
         frags.append(_grouped_lines(per_row, group, len(firsts)))
-    text = _concat(_append_to_object(frags[0], frags[1] if len(frags) > 1 else None), ",")
+    text = _append_to_object(frags[0], frags[1] if len(frags) > 1 else None)
     return _Items(_whole(text), _key_text(head, bt.result_key),
                   *_rows_per_group(clean.index, group),
                   customers=_key_text(head, "customerId"))
@@ -570,7 +577,7 @@ def _event_items(clean: pd.DataFrame) -> _Items:
     firsts = np.flatnonzero(_first_occurrence(group))
     head_ids = _json_strings(_arrow(customer.iloc[firsts]).cast(_TEXT))
     events = pa.array(joined.tolist(), type=_TEXT)
-    text = _concat('{"customerId":', *head_ids, ',"events":{', events, "}},")
+    text = _concat('{"customerId":', *head_ids, ',"events":{', events, "}}")
     keys = pc.cast(_arrow(customer.iloc[firsts]), _TEXT)
     return _Items(_whole(text), keys, *_rows_per_group(clean.index, group))
 
@@ -834,30 +841,142 @@ def _greedy(key_array: pa.Array, customer_array: pa.Array, size: int) -> list[li
 
 
 def _chunks(items: _Items, placement: Sequence[Sequence[int]]) -> Iterator[Chunk]:
-    """Cut each chunk's body from a block of "item," texts; no per-item Python work."""
+    """Each chunk's body, built a block of chunks at a time; no per-item Python work."""
     if not all(isinstance(chunk, range) for chunk in placement):  # repeated keys moved some
         order = np.concatenate([np.asarray(chunk, dtype=np.int64) for chunk in placement]) \
             if placement else np.zeros(0, dtype=np.int64)
         if (order != np.arange(len(order))).any():
             items = items.reordered(order)
     blocks = list(_blocks(placement))
-    # Rendering a block is mostly arrow kernels that run without the GIL: two threads
-    # render blocks side by side on the two cores; map() keeps their order.
+
+    def bodies(block: tuple[int, list[Sequence[int]]]) -> list[bytes]:
+        start, chunks = block
+        sizes = [len(chunk) for chunk in chunks]
+        pieces, pick = items.pieces(start, start + sum(sizes))
+        return _bodies(pieces, pick, sizes)
+
+    # Building a block is mostly arrow and numpy kernels that run without the GIL: two
+    # threads build blocks side by side on the two cores; map() keeps their order.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        texts = pool.map(lambda b: items.text(b[0], b[0] + sum(map(len, b[1]))), blocks)
         index = 0
-        for (start, block), text in zip(blocks, texts, strict=True):
-            offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
-                text.offset : text.offset + len(text) + 1]  # absolute into the data buffer
-            data = memoryview(text.buffers()[2]) if len(text) else memoryview(b"")
-            at = 0
-            for members in block:
-                stop = at + len(members)
-                body = data[int(offsets[at]) : int(offsets[stop]) - 1]  # drop the last comma
-                where = _Slice(items, start + at, start + stop)
-                yield Chunk(index, where, where, b"".join((b'{"body":[', body, b"]}")))
+        for (start, block), payloads in zip(blocks, pool.map(bodies, blocks), strict=True):
+            at = start
+            for members, payload in zip(block, payloads, strict=True):
+                where = _Slice(items, at, at + len(members))
+                yield Chunk(index, where, where, payload)
                 index += 1
-                at = stop
+                at += len(members)
+
+
+_OPEN, _SEPARATOR, _CLOSE = '{"body":[', ",", "]}"
+
+
+@dataclass
+class _Text:
+    """Literal text of one element of every item: ``texts[choice[i]]`` for item ``i``
+    (``texts[0]`` for all when ``choice`` is None)."""
+
+    texts: list[str]
+    choice: np.ndarray | None = None
+
+    def then(self, other: _Text) -> _Text:
+        """This text followed by ``other``, as one element (fewer elements to copy)."""
+        texts = [a + b for a in self.texts for b in other.texts]
+        if self.choice is None and other.choice is None:
+            return _Text(texts)
+        mine = (np.zeros(1, dtype=np.int64) if self.choice is None
+                else self.choice * len(other.texts))
+        theirs = np.zeros(1, dtype=np.int64) if other.choice is None else other.choice
+        return _Text(texts, np.asarray(mine + theirs, dtype=np.int64))
+
+
+@dataclass
+class _Values:
+    """An array element of every item: ``array[pick[i]]``, nothing where ``present`` is
+    False."""
+
+    array: pa.Array
+    present: np.ndarray | None
+
+
+def _elements(pieces: Sequence[Piece], pick: np.ndarray, present: np.ndarray | None,
+              out: list[_Text | _Values]) -> None:
+    """Flatten pieces into the elements every picked item is written from, merging
+    neighbouring literal text (optional text is a choice between itself and "")."""
+    for piece in pieces:
+        if isinstance(piece, _Optional):
+            here = np.ones(len(pick), dtype=bool) if present is None else present.copy()
+            for part in piece.pieces:
+                if isinstance(part, pa.Array) and part.null_count:
+                    here &= np.asarray(part.is_valid(), dtype=bool)[pick]
+            _elements(piece.pieces, pick, here, out)
+            continue
+        if isinstance(piece, str):
+            text = _Text([piece]) if present is None else _Text(["", piece],
+                                                                present.astype(np.int64))
+            if out and isinstance(out[-1], _Text):
+                out[-1] = out[-1].then(text)
+            else:
+                out.append(text)
+            continue
+        out.append(_Values(piece.cast(_TEXT), present))
+
+
+def _bodies(pieces: Sequence[Piece], pick: np.ndarray, sizes: Sequence[int]) -> list[bytes]:
+    """The request bodies of consecutive chunks of ``sizes`` items, the items being
+    ``pick`` of the rows that ``pieces`` describe (in sending order).
+
+    Every item is written as a few elements: its literal text and array values, with
+    the item separator, ``{"body":[`` and ``]}`` folded into the literal text next to
+    them. One ``take`` over the block's values (literal texts first) copies every element
+    into place: the data buffer it returns is the bodies back to back, so no item text is
+    built and then copied again, no optional field is joined on its own, and a reordered
+    block is picked in the same pass.
+    """
+    count = len(pick)
+    if not count:
+        return [(_OPEN + _CLOSE).encode() for _ in sizes]
+    if any(isinstance(p, pa.Array) and p.null_count for p in pieces):
+        pieces = [_concat(*pieces)]  # cannot happen for items; keep the joined semantics
+    ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
+    first = np.zeros(count, dtype=np.int64)  # 0: a chunk's first item, 1: any other
+    first[1:] = 1
+    first[ends[:-1][ends[:-1] < count]] = 0
+    last = np.zeros(count, dtype=np.int64)
+    last[ends[ends > 0] - 1] = 1
+    elements: list[_Text | _Values] = [_Text([_OPEN, _SEPARATOR], first)]
+    _elements(pieces, pick, None, elements)
+    tail = _Text(["", _CLOSE], last)
+    if isinstance(elements[-1], _Text):
+        elements[-1] = elements[-1].then(tail)
+    else:
+        elements.append(tail)
+    literals: dict[str, int] = {"": 0}
+    for element in elements:
+        if isinstance(element, _Text):
+            for text in element.texts:
+                literals.setdefault(text, len(literals))
+    values: list[pa.Array] = [pa.array(list(literals), type=_TEXT)]
+    base = len(literals)
+    width = len(elements)
+    where = np.empty((count, width), dtype=np.int64)
+    for column, element in enumerate(elements):
+        if isinstance(element, _Text):
+            ids = np.array([literals[t] for t in element.texts], dtype=np.int64)
+            where[:, column] = ids[0] if element.choice is None else ids[element.choice]
+        else:
+            spot = base + pick
+            where[:, column] = spot if element.present is None else np.where(
+                element.present, spot, 0)
+            values.append(element.array)
+            base += len(element.array)
+    text = pc.take(pa.concat_arrays(values), pa.array(where.reshape(-1)))
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
+        text.offset : text.offset + len(text) + 1]
+    data = memoryview(text.buffers()[2]) if text.buffers()[2] is not None else memoryview(b"")
+    cuts = offsets[np.concatenate(([0], ends)) * width].tolist()
+    return [bytes(data[a:b]) if b > a else (_OPEN + _CLOSE).encode()
+            for a, b in pairwise(cuts)]
 
 
 def _blocks(
