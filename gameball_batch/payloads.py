@@ -172,25 +172,35 @@ class _Items:
     def __len__(self) -> int:
         return len(self.keys) if self.key_order is None else len(self.key_order)
 
-    def pieces(self, start: int, stop: int) -> tuple[list[Piece], np.ndarray]:
-        """The pieces of a stretch of items holding items ``start:stop`` of the sending
-        order, and where in that stretch each of those items is.
+    def sources(self, start: int, stop: int) -> list[_Source]:
+        """Where items ``start:stop`` of the sending order are written from.
 
         Asked for a block at a time: building the whole file's JSON at once allocates it all
         at once, and touching that much fresh memory costs more than building it. A block
-        whose items lie close together in the file (a plan that kept file order and moved a
-        few repeats forward) renders its stretch of the file and picks its items by index
-        when the bodies are put together: no copy of the frame, no take of its text.
+        whose items lie close together in the file renders its stretch of the file and
+        picks its items by index when the bodies are put together: no copy of the frame,
+        no take of its text. A plan that kept file order and moved repeats forward leaves
+        most of a block's items at home (the same places in the file) and brings a few
+        from far away (up to the whole file away, after the last chunk comes the first):
+        the home stretch is rendered as it is and only the far ones from their rows.
         """
         if self.order is None:
-            return self.render(start, stop), np.arange(stop - start, dtype=np.int64)
+            every = np.arange(stop - start, dtype=np.int64)
+            return [_Source(self.render(start, stop), every, every)]
         part = self.order[start:stop]
+        everywhere = np.arange(len(part), dtype=np.int64)
         if not len(part):
-            return self.render(0, 0), part
+            return [_Source(self.render(0, 0), part, part)]
         low, high = int(part.min()), int(part.max()) + 1
         if self.render_items is None or high - low <= 2 * len(part):
-            return self.render(low, high), part - low
-        return self.render_items(part), np.arange(len(part), dtype=np.int64)
+            return [_Source(self.render(low, high), part - low, everywhere)]
+        home = (part >= start) & (part < stop)
+        if 2 * int(home.sum()) < len(part):  # scattered (a round-robin plan): rows only
+            return [_Source(self.render_items(part), everywhere, everywhere)]
+        far = np.flatnonzero(~home)
+        return [_Source(self.render(start, stop), part[home] - start, np.flatnonzero(home)),
+                _Source(self.render_items(part[far]), np.arange(len(far), dtype=np.int64),
+                        far)]
 
     def key_tuple(self, start: int, stop: int) -> tuple[str, ...]:
         if self.key_order is not None:  # taken lazily: a chunk's keys only when asked for
@@ -224,6 +234,17 @@ class _Items:
         values = self.row_values[np.repeat(first, lengths) + within]
         return _Items(self.render, keys, values, starts, render_items=self.render_items,
                       order=moved, key_order=key_order)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Some items of a block: the pieces of a stretch of rows, which row of the stretch
+    each item is (``pick``) and where each item goes in the block's sending order
+    (``places``)."""
+
+    pieces: list[Piece]
+    pick: np.ndarray
+    places: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -852,8 +873,7 @@ def _chunks(items: _Items, placement: Sequence[Sequence[int]]) -> Iterator[Chunk
     def bodies(block: tuple[int, list[Sequence[int]]]) -> list[bytes]:
         start, chunks = block
         sizes = [len(chunk) for chunk in chunks]
-        pieces, pick = items.pieces(start, start + sum(sizes))
-        return _bodies(pieces, pick, sizes)
+        return _bodies(items.sources(start, start + sum(sizes)), sizes)
 
     # Building a block is mostly arrow and numpy kernels that run without the GIL: two
     # threads build blocks side by side on the two cores; map() keeps their order.
@@ -922,54 +942,66 @@ def _elements(pieces: Sequence[Piece], pick: np.ndarray, present: np.ndarray | N
         out.append(_Values(piece.cast(_TEXT), present))
 
 
-def _bodies(pieces: Sequence[Piece], pick: np.ndarray, sizes: Sequence[int]) -> list[bytes]:
-    """The request bodies of consecutive chunks of ``sizes`` items, the items being
-    ``pick`` of the rows that ``pieces`` describe (in sending order).
+def _bodies(sources: Sequence[_Source], sizes: Sequence[int]) -> list[bytes]:
+    """The request bodies of consecutive chunks of ``sizes`` items, written from
+    ``sources`` (which cover every place of the block once).
 
     Every item is written as a few elements: its literal text and array values, with
     the item separator, ``{"body":[`` and ``]}`` folded into the literal text next to
     them. One ``take`` over the block's values (literal texts first) copies every element
     into place: the data buffer it returns is the bodies back to back, so no item text is
     built and then copied again, no optional field is joined on its own, and a reordered
-    block is picked in the same pass.
+    block is picked in the same pass. Items from different sources may have different
+    elements (an optional field with no gap in one is plain there): the shorter rows of
+    the index grid are padded with "" .
     """
-    count = len(pick)
+    count = sum(len(source.places) for source in sources)
     if not count:
         return [(_OPEN + _CLOSE).encode() for _ in sizes]
-    if any(isinstance(p, pa.Array) and p.null_count for p in pieces):
-        pieces = [_concat(*pieces)]  # cannot happen for items; keep the joined semantics
     ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
-    first = np.zeros(count, dtype=np.int64)  # 0: a chunk's first item, 1: any other
-    first[1:] = 1
-    first[ends[:-1][ends[:-1] < count]] = 0
-    last = np.zeros(count, dtype=np.int64)
+    starts = np.concatenate(([0], ends[:-1]))
+    first = np.ones(count, dtype=np.int64)  # 0: a chunk's first item, 1: any other
+    first[starts[starts < count]] = 0
+    last = np.zeros(count, dtype=np.int64)  # 1: a chunk's last item
     last[ends[ends > 0] - 1] = 1
-    elements: list[_Text | _Values] = [_Text([_OPEN, _SEPARATOR], first)]
-    _elements(pieces, pick, None, elements)
-    tail = _Text(["", _CLOSE], last)
-    if isinstance(elements[-1], _Text):
-        elements[-1] = elements[-1].then(tail)
-    else:
-        elements.append(tail)
+    layouts: list[list[_Text | _Values]] = []
+    for source in sources:
+        pieces: Sequence[Piece] = source.pieces
+        if any(isinstance(p, pa.Array) and p.null_count for p in pieces):
+            pieces = [_concat(*pieces)]  # not made for items; keeps the joined semantics
+        elements: list[_Text | _Values] = [_Text([_OPEN, _SEPARATOR], first[source.places])]
+        _elements(pieces, source.pick, None, elements)
+        tail = _Text(["", _CLOSE], last[source.places])
+        if isinstance(elements[-1], _Text):
+            elements[-1] = elements[-1].then(tail)
+        else:
+            elements.append(tail)
+        layouts.append(elements)
     literals: dict[str, int] = {"": 0}
-    for element in elements:
+    for element in (e for layout in layouts for e in layout):
         if isinstance(element, _Text):
             for text in element.texts:
                 literals.setdefault(text, len(literals))
     values: list[pa.Array] = [pa.array(list(literals), type=_TEXT)]
     base = len(literals)
-    width = len(elements)
-    where = np.empty((count, width), dtype=np.int64)
-    for column, element in enumerate(elements):
-        if isinstance(element, _Text):
-            ids = np.array([literals[t] for t in element.texts], dtype=np.int64)
-            where[:, column] = ids[0] if element.choice is None else ids[element.choice]
+    width = max(len(layout) for layout in layouts)
+    where = np.zeros((count, width), dtype=np.int64)  # 0: "" (padding)
+    for source, layout in zip(sources, layouts, strict=True):
+        grid = np.zeros((len(source.places), width), dtype=np.int64)
+        for column, element in enumerate(layout):
+            if isinstance(element, _Text):
+                ids = np.array([literals[t] for t in element.texts], dtype=np.int64)
+                grid[:, column] = ids[0] if element.choice is None else ids[element.choice]
+            else:
+                spot = base + source.pick
+                grid[:, column] = spot if element.present is None else np.where(
+                    element.present, spot, 0)
+                values.append(element.array)
+                base += len(element.array)
+        if len(sources) == 1:
+            where = grid  # every place, in order
         else:
-            spot = base + pick
-            where[:, column] = spot if element.present is None else np.where(
-                element.present, spot, 0)
-            values.append(element.array)
-            base += len(element.array)
+            where[source.places] = grid
     text = pc.take(pa.concat_arrays(values), pa.array(where.reshape(-1)))
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
         text.offset : text.offset + len(text) + 1]
