@@ -83,6 +83,14 @@ _TRUE = ("true", "yes", "y", "1")
 _FALSE = ("false", "no", "n", "0")
 
 
+@dataclass(frozen=True)
+class NumberTexts:
+    """Float columns' texts as read, aligned with the rows of ``frame``."""
+
+    frame: pd.DataFrame
+    texts: dict[str, pa.Array]
+
+
 @dataclass
 class ValidationResult:
     """The outcome of validating one mapped file (see the module docstring for the shapes)."""
@@ -102,6 +110,12 @@ class ValidationResult:
     # True when validation refused every repeat of the type's result key, so the keys of
     # ``clean`` are known to differ (the planner then skips its own hash pass over them).
     unique_keys: bool = False
+    # The text each float column of ``clean`` was read from (digits made western, decimal
+    # marks made dots), one cell per row of ``clean``: payloads sends a number's own text
+    # when it already is the number's JSON spelling, instead of printing the float again.
+    # Only for this very ``clean`` frame (payloads checks ``frame is clean``): a result
+    # copied with another frame falls back to printing.
+    number_texts: NumberTexts | None = field(default=None, compare=False, repr=False)
 
     @property
     def valid_count(self) -> int:
@@ -333,6 +347,7 @@ def validate(
     issues = Issues(rows, dict(columns or {}))
     typed: dict[str, pd.Series] = {}
     given: dict[str, np.ndarray] = {}
+    read: dict[str, pa.Array] = {}
     known = [(p, s) for p in mapped.columns if (s := bt.spec_for(str(p))) is not None]
     chosen: dict[str, str] = {}
     numeric: list[pa.Array] = []
@@ -350,6 +365,8 @@ def validate(
                                 zip(specs, texts, strict=True)))
     for spec, done in zip(specs, checked, strict=True):
         typed[spec.path], given[spec.path] = done.values, done.given
+        if done.values.dtype == np.float64:
+            read[spec.path] = done.read
         for found in done.issues:
             issues.absorb(found)
         ctx.notes.extend(done.notes)
@@ -360,7 +377,7 @@ def validate(
     _required(bt, typed, given, issues, ctx)
     _one_of(bt, given, issues)
     unique = _duplicates(bt, typed, issues, ctx)
-    result = _result(bt, typed, issues, ctx, unique_keys=unique)
+    result = _result(bt, typed, issues, ctx, unique_keys=unique, read=read)
     result.reading = {"decimal": decimal, "date_order": date_order, "kinds": chosen}
     result.decimal_comma_example = example
     return result
@@ -680,12 +697,16 @@ def _hold_back_orders(bt: BatchType, typed: dict[str, pd.Series], issues: Issues
 
 def _result(
     bt: BatchType, typed: dict[str, pd.Series], issues: Issues, ctx: Context, *,
-    unique_keys: bool,
+    unique_keys: bool, read: dict[str, pa.Array] | None = None,
 ) -> ValidationResult:
     _hold_back_orders(bt, typed, issues)
     errors, warnings = issues.frames({f.path: i for i, f in enumerate(bt.fields)})
     clean = pd.DataFrame(typed, index=ctx.index)
-    clean = clean[~issues.bad] if issues.bad.any() else clean
+    texts = {path: text for path, text in (read or {}).items() if path in clean.columns}
+    if issues.bad.any():
+        clean = clean[~issues.bad]
+        keep = pa.array(~issues.bad)
+        texts = {path: text.filter(keep) for path, text in texts.items()}
     return ValidationResult(
         batch_type=bt,
         clean=clean,
@@ -695,4 +716,5 @@ def _result(
         total_rows=len(ctx.rows),
         invalid_rows=frozenset(int(r) for r in ctx.rows[issues.bad]),
         unique_keys=unique_keys,
+        number_texts=NumberTexts(clean, texts) if texts else None,
     )

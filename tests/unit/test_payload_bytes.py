@@ -157,3 +157,51 @@ def test_payload_bytes_are_unchanged(slug: str, seed: int, size: int, rows: int)
     plan, valid = planned(slug, seed, size, rows)
     assert valid >= 20, f"{slug}: too few valid rows ({valid}) to cover anything"
     assert (valid, len(plan.chunks), digest(plan)) == EXPECTED[(slug, seed, size, rows)]
+
+
+def _spellings(rng: random.Random) -> list[str]:
+    """Texts the sending-as-written rule accepts, and near misses it must refuse."""
+    digits = "0123456789"
+    out = []
+    for _ in range(20_000):
+        whole = rng.choice(["0", str(rng.randint(1, 9))]) + "".join(
+            rng.choice(digits) for _ in range(rng.randint(0, 10)))
+        fraction = "".join(rng.choice(digits) for _ in range(rng.randint(0, 17)))
+        out.append(whole + ("." + fraction if fraction or rng.random() < 0.2 else ""))
+    return [*out, "0.1", "999999999.999999", "100000000", "1000000000", "0.5", "0.0001",
+            "123456789012345", "1.00000000000001", "9.999999999999999"]
+
+
+def test_a_number_sent_as_written_is_exactly_how_it_would_be_printed() -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from gameball_batch import payloads
+
+    text = pa.array(_spellings(random.Random(5)), type=pa.large_string())
+    values = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    kept = text.filter(pa.array(payloads._as_printed(text, values)))
+    assert len(kept) > 3000
+    printed = pc.cast(pc.cast(kept, pa.float64()), pa.large_string())
+    assert printed.to_pylist() == kept.to_pylist()
+    refused = ["5.", "00042", "42.10", "+3", "0.30000000000000004", "1000000000", "0.05",
+               "-2", ".5", "0", "1e5", "", "١٢", "1 ", "12345678.12345678"]
+    odd = pa.array(refused, type=pa.large_string())
+    assert not payloads._as_printed(odd, np.ones(len(refused))).any()
+
+
+@pytest.mark.parametrize("slug", ["cashback", "redemptions", "adjustments", "customers"])
+def test_numbers_sent_as_written_give_the_same_bytes_as_numbers_printed(slug: str) -> None:
+    import dataclasses
+
+    bt = get(slug)
+    result = validate(bt, nasty_file(bt, 4), now=NOW, id_seed="seed")
+    assert result.number_texts is not None
+    printed = dataclasses.replace(result, number_texts=None)
+    assert [c.payload for c in plan_chunks(result, size=50).chunks] == [
+        c.payload for c in plan_chunks(printed, size=50).chunks]
+    # Texts kept for another frame are not used for this one.
+    other = dataclasses.replace(result, clean=result.clean.copy())
+    assert [c.payload for c in plan_chunks(other, size=50).chunks] == [
+        c.payload for c in plan_chunks(printed, size=50).chunks]
