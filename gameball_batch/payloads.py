@@ -621,12 +621,9 @@ def _as_printed(text: pa.Array, values: np.ndarray) -> np.ndarray:
     shifted = raw - np.uint8(0x2E)
     code = ((shifted > 11) | (shifted == 1)).view(np.uint8) * np.uint8(32)
     code += shifted == 0
-    # int32: half the memory traffic. Past 2**31 on a huge column the running sum wraps,
-    # but a cell's difference is still exact (modular arithmetic, and a cell's own count
-    # is at most 32 per byte).
-    running = np.zeros(len(raw) + 1, dtype=np.int32)
-    np.cumsum(code, dtype=np.int32, out=running[1:])
-    counts = (running[ends] - running[starts]).astype(np.int64)
+    # Summed per cell in place (no running sum over every byte: fresh memory costs more
+    # than the adding). An empty cell gets its neighbour's byte, but fails on length.
+    counts = np.add.reduceat(code, np.minimum(starts, len(code) - 1), dtype=np.int32)
     points = counts % 32
     ok &= (counts < 32) & (points <= 1)
     nonzero = (first >= 0x31) & (first <= 0x39)
