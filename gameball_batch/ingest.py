@@ -37,15 +37,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import charset_normalizer
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import python_calamine
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_COLUMNS = 2000
 MAX_CELL_CHARS = 100_000
@@ -865,6 +867,10 @@ def _rehead(grid: _Grid, row: int) -> _Grid:
 
 
 def _finish(grid: _Grid, *, max_rows: int | None) -> pd.DataFrame:
+    # pandas is imported here, not with the module: the CLI imports it on a thread while
+    # arrow parses the file (cli/intake.py), and waits here if that has not finished.
+    import pandas as pd
+
     header = [h.lstrip("\ufeff").strip() for h in grid.header]
     keep = _keep_columns(header, grid.columns, grid.rows)
     if len(keep) > MAX_COLUMNS:

@@ -24,12 +24,15 @@ from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 
 from gameball_batch import parsing
 from gameball_batch.batch_types import BatchType, FieldSpec
+
+if TYPE_CHECKING:  # imported where frames are built: reading a file needs only arrow
+    import pandas as pd
 
 Mapping = dict[str, str]
 
@@ -120,6 +123,8 @@ def apply_mapping(frame: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     if missing:
         listed = ", ".join(f"'{h}'" for h in dict.fromkeys(missing))
         raise MappingError(f"The file has no column {listed}. Check the mapping.")
+    import pandas as pd
+
     columns = {path: frame[header] for path, header in active.items()}
     return pd.DataFrame(columns, index=frame.index)
 

@@ -30,7 +30,7 @@ touch the ledger.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
@@ -172,33 +172,58 @@ class ChunkPlan:
 
 @dataclass
 class _Items:
-    """Items before planning: JSON text, result key and source rows of each.
+    """Items before planning: JSON pieces, result key and source rows of each.
 
     Item ``i``'s source rows are ``row_values[row_starts[i]:row_starts[i + 1]]``; with
     ``row_starts`` None every item is the one row ``row_values[i]``.
     """
 
-    render: Callable[[int, int], pa.Array]  # (start, stop) -> each item's JSON and a comma
+    # (start, stop) -> the pieces whose row-wise concatenation is each item's JSON, for
+    # items start:stop in file order (no separators: the body builder adds them).
+    render: Callable[[int, int], list[Piece]]
     keys: pa.Array  # large_string
     row_values: np.ndarray  # int64 source rows, grouped by item
     row_starts: np.ndarray | None = None
     customers: pa.Array | None = None  # each item's customerId; None: the key is the customer
-    # For items rendered from frame rows (one row an item): the same render over the rows
-    # taken in another order, so a reordered plan still renders block by block on two
-    # threads instead of rendering the whole file at once and moving its text.
-    reorder_rows: Callable[[np.ndarray], Callable[[int, int], pa.Array]] | None = None
+    # For items rendered from frame rows (one row an item): the pieces of the given items
+    # only, for a block whose items are scattered over the file (a round-robin plan), so
+    # it does not render the whole stretch between them.
+    render_items: Callable[[np.ndarray], list[Piece]] | None = None
+    order: np.ndarray | None = None  # item i in sending order is item order[i] of the file
     key_order: np.ndarray | None = None  # keys[key_order[i]] is item i's key (reordered)
 
     def __len__(self) -> int:
         return len(self.keys) if self.key_order is None else len(self.key_order)
 
-    def text(self, start: int, stop: int) -> pa.Array:
-        """The "item," texts of items ``start:stop`` (large_string).
+    def sources(self, start: int, stop: int) -> list[_Source]:
+        """Where items ``start:stop`` of the sending order are written from.
 
         Asked for a block at a time: building the whole file's JSON at once allocates it all
-        at once, and touching that much fresh memory costs more than building it.
+        at once, and touching that much fresh memory costs more than building it. A block
+        whose items lie close together in the file renders its stretch of the file and
+        picks its items by index when the bodies are put together: no copy of the frame,
+        no take of its text. A plan that kept file order and moved repeats forward leaves
+        most of a block's items at home (the same places in the file) and brings a few
+        from far away (up to the whole file away, after the last chunk comes the first):
+        the home stretch is rendered as it is and only the far ones from their rows.
         """
-        return self.render(start, stop).cast(_TEXT)
+        if self.order is None:
+            every = np.arange(stop - start, dtype=np.int64)
+            return [_Source(self.render(start, stop), every, every)]
+        part = self.order[start:stop]
+        everywhere = np.arange(len(part), dtype=np.int64)
+        if not len(part):
+            return [_Source(self.render(0, 0), part, part)]
+        low, high = int(part.min()), int(part.max()) + 1
+        if self.render_items is None or high - low <= 2 * len(part):
+            return [_Source(self.render(low, high), part - low, everywhere)]
+        home = (part >= start) & (part < stop)
+        if 2 * int(home.sum()) < len(part):  # scattered (a round-robin plan): rows only
+            return [_Source(self.render_items(part), everywhere, everywhere)]
+        far = np.flatnonzero(~home)
+        return [_Source(self.render(start, stop), part[home] - start, np.flatnonzero(home)),
+                _Source(self.render_items(part[far]), np.arange(len(far), dtype=np.int64),
+                        far)]
 
     def key_tuple(self, start: int, stop: int) -> tuple[str, ...]:
         if self.key_order is not None:  # taken lazily: a chunk's keys only when asked for
@@ -217,19 +242,21 @@ class _Items:
 
     def reordered(self, order: np.ndarray) -> _Items:
         """The same items in another order (only when repeated customers moved some)."""
-        text = _taken(self.render, self.reorder_rows, order)
         # Keys are taken per chunk when asked for (the review never asks); customers are
         # no longer needed once items are placed.
         keys, key_order = self.keys, order if self.key_order is None else self.key_order[order]
+        moved = order if self.order is None else self.order[order]
         if self.row_starts is None:
-            return _Items(text, keys, self.row_values[order], key_order=key_order)
+            return _Items(self.render, keys, self.row_values[order],
+                          render_items=self.render_items, order=moved, key_order=key_order)
         lengths = np.diff(self.row_starts)[order]
         starts = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         first = self.row_starts[order]
         within = np.arange(int(starts[-1]), dtype=np.int64) - np.repeat(starts[:-1], lengths)
         values = self.row_values[np.repeat(first, lengths) + within]
-        return _Items(text, keys, values, starts, key_order=key_order)
+        return _Items(self.render, keys, values, starts, render_items=self.render_items,
+                      order=moved, key_order=key_order)
 
 
 def _row_columns(items: _Items, start: int, indices: list[int],
@@ -251,27 +278,15 @@ def _row_columns(items: _Items, start: int, indices: list[int],
     return np.asarray(rows, dtype=np.int64), chunk_of_item[item_of_row], keys
 
 
-def _taken(
-    render: Callable[[int, int], pa.Array],
-    reorder_rows: Callable[[np.ndarray], Callable[[int, int], pa.Array]] | None,
-    order: np.ndarray,
-) -> Callable[[int, int], pa.Array]:
-    """A render of the items in ``order``, a block at a time.
+@dataclass(frozen=True)
+class _Source:
+    """Some items of a block: the pieces of a stretch of rows, which row of the stretch
+    each item is (``pick``) and where each item goes in the block's sending order
+    (``places``)."""
 
-    A block whose items lie close together in the file (a plan that kept file order and
-    moved a few repeats forward) renders its stretch of the file and picks its items: no
-    copy of the whole frame. A scattered block (a round-robin plan) takes just its rows.
-    """
-    def render_block(start: int, stop: int) -> pa.Array:
-        part = order[start:stop]
-        if not len(part):
-            return render(0, 0)
-        low, high = int(part.min()), int(part.max()) + 1
-        if reorder_rows is None or high - low <= 2 * len(part):
-            return pc.take(render(low, high), pa.array(part - low))
-        return reorder_rows(part)(0, len(part))
-
-    return render_block
+    pieces: list[Piece]
+    pick: np.ndarray
+    places: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -293,7 +308,7 @@ def plan_chunks(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
     elif any(str(c) == _EVENT for c in clean.columns):
         items = _event_items(clean)
     else:
-        items = _flat_items(bt, clean)
+        items = _flat_items(bt, clean, _spelled(result))
     items.keys = items.keys.cast(_TEXT)
     unique = result.unique_keys and bt.group_by is None  # validate refused every repeat
     placement, busiest = _placement(items, size, unique=unique)
@@ -325,9 +340,14 @@ def chunk_count(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
 
 
 def _concat(*parts: Piece) -> pa.Array:
-    """Element-wise concatenation; null where any array part is null."""
-    merged: list[Piece] = []
+    """Element-wise concatenation; null where any array part is null (an optional part
+    is "" where absent, never null)."""
+    merged: list[str | pa.Array] = []
     for part in parts:
+        if isinstance(part, _Optional):
+            part = pc.fill_null(_concat(*part.pieces), pa.scalar("", _TEXT))
+        elif isinstance(part, _Either):
+            part = pc.replace_with_mask(part.first, pa.array(part.second_at >= 0), part.second)
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
             merged[-1] += part
         elif not (isinstance(part, str) and not part):
@@ -338,11 +358,38 @@ def _concat(*parts: Piece) -> pa.Array:
     return pc.binary_join_element_wise(*args, pa.scalar("", _TEXT))
 
 
-Piece: TypeAlias = "pa.Array | str"  # an array of JSON text, or literal text repeated on every row
+@dataclass(frozen=True)
+class _Optional:
+    """Pieces written only on the rows where every array directly among them has a value,
+    and nothing elsewhere (a sparse child: its leading comma, key and value). Kept apart,
+    not joined, so the body builder can leave them out by index instead of joining them
+    on their own first."""
+
+    pieces: list[Piece]
 
 
-def _json_pieces(series: pd.Series) -> list[Piece]:
-    """Each cell's JSON text as pieces to concatenate (null where the value is missing)."""
+@dataclass(frozen=True)
+class _Either:
+    """Row ``i`` is ``first[i]``, or ``second[second_at[i]]`` where ``second_at[i] >= 0``
+    (a float column: its text as written where that is already its JSON spelling, the
+    printed float for the rest, only those printed)."""
+
+    first: pa.Array
+    second: pa.Array
+    second_at: np.ndarray
+
+
+# An array of JSON text, literal text repeated on every row, an optional group of pieces,
+# or a choice per row between two arrays.
+Piece: TypeAlias = "pa.Array | str | _Optional | _Either"
+
+
+def _json_pieces(series: pd.Series, spelled: pa.Array | None = None) -> list[Piece]:
+    """Each cell's JSON text as pieces to concatenate (null where the value is missing).
+
+    ``spelled``: for a float column, each cell's JSON text where the file already spelled
+    it so (null elsewhere, see :func:`_spelled`); only the other cells are printed.
+    """
     dtype = series.dtype
     if dtype is np.dtype(object):
         return [_json_objects(series)]
@@ -351,6 +398,14 @@ def _json_pieces(series: pd.Series) -> list[Piece]:
     if pd.api.types.is_bool_dtype(dtype):
         values = pa.array(series.array, type=pa.bool_())
         return [pc.if_else(values, pa.scalar("true", _TEXT), pa.scalar("false", _TEXT))]
+    if spelled is not None and pd.api.types.is_float_dtype(dtype) and series.notna().all():
+        if not spelled.null_count:
+            return [spelled]
+        missing = spelled.is_null().to_numpy(zero_copy_only=False)
+        printed = pc.cast(_arrow(series).filter(pa.array(missing)), _TEXT)
+        second_at = np.full(len(missing), -1, dtype=np.int64)
+        second_at[missing] = np.arange(len(printed), dtype=np.int64)
+        return [_Either(spelled, printed, second_at)]
     if pd.api.types.is_numeric_dtype(dtype):
         return [pc.cast(_arrow(series), _TEXT)]
     return [_json_objects(series)]
@@ -424,7 +479,7 @@ def _plain(value: object) -> object:
 
 
 def _nullable(pieces: Sequence[Piece]) -> bool:
-    return any(not isinstance(p, str) and p.null_count for p in pieces)
+    return any(isinstance(p, pa.Array) and p.null_count for p in pieces)
 
 
 def _object(
@@ -448,11 +503,11 @@ def _object_pieces(
         name, pieces = children[0]  # one optional child: one concatenation
         return ["{" + json.dumps(name, ensure_ascii=False) + ":", *pieces, "}" + suffix]
     dense: list[Piece] = []
-    sparse: list[pa.Array] = []
+    sparse: list[Piece] = []
     for name, pieces in children:
         key = json.dumps(name, ensure_ascii=False) + ":"
         if _nullable(pieces):
-            sparse.append(pc.fill_null(_concat("," + key, *pieces), pa.scalar("", _TEXT)))
+            sparse.append(_Optional(["," + key, *pieces]))
         else:
             dense += [",", key, *pieces] if dense else [key, *pieces]
     if dense:
@@ -478,7 +533,7 @@ def _tree_object(
 
 def _tree_pieces(
     frame: pd.DataFrame, paths: Sequence[str], *, strip: str = "", keep_empty: bool,
-    suffix: str = "",
+    suffix: str = "", spelled: Mapping[str, pa.Array] | None = None,
 ) -> list[Piece]:
     """:func:`_tree_object` as pieces still to concatenate row-wise."""
     tree: dict[str, Any] = {}
@@ -488,43 +543,119 @@ def _tree_pieces(
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = path
-    return _render(frame, tree, keep_empty=keep_empty, suffix=suffix)
+    return _render(frame, tree, keep_empty=keep_empty, suffix=suffix, spelled=spelled or {})
 
 
 def _render(
     frame: pd.DataFrame, tree: dict[str, Any], *, keep_empty: bool, suffix: str = "",
+    spelled: Mapping[str, pa.Array],
 ) -> list[Piece]:
     children: list[tuple[str, list[Piece]]] = []
     for name, node in tree.items():
         if isinstance(node, dict):
-            children.append((name, [_concat(*_render(frame, node, keep_empty=False))]))
+            # The nested object's pieces, not yet joined: its parent joins them with its
+            # own key in one concatenation (an optional merchant id: one pass, not two).
+            children.append((name, _render(frame, node, keep_empty=False, spelled=spelled)))
         else:
-            children.append((name, _json_pieces(frame[node])))
+            children.append((name, _json_pieces(frame[node], spelled.get(node))))
     return _object_pieces(children, len(frame), keep_empty=keep_empty, suffix=suffix)
 
 
 # --- the three item shapes -----------------------------------------------------------------
 
 
-def _flat_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
+def _flat_items(bt: BatchType, clean: pd.DataFrame,
+                spelled: dict[str, pa.Array] | None = None) -> _Items:
     paths = [str(c) for c in clean.columns]
+    spelled = spelled or {}
 
-    def render_of(frame: pd.DataFrame) -> Callable[[int, int], pa.Array]:
-        def render(start: int, stop: int) -> pa.Array:  # one row block; pieces stay small
-            return _tree_object(frame.iloc[start:stop], paths, keep_empty=True, suffix=",")
+    def render(start: int, stop: int) -> list[Piece]:  # one row block; pieces stay small
+        return _tree_pieces(clean.iloc[start:stop], paths, keep_empty=True,
+                            spelled={p: t.slice(start, stop - start)
+                                     for p, t in spelled.items()})
 
-        return render
+    def render_items(rows: np.ndarray) -> list[Piece]:
+        taken = pa.array(rows)
+        return _tree_pieces(clean.take(rows), paths, keep_empty=True,
+                            spelled={p: t.take(taken) for p, t in spelled.items()})
 
     keys = _key_text(clean, bt.result_key)
     customers = None if bt.result_key == "customerId" else _key_text(clean, "customerId")
-    return _Items(render_of(clean), keys, np.asarray(clean.index, dtype="int64"),
-                  customers=customers,
-                  reorder_rows=lambda order: render_of(clean.take(order)))
+    return _Items(render, keys, np.asarray(clean.index, dtype="int64"),
+                  customers=customers, render_items=render_items)
 
 
-def _whole(text: pa.Array) -> Callable[[int, int], pa.Array]:
+def _spelled(result: ValidationResult) -> dict[str, pa.Array]:
+    """Each float column's JSON text where the file's own text already is it (null
+    elsewhere), aligned with ``result.clean``; empty when the texts are not for this frame."""
+    numbers = result.number_texts
+    if numbers is None or numbers.frame is not result.clean:
+        return {}
+    out: dict[str, pa.Array] = {}
+    for path, text in numbers.texts.items():
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        text = text.cast(_TEXT)
+        values = result.clean[path].to_numpy(dtype="float64", na_value=np.nan)
+        if len(text) != len(values):
+            return {}
+        fits = _as_printed(text, values)
+        out[path] = pc.if_else(pa.array(fits), text, pa.scalar(None, _TEXT))
+    return out
+
+
+_MAX_SPELLING = 16  # 15 digits and the point
+
+
+def _as_printed(text: pa.Array, values: np.ndarray) -> np.ndarray:
+    """Which cells of ``text`` (large_string, each the text ``values`` was read from) are
+    exactly how arrow prints their float, so they may be sent as they are.
+
+    That is: digits with at most one point, no sign, no leading zero, no trailing zero or
+    point after the point, at least 0.1 and under 1e9 (arrow prints 1e10 and 1e-7 in
+    exponent form; this stays well inside its plain range), and at most 15 significant
+    digits, which a double keeps exactly, so the shortest text that reads back as the same
+    double, which arrow prints, is this one. ``5.``, ``00042``, ``42.10``, ``+3`` and
+    ``0.30000000000000004`` are printed as before. Byte checks on the cells' edges and
+    one sum per cell over their bytes: cheaper than a regex, and than printing.
+    """
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + n + 1]
+    data = text.buffers()[2]
+    if data is None or not n:
+        return np.zeros(n, dtype=bool)
+    raw = np.frombuffer(data, dtype=np.uint8)[: int(offsets[-1])]
+    starts, ends = offsets[:-1], offsets[1:]
+    length = ends - starts
+    ok: np.ndarray = (length >= 1) & (length <= _MAX_SPELLING) & text.is_valid().to_numpy(
+        zero_copy_only=False)
+    ok &= np.isfinite(values) & (values < 1e9)
+    first = raw[np.minimum(starts, len(raw) - 1)]
+    last = raw[np.maximum(ends - 1, 0)]
+    second = raw[np.minimum(starts + 1, len(raw) - 1)]
+    third = raw[np.minimum(starts + 2, len(raw) - 1)]
+    # Per byte: 32 for anything but a digit or point, 1 for a point; summed per cell. In
+    # uint8 (byte - "." wraps around): "." is 0, "/" 1, the digits 2 to 11.
+    shifted = raw - np.uint8(0x2E)
+    code = ((shifted > 11) | (shifted == 1)).view(np.uint8) * np.uint8(32)
+    code += shifted == 0
+    # Summed per cell in place (no running sum over every byte: fresh memory costs more
+    # than the adding). An empty cell gets its neighbour's byte, but fails on length.
+    counts = np.add.reduceat(code, np.minimum(starts, len(code) - 1), dtype=np.int32)
+    points = counts % 32
+    ok &= (counts < 32) & (points <= 1)
+    nonzero = (first >= 0x31) & (first <= 0x39)
+    small = (first == 0x30) & (length >= 3) & (second == 0x2E) & (third >= 0x31) & (
+        third <= 0x39)
+    ok &= nonzero | small
+    ok &= (points == 0) | ((last >= 0x31) & (last <= 0x39))
+    ok &= (points == 1) | (length <= 9)
+    return ok
+
+
+def _whole(text: pa.Array) -> Callable[[int, int], list[Piece]]:
     """A render function for item texts already built."""
-    return lambda start, stop: text.slice(start, stop - start)
+    return lambda start, stop: [text.slice(start, stop - start)]
 
 
 def _key_text(frame: pd.DataFrame, path: str) -> pa.Array:
@@ -544,7 +675,7 @@ def _order_items(bt: BatchType, clean: pd.DataFrame) -> _Items:
     if line:
         per_row = _tree_object(clean, line, strip=_LINE, keep_empty=False)
         frags.append(_grouped_lines(per_row, group, len(firsts)))
-    text = _concat(_append_to_object(frags[0], frags[1] if len(frags) > 1 else None), ",")
+    text = _append_to_object(frags[0], frags[1] if len(frags) > 1 else None)
     return _Items(_whole(text), _key_text(head, bt.result_key),
                   *_rows_per_group(clean.index, group),
                   customers=_key_text(head, "customerId"))
@@ -586,7 +717,7 @@ def _event_items(clean: pd.DataFrame) -> _Items:
     firsts = np.flatnonzero(_first_occurrence(group))
     head_ids = _json_strings(_arrow(customer.iloc[firsts]).cast(_TEXT))
     events = pa.array(joined.tolist(), type=_TEXT)
-    text = _concat('{"customerId":', *head_ids, ',"events":{', events, "}},")
+    text = _concat('{"customerId":', *head_ids, ',"events":{', events, "}}")
     keys = pc.cast(_arrow(customer.iloc[firsts]), _TEXT)
     return _Items(_whole(text), keys, *_rows_per_group(clean.index, group))
 
@@ -691,10 +822,8 @@ def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement 
         return None
     home = np.arange(n, dtype=np.int64) // size  # each item's chunk
     width = int(codes.max()) + 1
-    pairs = home * width + codes
-    moved = pd.Series(pairs).duplicated().to_numpy()  # a customer again in its chunk
+    moved, present = _repeats_in_chunks(codes, size, natural, width)
     room = size - np.bincount(home[~moved], minlength=natural)
-    present = pd.Index(pairs[~moved])  # (chunk, customer) pairs: unique once repeats left
     waiting = np.flatnonzero(moved)  # in file order, and kept so
     target = home[waiting] + 1
     home[waiting] = -1  # in no chunk until placed
@@ -706,7 +835,7 @@ def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement 
         # Full chunks are skipped: each repeat asks the next chunk that still has room.
         target = open_chunks[np.searchsorted(open_chunks, target) % len(open_chunks)]
         asked = target * width + codes[waiting]
-        free = (present.get_indexer(asked) < 0) & ~np.isin(asked, joined)
+        free = ~_members(present, asked) & ~np.isin(asked, joined)
         free &= ~pd.Series(asked).duplicated().to_numpy()  # one per customer per round
         candidates = np.flatnonzero(free)
         by_chunk = candidates[np.argsort(target[candidates], kind="stable")]
@@ -725,6 +854,42 @@ def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement 
     order = np.argsort(home, kind="stable")  # nearly sorted already: a quick pass
     bounds = np.searchsorted(home[order], np.arange(natural + 1))
     return [cast(Sequence[int], order[bounds[c] : bounds[c + 1]]) for c in range(natural)]
+
+
+def _repeats_in_chunks(codes: np.ndarray, size: int, natural: int, width: int,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of items whose customer came earlier in the same chunk, the sorted
+    ``chunk * width + customer`` of every item) for the file cut every ``size`` items.
+
+    Each chunk's ``customer * size + place`` numbers are sorted on their own (a vectorised
+    sort of ``size`` numbers, in cache): equal customers end up together with the first
+    in file order first, so an item is a repeat when its customer equals its neighbour's
+    before it. The chunks' sorted customers, offset by chunk, are one sorted array for
+    membership tests. Two hash tables of a million (chunk, customer) pairs cost several
+    times more.
+    """
+    n = len(codes)
+    keyed = np.empty(natural * size, dtype=np.int64)
+    keyed[:n] = codes
+    # Fill the last chunk with customers above every real one, each its own.
+    keyed[n:] = width + np.arange(natural * size - n, dtype=np.int64)
+    keyed = keyed.reshape(natural, size) * size + np.arange(size, dtype=np.int64)
+    keyed.sort(axis=1)
+    customer, place = np.divmod(keyed, size)
+    again = np.zeros(keyed.shape, dtype=bool)
+    again[:, 1:] = customer[:, 1:] == customer[:, :-1]
+    repeats = np.flatnonzero(again)
+    moved = np.zeros(natural * size, dtype=bool)
+    moved[repeats // size * size + place.reshape(-1)[repeats]] = True
+    customer += (np.arange(natural, dtype=np.int64) * width)[:, None]
+    return moved[:n], customer.reshape(-1)
+
+
+def _members(present: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Which of ``asked`` occur in the sorted array ``present``."""
+    at = np.searchsorted(present, asked)
+    found: np.ndarray = present[np.minimum(at, len(present) - 1)] == asked
+    return found
 
 
 def _swap_in(home: np.ndarray, codes: np.ndarray, waiting: np.ndarray,
@@ -816,30 +981,163 @@ def _greedy(key_array: pa.Array, customer_array: pa.Array, size: int) -> list[li
 
 
 def _chunks(items: _Items, placement: Sequence[Sequence[int]]) -> Iterator[Chunk]:
-    """Cut each chunk's body from a block of "item," texts; no per-item Python work."""
+    """Each chunk's body, built a block of chunks at a time; no per-item Python work."""
     if not all(isinstance(chunk, range) for chunk in placement):  # repeated keys moved some
         order = np.concatenate([np.asarray(chunk, dtype=np.int64) for chunk in placement]) \
             if placement else np.zeros(0, dtype=np.int64)
         if (order != np.arange(len(order))).any():
             items = items.reordered(order)
     blocks = list(_blocks(placement))
-    # Rendering a block is mostly arrow kernels that run without the GIL: two threads
-    # render blocks side by side on the two cores; map() keeps their order.
+
+    def bodies(block: tuple[int, list[Sequence[int]]]) -> list[bytes]:
+        start, chunks = block
+        sizes = [len(chunk) for chunk in chunks]
+        return _bodies(items.sources(start, start + sum(sizes)), sizes)
+
+    # Building a block is mostly arrow and numpy kernels that run without the GIL: two
+    # threads build blocks side by side on the two cores; map() keeps their order.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        texts = pool.map(lambda b: items.text(b[0], b[0] + sum(map(len, b[1]))), blocks)
         index = 0
-        for (start, block), text in zip(blocks, texts, strict=True):
-            offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
-                text.offset : text.offset + len(text) + 1]  # absolute into the data buffer
-            data = memoryview(text.buffers()[2]) if len(text) else memoryview(b"")
-            at = 0
-            for members in block:
-                stop = at + len(members)
-                body = data[int(offsets[at]) : int(offsets[stop]) - 1]  # drop the last comma
-                where = _Slice(items, start + at, start + stop)
-                yield Chunk(index, where, where, b"".join((b'{"body":[', body, b"]}")))
+        for (start, block), payloads in zip(blocks, pool.map(bodies, blocks), strict=True):
+            at = start
+            for members, payload in zip(block, payloads, strict=True):
+                where = _Slice(items, at, at + len(members))
+                yield Chunk(index, where, where, payload)
                 index += 1
-                at = stop
+                at += len(members)
+
+
+_OPEN, _SEPARATOR, _CLOSE = '{"body":[', ",", "]}"
+
+
+@dataclass
+class _Text:
+    """Literal text of one element of every item: ``texts[choice[i]]`` for item ``i``
+    (``texts[0]`` for all when ``choice`` is None)."""
+
+    texts: list[str]
+    choice: np.ndarray | None = None
+
+    def then(self, other: _Text) -> _Text:
+        """This text followed by ``other``, as one element (fewer elements to copy)."""
+        texts = [a + b for a in self.texts for b in other.texts]
+        if self.choice is None and other.choice is None:
+            return _Text(texts)
+        mine = (np.zeros(1, dtype=np.int64) if self.choice is None
+                else self.choice * len(other.texts))
+        theirs = np.zeros(1, dtype=np.int64) if other.choice is None else other.choice
+        return _Text(texts, np.asarray(mine + theirs, dtype=np.int64))
+
+
+@dataclass
+class _Values:
+    """An array element of every item: ``array[pick[i]]``, nothing where ``present`` is
+    False."""
+
+    array: pa.Array
+    present: np.ndarray | None
+    other: pa.Array | None = None  # for the picked items with ``other_at >= 0``
+    other_at: np.ndarray | None = None
+
+
+def _elements(pieces: Sequence[Piece], pick: np.ndarray, present: np.ndarray | None,
+              out: list[_Text | _Values]) -> None:
+    """Flatten pieces into the elements every picked item is written from, merging
+    neighbouring literal text (optional text is a choice between itself and "")."""
+    for piece in pieces:
+        if isinstance(piece, _Optional):
+            here = np.ones(len(pick), dtype=bool) if present is None else present.copy()
+            for part in piece.pieces:
+                if isinstance(part, pa.Array) and part.null_count:
+                    here &= np.asarray(part.is_valid(), dtype=bool)[pick]
+            _elements(piece.pieces, pick, here, out)
+            continue
+        if isinstance(piece, _Either):
+            out.append(_Values(piece.first.cast(_TEXT), present, piece.second.cast(_TEXT),
+                               piece.second_at[pick]))
+            continue
+        if isinstance(piece, str):
+            text = _Text([piece]) if present is None else _Text(["", piece],
+                                                                present.astype(np.int64))
+            if out and isinstance(out[-1], _Text):
+                out[-1] = out[-1].then(text)
+            else:
+                out.append(text)
+            continue
+        out.append(_Values(piece.cast(_TEXT), present))
+
+
+def _bodies(sources: Sequence[_Source], sizes: Sequence[int]) -> list[bytes]:
+    """The request bodies of consecutive chunks of ``sizes`` items, written from
+    ``sources`` (which cover every place of the block once).
+
+    Every item is written as a few elements: its literal text and array values, with
+    the item separator, ``{"body":[`` and ``]}`` folded into the literal text next to
+    them. One ``take`` over the block's values (literal texts first) copies every element
+    into place: the data buffer it returns is the bodies back to back, so no item text is
+    built and then copied again, no optional field is joined on its own, and a reordered
+    block is picked in the same pass. Items from different sources may have different
+    elements (an optional field with no gap in one is plain there): the shorter rows of
+    the index grid are padded with "" .
+    """
+    count = sum(len(source.places) for source in sources)
+    if not count:
+        return [(_OPEN + _CLOSE).encode() for _ in sizes]
+    ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
+    starts = np.concatenate(([0], ends[:-1]))
+    first = np.ones(count, dtype=np.int64)  # 0: a chunk's first item, 1: any other
+    first[starts[starts < count]] = 0
+    last = np.zeros(count, dtype=np.int64)  # 1: a chunk's last item
+    last[ends[ends > 0] - 1] = 1
+    layouts: list[list[_Text | _Values]] = []
+    for source in sources:
+        pieces: Sequence[Piece] = source.pieces
+        if any(isinstance(p, pa.Array) and p.null_count for p in pieces):
+            pieces = [_concat(*pieces)]  # not made for items; keeps the joined semantics
+        elements: list[_Text | _Values] = [_Text([_OPEN, _SEPARATOR], first[source.places])]
+        _elements(pieces, source.pick, None, elements)
+        tail = _Text(["", _CLOSE], last[source.places])
+        if isinstance(elements[-1], _Text):
+            elements[-1] = elements[-1].then(tail)
+        else:
+            elements.append(tail)
+        layouts.append(elements)
+    literals: dict[str, int] = {"": 0}
+    for element in (e for layout in layouts for e in layout):
+        if isinstance(element, _Text):
+            for text in element.texts:
+                literals.setdefault(text, len(literals))
+    values: list[pa.Array] = [pa.array(list(literals), type=_TEXT)]
+    base = len(literals)
+    width = max(len(layout) for layout in layouts)
+    where = np.zeros((count, width), dtype=np.int64)  # 0: "" (padding)
+    for source, layout in zip(sources, layouts, strict=True):
+        grid = np.zeros((len(source.places), width), dtype=np.int64)
+        for column, element in enumerate(layout):
+            if isinstance(element, _Text):
+                ids = np.array([literals[t] for t in element.texts], dtype=np.int64)
+                grid[:, column] = ids[0] if element.choice is None else ids[element.choice]
+            else:
+                spot = base + source.pick
+                values.append(element.array)
+                base += len(element.array)
+                if element.other is not None and element.other_at is not None:
+                    spot = np.where(element.other_at >= 0, base + element.other_at, spot)
+                    values.append(element.other)
+                    base += len(element.other)
+                grid[:, column] = spot if element.present is None else np.where(
+                    element.present, spot, 0)
+        if len(sources) == 1:
+            where = grid  # every place, in order
+        else:
+            where[source.places] = grid
+    text = pc.take(pa.concat_arrays(values), pa.array(where.reshape(-1)))
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
+        text.offset : text.offset + len(text) + 1]
+    data = memoryview(text.buffers()[2]) if text.buffers()[2] is not None else memoryview(b"")
+    cuts = offsets[np.concatenate(([0], ends)) * width].tolist()
+    return [bytes(data[a:b]) if b > a else (_OPEN + _CLOSE).encode()
+            for a, b in pairwise(cuts)]
 
 
 def _blocks(

@@ -1,9 +1,10 @@
 """Timestamps and dates: spreadsheet text → UTC text exactly as Gameball wants it.
 
 Reads, in order: whole columns of Excel serial day numbers (only when every cell is one),
-``2026-11-20T09:15:00Z`` and offsets (the fast path: arrow's strptime, then a byte-wise
-calendar check), other ISO-8601 shapes, and slashed dates ``20/11/2026 09:15`` with an
-optional 12-hour clock (AM/PM, ص/م), day/month order decided per column. Output is
+``2026-11-20T09:15:00Z`` (read from the bytes by utc_grid.py when every cell has that
+width), offsets (arrow's strptime, then a byte-wise calendar check), other ISO-8601 shapes,
+and slashed dates ``20/11/2026 09:15`` with an optional 12-hour clock (AM/PM, ص/م),
+day/month order decided per column. Output is
 ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (or ``YYYY-MM-DD`` for dates), built byte-wise. Arabic-Indic
 digits and direction marks are made ASCII before these parsers run (parsing.py).
 
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gameball_batch import utc_grid
 from gameball_batch.batch_types import Kind
 from gameball_batch.cells import (
     Column,
@@ -58,10 +60,17 @@ _PM = ("p", "\u0645")  # first letter of PM / p.m., and Arabic م
 def parse_time(col: Column, issues: Issues, ctx: Context) -> pd.Series:
     is_date = col.spec.kind is Kind.DATE
     text = pc.replace_substring_regex(col.text, r"[T ].*$", "") if is_date else col.text
+    # Epoch milliseconds of the cells the general parsers read; cells of the fixed-width
+    # grid are judged from their digits instead (utc_grid.py) and keep the sentinel.
     millis = np.full(len(text), np.iinfo("int64").min, dtype="int64")
     parsed = np.zeros(len(text), dtype=bool)
     naive = _parse_serial(col, text, millis, parsed, ctx)
-    _parse_zoned(text, ~col.blank & ~parsed, millis, parsed)
+    grid = None if is_date or parsed.any() else utc_grid.read(text)
+    todo = ~col.blank & ~parsed
+    if grid is not None:  # the usual export: 2026-11-20T09:15:00Z in every cell
+        parsed |= grid.real
+        todo &= ~grid.shaped  # a shaped cell that is no real moment is no zoned time either
+    _parse_zoned(text, todo, millis, parsed)
     naive += _parse_iso(text, ~col.blank & ~parsed, millis, parsed)
     naive += _parse_slashed(col, text, millis, parsed, issues, ctx)
     if naive and not is_date:
@@ -74,57 +83,36 @@ def parse_time(col: Column, issues: Issues, ctx: Context) -> pd.Series:
                f"like {example}, got '{v}'")
     ok = parsed.copy()
     if col.spec.past_only:
-        future = ok & (millis > ctx.now_ms + CLOCK_SKEW_MS)
+        limit = ctx.now_ms + CLOCK_SKEW_MS
+        later = millis > limit
+        if grid is not None:
+            later |= grid.later_than(limit)
+        future = ok & later
         issues.add(col.spec.path, future, cell_texts(col.original, future), "future_time",
                    lambda _r, v: f"{col.subject} is in the future, got '{v}'; Gameball "
                    "refuses future times")
         ok &= ~future
-    return to_str_series(_utc_text(text, millis, ok, date_only=is_date), ~ok, ctx.index)
+    out = _utc_text(text, millis, ok, date_only=is_date, grid=grid)
+    return to_str_series(out, ~ok, ctx.index)
 
 
-def _utc_text(text: pa.Array, millis: np.ndarray, ok: np.ndarray, *, date_only: bool) -> pa.Array:
+def _utc_text(
+    text: pa.Array, millis: np.ndarray, ok: np.ndarray, *, date_only: bool,
+    grid: utc_grid.SecondsGrid | None,
+) -> pa.Array:
     """The output text of each parsed time; cells already in the output form are reused."""
     if date_only:
         return _format_millis(np.where(ok, millis, 0), date_only=True)
-    fixed = _canonical_seconds(text)
-    if fixed is not None:  # every cell is 2026-11-20T09:15:00Z: add ".000" byte-wise
-        whole, out = fixed
+    if grid is not None:  # every cell is 20 bytes: shaped ones get ".000" byte-wise
+        whole, out = grid.shaped & ok, utc_grid.canonical_text(grid)
     else:
         whole = ok & matches(text, _CANONICAL_SECONDS)
         out = _concat_text(pc.utf8_slice_codeunits(text, 0, 19), ".000Z")
-    whole &= ok
     redo = ok & ~whole
     if redo.any():
         fresh = _format_millis(millis[redo], date_only=False)
         out = pc.replace_with_mask(out, pa.array(redo), fresh.cast(out.type))
     return out
-
-
-_SECONDS_SHAPE = b"0000-00-00T00:00:00Z"  # "0" = any digit
-
-
-def _canonical_seconds(text: pa.Array) -> tuple[np.ndarray, pa.Array] | None:
-    """When every cell is 20 bytes: (mask of cells shaped like _CANONICAL_SECONDS, each
-    cell's first 19 bytes + ".000Z"), as fixed-width byte rows; else None (use regex)."""
-    offsets, data = spans(text)
-    n = len(text)
-    if not n or int(offsets[-1]) - int(offsets[0]) != 20 * n:
-        return None
-    if (np.diff(offsets) != 20).any():
-        return None
-    cells = data[int(offsets[0]) : int(offsets[-1])].reshape(n, 20)
-    if (cells >= 0x80).any():  # a byte cut could split a character: leave it to the regex
-        return None
-    shaped = np.ones(n, dtype=bool)
-    for at, expected in enumerate(_SECONDS_SHAPE):  # column by column: fastest in numpy
-        byte = cells[:, at]
-        shaped &= (byte - np.uint8(0x30) <= 9) if expected == 0x30 else (byte == expected)
-    out = np.empty((n, 24), dtype=np.uint8)
-    out[:, :19] = cells[:, :19]
-    out[:, 19:] = np.frombuffer(b".000Z", dtype=np.uint8)
-    wide = np.arange(0, 24 * (n + 1), 24, dtype=np.int32)
-    return shaped, pa.Array.from_buffers(pa.string(), n,
-                                         [None, pa.py_buffer(wide), pa.py_buffer(out)])
 
 
 def _concat_text(arr: pa.Array, tail: str) -> pa.Array:
@@ -157,14 +145,16 @@ def _parse_serial(
 
 
 def _parse_zoned(text: pa.Array, todo: np.ndarray, millis: np.ndarray, done: np.ndarray) -> None:
-    """The common case, fast: 2026-11-20T09:15:00Z or with an offset (converted to UTC)."""
+    """2026-11-20T09:15:00Z or with an offset (converted to UTC), for the ``todo`` cells."""
     if not todo.any():
         return
-    stamps = pc.strptime(text, format="%Y-%m-%dT%H:%M:%S%z", unit="ms", error_is_null=True)
-    hit = _real_calendar(text, todo & as_mask(pc.is_valid(stamps)))
+    where = np.flatnonzero(todo)
+    subset = text if len(where) == len(text) else text.filter(pa.array(todo))
+    stamps = pc.strptime(subset, format="%Y-%m-%dT%H:%M:%S%z", unit="ms", error_is_null=True)
+    hit = _real_calendar(subset, as_mask(pc.is_valid(stamps)))
     values = pc.cast(pc.cast(stamps, pa.timestamp("ms")), pa.int64())
-    millis[hit] = np.asarray(pc.fill_null(values, 0).to_numpy(), dtype="int64")[hit]
-    done |= hit
+    millis[where[hit]] = np.asarray(pc.fill_null(values, 0).to_numpy(), dtype="int64")[hit]
+    done[where[hit]] = True
 
 
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])

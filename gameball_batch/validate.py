@@ -83,6 +83,14 @@ _TRUE = ("true", "yes", "y", "1")
 _FALSE = ("false", "no", "n", "0")
 
 
+@dataclass(frozen=True)
+class NumberTexts:
+    """Float columns' texts as read, aligned with the rows of ``frame``."""
+
+    frame: pd.DataFrame
+    texts: dict[str, pa.Array]
+
+
 @dataclass
 class ValidationResult:
     """The outcome of validating one mapped file (see the module docstring for the shapes)."""
@@ -102,6 +110,12 @@ class ValidationResult:
     # True when validation refused every repeat of the type's result key, so the keys of
     # ``clean`` are known to differ (the planner then skips its own hash pass over them).
     unique_keys: bool = False
+    # The text each float column of ``clean`` was read from (digits made western, decimal
+    # marks made dots), one cell per row of ``clean``: payloads sends a number's own text
+    # when it already is the number's JSON spelling, instead of printing the float again.
+    # Only for this very ``clean`` frame (payloads checks ``frame is clean``): a result
+    # copied with another frame falls back to printing.
+    number_texts: NumberTexts | None = field(default=None, compare=False, repr=False)
 
     @property
     def valid_count(self) -> int:
@@ -333,26 +347,37 @@ def validate(
     issues = Issues(rows, dict(columns or {}))
     typed: dict[str, pd.Series] = {}
     given: dict[str, np.ndarray] = {}
+    read: dict[str, pa.Array] = {}
     known = [(p, s) for p in mapped.columns if (s := bt.spec_for(str(p))) is not None]
-    # Gathering each column's text into one arrow array is memory-bound copying that arrow
-    # does without the GIL: two threads do the columns side by side on the two cores.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        texts = list(pool.map(lambda item: column_text(mapped[item[0]]), known))
     chosen: dict[str, str] = {}
     numeric: list[pa.Array] = []
     fixed_paths = {f.path for f in bt.fields}
-    for (_path, spec), text in zip(known, texts, strict=True):
-        if spec.path not in fixed_paths:
-            spec = _free_form(spec, text[1], kinds or {}, chosen, decimal)
-        typed[spec.path], given[spec.path], read = _check_column(spec, text, issues, ctx)
+    # Gathering each column's text into one arrow array is memory-bound copying, and a
+    # column's checks are mostly arrow and numpy kernels: both run without the GIL, so two
+    # threads do the columns side by side on the two cores. Each column's issues and notes
+    # are kept apart and taken in column order afterwards, as if checked one by one.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        texts = list(pool.map(lambda item: column_text(mapped[item[0]]), known))
+        specs = [spec if spec.path in fixed_paths
+                 else _free_form(spec, text[1], kinds or {}, chosen, decimal)
+                 for (_path, spec), text in zip(known, texts, strict=True)]
+        checked = list(pool.map(lambda job: _check_column(job[0], job[1], issues, ctx),
+                                zip(specs, texts, strict=True)))
+    for spec, done in zip(specs, checked, strict=True):
+        typed[spec.path], given[spec.path] = done.values, done.given
+        if done.values.dtype == np.float64:
+            read[spec.path] = done.read
+        for found in done.issues:
+            issues.absorb(found)
+        ctx.notes.extend(done.notes)
         if spec.kind in _NUMERIC and spec.path not in chosen:
-            numeric.append(read)
+            numeric.append(done.read)
     example = _comma_example(numeric) if decimal == "dot" else None
     _generate_key(bt, typed, given, ctx, id_seed)
     _required(bt, typed, given, issues, ctx)
     _one_of(bt, given, issues)
     unique = _duplicates(bt, typed, issues, ctx)
-    result = _result(bt, typed, issues, ctx, unique_keys=unique)
+    result = _result(bt, typed, issues, ctx, unique_keys=unique, read=read)
     result.reading = {"decimal": decimal, "date_order": date_order, "kinds": chosen}
     result.decimal_comma_example = example
     return result
@@ -391,22 +416,37 @@ def _free_form(
     return dataclasses.replace(spec, kind=_FREE_KINDS[kind])
 
 
+@dataclass
+class _Checked:
+    """One column checked: its typed values, which cells were given, its text as read,
+    and what it found (issues in the order found, notes for the operator)."""
+
+    values: pd.Series
+    given: np.ndarray
+    read: pa.Array
+    issues: list[ColumnIssues]
+    notes: list[str]
+
+
 def _check_column(
     spec: FieldSpec, texts: tuple[pa.Array, pa.Array], issues: Issues, ctx: Context,
-) -> tuple[pd.Series, np.ndarray, pa.Array]:
-    """(typed values, mask of given cells, the text as read) of one column."""
+) -> _Checked:
+    """Check one column; nothing shared is written (``issues`` and ``ctx`` are only read)."""
     original, text = texts
     blank = as_mask(pc.equal(text, ""))
     subject = issues.header(spec.path) or spec.label
     reported = None
+    own = dataclasses.replace(ctx, notes=[])
+    found = [ColumnIssues(issues, spec.path)]
     if spec.kind in _NUMERIC or spec.kind in _TIMES:
         # Digits of every script read as numbers; identifiers never come here.
         text = parsing.western_digits(text, decimal="," if ctx.decimal == "comma" else ".")
     if spec.kind in _NUMERIC and ctx.decimal == "comma":
-        text, reported = _comma_column(spec, subject, original, text, blank, issues)
+        text, reported = _comma_column(spec, subject, original, text, blank, found[0])
+        found.append(ColumnIssues(issues, spec.path))  # the parser's own "bad in this column"
     col = Column(spec, subject, original, text, blank, reported)
-    values = _PARSERS[spec.kind](col, ColumnIssues(issues, spec.path), ctx)
-    return values, ~blank, text
+    values = _PARSERS[spec.kind](col, found[-1], own)
+    return _Checked(values, ~blank, text, found, own.notes)
 
 
 def _comma_column(
@@ -657,12 +697,16 @@ def _hold_back_orders(bt: BatchType, typed: dict[str, pd.Series], issues: Issues
 
 def _result(
     bt: BatchType, typed: dict[str, pd.Series], issues: Issues, ctx: Context, *,
-    unique_keys: bool,
+    unique_keys: bool, read: dict[str, pa.Array] | None = None,
 ) -> ValidationResult:
     _hold_back_orders(bt, typed, issues)
     errors, warnings = issues.frames({f.path: i for i, f in enumerate(bt.fields)})
     clean = pd.DataFrame(typed, index=ctx.index)
-    clean = clean[~issues.bad] if issues.bad.any() else clean
+    texts = {path: text for path, text in (read or {}).items() if path in clean.columns}
+    if issues.bad.any():
+        clean = clean[~issues.bad]
+        keep = pa.array(~issues.bad)
+        texts = {path: text.filter(keep) for path, text in texts.items()}
     return ValidationResult(
         batch_type=bt,
         clean=clean,
@@ -672,4 +716,5 @@ def _result(
         total_rows=len(ctx.rows),
         invalid_rows=frozenset(int(r) for r in ctx.rows[issues.bad]),
         unique_keys=unique_keys,
+        number_texts=NumberTexts(clean, texts) if texts else None,
     )

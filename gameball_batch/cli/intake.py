@@ -18,10 +18,13 @@ This module must not send anything, touch the ledger or import streamlit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import json
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -120,7 +123,7 @@ def read_and_validate(
     unreadable: int = EXIT_USAGE, max_bytes: int | None = None, max_rows: int | None = None,
 ) -> ReadResult:
     """Read, map and validate ``file``; ``fail(message, code)`` ends the command."""
-    from gameball_batch import mapping, validate
+    from gameball_batch import mapping  # arrow only: reading a file needs no pandas
     from gameball_batch.ingest import IngestError, read_table
 
     try:
@@ -128,16 +131,18 @@ def read_and_validate(
         kinds = mapping.parse_kind_options(list(reading.kinds))
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        fail(f"Could not read {file}: {exc.strerror or exc}", unreadable)
-    try:
-        table = read_table(data, file.name, sheet=reading.sheet, max_bytes=max_bytes,
-                           max_rows=max_rows, header_row=reading.header_row,
-                           header_test=mapping.header_test(bt, explicit))
-    except IngestError as exc:
-        fail(str(exc), unreadable)
+    with _importing_meanwhile("gameball_batch.validate"):
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            fail(f"Could not read {file}: {exc.strerror or exc}", unreadable)
+        try:
+            table = read_table(data, file.name, sheet=reading.sheet, max_bytes=max_bytes,
+                               max_rows=max_rows, header_row=reading.header_row,
+                               header_test=mapping.header_test(bt, explicit))
+        except IngestError as exc:
+            fail(str(exc), unreadable)
+    from gameball_batch import validate
     headers = [str(c) for c in table.frame.columns]
     chosen = {**mapping.suggest_mapping(bt, headers).mapping, **explicit}
     problems = mapping.mapping_problems(bt, chosen, headers)
@@ -155,6 +160,27 @@ def read_and_validate(
                                date_order=reading.date_order, decimal=reading.decimal,
                                kinds=kinds)
     return ReadResult(table, chosen, result)
+
+
+@contextlib.contextmanager
+def _importing_meanwhile(module: str) -> Iterator[None]:
+    """Import ``module`` on a thread while the block runs; wait for it at the end.
+
+    Validation needs pandas, whose import takes ~0.3 s; arrow's CSV parse of a big file
+    takes about as long and mostly runs outside the GIL, so the two overlap. Reading
+    imports pandas itself (to build the frame) and then waits for this thread, never
+    twice. Any import error is left to the command's own import to report.
+    """
+    def load() -> None:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name=f"import {module}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def register(group: click.Group) -> None:
@@ -250,10 +276,10 @@ def template_command(slug: str, fmt: str, output: Path | None) -> None:
 @reading_options
 def validate_command(file: Path, slug: str, as_json: bool, reading: Reading) -> None:
     """Check FILE as a batch of type --type; nothing is sent."""
-    from gameball_batch import payloads
-
     bt = _batch_type(slug)
     read = read_and_validate(bt, file, reading, _fail)
+    from gameball_batch import payloads  # after reading: see _importing_meanwhile
+
     chunks = payloads.chunk_count(read.result)  # no body is built just to count them
     if as_json:
         click.echo(json.dumps(_json_report(bt, read, chunks), ensure_ascii=False))
