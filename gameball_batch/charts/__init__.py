@@ -1,8 +1,8 @@
-"""Plotly figure builders for the console: pure functions, tested without Streamlit.
+"""Chart builders for the console: pure functions, tested without Streamlit.
 
-``intake`` draws the new-batch figures (issues by rule, distribution of amounts or points);
-``jobs`` draws the jobs page's figures. Nothing here imports streamlit, reads the ledger
-or touches the network.
+``intake`` draws the new-batch figures (issues by rule; the binned spread of amounts or
+points), ``html_bars`` draws that spread as plain HTML bars, ``jobs`` the jobs page's
+figures. Nothing here imports streamlit, reads the ledger or touches the network.
 """
 
 from typing import Any

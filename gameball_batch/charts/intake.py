@@ -1,9 +1,9 @@
-"""Plotly figures for the new-batch flow: issues by rule, and the spread of amounts/points.
+"""The new-batch flow's charts: issues by rule (plotly), and the spread of amounts/points.
 
-Pure functions from an issue table or a numeric column to ``plotly.graph_objects.Figure``.
-The histogram is binned here (numpy), not in the browser, so a 100,000-row file sends a few
-dozen bars instead of every value. This module must not import streamlit, read the ledger
-or touch the network.
+Issues by rule is a ``plotly.graph_objects.Figure``. The spread is binned here (numpy) into
+a few dozen counts, never a million points, and drawn as plain HTML bars by
+:mod:`gameball_batch.charts.html_bars` (the review loads no charting script). This module
+must not import streamlit, read the ledger or touch the network.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import plotly.graph_objects as go
 from gameball_batch.charts import empty, layout
 
 ISSUE_COLOUR = "#D64545"
-VALUE_COLOUR = "#3C78C4"
-NEGATIVE_COLOUR = "#E8A33C"
 TOP_RULES = 15
 HISTOGRAM_BINS = 40
 
@@ -95,42 +93,3 @@ def histogram_bins(values: pd.Series, *, bins: int = HISTOGRAM_BINS) -> pd.DataF
         low, high = low - 0.5, high + 0.5
     counts, edges = np.histogram(numbers, bins=max(1, bins), range=(low, high))
     return pd.DataFrame({"left": edges[:-1], "right": edges[1:], "count": counts})
-
-
-def value_histogram_figure(
-    values: pd.Series, *, label: str, unit: str = "amount", bins: int = HISTOGRAM_BINS
-) -> go.Figure:
-    """Distribution of one money or points column; bars below zero stand out."""
-    return binned_histogram_figure(histogram_bins(values, bins=bins), label=label, unit=unit)
-
-
-def binned_histogram_figure(table: pd.DataFrame, *, label: str, unit: str = "amount") -> go.Figure:
-    """The histogram from :func:`histogram_bins`' counts (the review caches those, so a
-    rerun never touches the million values again)."""
-    title = f"Distribution of {label}"
-    if table.empty:
-        return _empty(title, f"No {label} values to show.")
-    mids = (table["left"] + table["right"]) / 2
-    widths = table["right"] - table["left"]
-    number = ",.0f" if unit == "points" else ",.2f"
-    fig = go.Figure(
-        go.Bar(
-            x=mids.tolist(),
-            y=table["count"].tolist(),
-            width=widths.tolist(),
-            marker={"color": [NEGATIVE_COLOUR if m < 0 else VALUE_COLOUR for m in mids]},
-            customdata=np.stack([table["left"], table["right"]], axis=-1).tolist(),
-            hovertemplate=f"%{{customdata[0]:{number}}} to %{{customdata[1]:{number}}}"
-            "<br>%{y:,} rows<extra></extra>",
-        )
-    )
-    # Ticks from the first bin's lower edge to the last bin's upper edge, both labelled, so
-    # the top bin (where outliers sit) is never left without a value under it.
-    low, high = float(table["left"].iloc[0]), float(table["right"].iloc[-1])
-    ticks = np.linspace(low, high, 6).tolist()
-    pad = (high - low) * 0.03  # a tick exactly on the axis's end is not drawn
-    fig.update_xaxes(title=label, range=[low - pad, high + pad], tickvals=ticks,
-                     ticktext=[format(t, number) for t in ticks])
-    fig.update_yaxes(title="rows", tickformat=",d", rangemode="tozero",
-                     **integer_ticks(int(table["count"].max())))
-    return _layout(fig, title)

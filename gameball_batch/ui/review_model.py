@@ -30,6 +30,7 @@ import pandas as pd
 from gameball_batch import impact as impact_mod
 from gameball_batch.batch_types import BatchType
 from gameball_batch.charts import intake as charts
+from gameball_batch.ui.text import literal
 
 if TYPE_CHECKING:
     from gameball_batch.validate import ValidationResult
@@ -141,6 +142,38 @@ def _chunk_size(chunk: Any) -> int:
     if isinstance(start, int) and isinstance(stop, int):
         return stop - start
     return len(chunk.keys)
+
+
+def largest_rows_markdown(review: Review) -> str:
+    """The largest rows as a markdown table: the Excel row, then each field of the row.
+
+    A markdown table, not ``st.dataframe``: ten rows do not need a data grid, whose
+    scripts (~1.2 MB) a fresh tab loads before drawing it. Money has two decimals and
+    points are whole, as in the totals; every cell is the file's text, shown literally.
+    """
+    rows = review.impact.largest_rows
+    units = {line.field: line for line in review.lines}
+    headers = ["row", *(units[c].label if c in units else str(c) for c in rows.columns)]
+    # Numbers (the row, money, points) right-aligned, so their digits line up.
+    align = ["---:", *("---:" if str(c) in units else "---" for c in rows.columns)]
+    lines = ["| " + " | ".join(literal(h) for h in headers) + " |",
+             "| " + " | ".join(align) + " |"]
+    for number, record in zip(rows.index.tolist(), rows.itertuples(index=False), strict=True):
+        cells = [_cell(value, units.get(str(column)))
+                 for column, value in zip(rows.columns, record, strict=True)]
+        lines.append("| " + " | ".join([f"{int(number)}", *cells]) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: object, line: ValueLine | None) -> str:
+    if isinstance(value, str):
+        return literal(value)
+    if value is None or value is pd.NA or value is pd.NaT or (
+            isinstance(value, float) and value != value):  # a blank optional cell (NaN)
+        return ""
+    if line is not None and isinstance(value, int | float):
+        return format_value(float(value), line.unit)
+    return literal(value)
 
 
 def with_value_warnings(result: ValidationResult, columns: Mapping[str, str]) -> ValidationResult:

@@ -6,6 +6,12 @@ the flow's cache under the validation's key, so a rerun that changes nothing (a 
 ticked, a reason typed) recomputes nothing; the histograms are drawn from binned counts.
 The duplicate guards are read again only when the ledger's newest job changes.
 
+The review is drawn with elements a fresh browser tab draws at once: the histogram as
+plain HTML bars, the largest rows as a markdown table, the first item as preformatted
+text. Plotly, the data grid and the code highlighter each load megabytes of script first;
+together they were ~2.5 s of a 100k-row review on a 2-core machine, more than the server
+needs to read, validate and plan the file (bench/README.md, Console, "Session 5").
+
 The flow's error handling and cache are passed in (``attempt``, ``cached``) so this module
 does not import the rest of the flow (:mod:`gameball_batch.ui.intake_view`).
 """
@@ -19,10 +25,10 @@ import streamlit as st
 
 from gameball_batch import approvals, guards
 from gameball_batch.batch_types import BatchType
-from gameball_batch.charts import intake as charts
+from gameball_batch.charts import html_bars
 from gameball_batch.ui import review_model, routing, services
 from gameball_batch.ui import state as keys
-from gameball_batch.ui.text import literal
+from gameball_batch.ui.text import literal, preformatted
 
 T = TypeVar("T")
 
@@ -86,15 +92,6 @@ def _value_metrics(review: review_model.Review) -> list[tuple[str, str]]:
     return out
 
 
-def _number_columns(bt: BatchType, review: review_model.Review) -> dict[str, Any]:
-    """Money with cents, points as whole numbers, in the largest-rows table."""
-    config: dict[str, Any] = {}
-    for line in review.lines:
-        config[line.field] = st.column_config.NumberColumn(
-            line.label, format="%d" if line.unit == "points" else "%.2f")
-    return config
-
-
 def _impact_view(bt: BatchType, review: review_model.Review, result: Any) -> None:
     impact = review.impact
     metrics = [("Rows to send", f"{impact.rows:,}"),
@@ -104,14 +101,10 @@ def _impact_view(bt: BatchType, review: review_model.Review, result: Any) -> Non
     for line in review.lines:
         table = review.histograms.get(line.field)
         if table is not None:
-            st.plotly_chart(
-                charts.binned_histogram_figure(table, label=line.label.lower(), unit=line.unit),
-                key=keys.NB_HIST_PREFIX + line.field,
-            )
+            st.html(html_bars.histogram_html(table, label=line.label.lower(), unit=line.unit))
     if impact.values and not impact.largest_rows.empty:
         st.markdown("**Largest rows**")
-        st.dataframe(impact.largest_rows, key=keys.NB_LARGEST_ROWS,
-                     column_config=_number_columns(bt, review))
+        st.markdown(review_model.largest_rows_markdown(review))
     for warning in impact.warnings:
         st.warning(warning)
     if len(result.warnings):
@@ -199,4 +192,4 @@ def _plan_view(review: review_model.PlanReview) -> None:
         st.info(literal(note[:1].upper() + note[1:]), icon=":material/group:")
     if review.chunk_count:
         st.markdown("**The first item, exactly as it will be sent:**")
-        st.code(review.first_item_json, language="json")
+        st.html(preformatted(review.first_item_json))

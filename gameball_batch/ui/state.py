@@ -81,8 +81,6 @@ NB_SHOW_WHOLE_FILE = "nb.show_whole_file"  # st.toggle: draw the whole file (on 
 NB_ISSUES_CHART = "nb.issues_chart"  # plotly: issues by rule
 NB_ISSUE_TABLE = "nb.issue_table"  # st.dataframe: the filtered issue table
 NB_ISSUES_DOWNLOAD = "nb.issues_download"  # download button: every issue as CSV
-NB_HIST_PREFIX = "nb.hist."  # plotly histogram per money/points field: prefix + field path
-NB_LARGEST_ROWS = "nb.largest_rows"  # st.dataframe
 NB_WARNINGS_TABLE = "nb.warnings_table"  # st.dataframe: non-blocking warnings
 
 # Working values the page derives and caches (never widgets).

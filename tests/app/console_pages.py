@@ -8,6 +8,7 @@ allow is not registered, and the router then shows its default page instead.
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 from pathlib import Path
@@ -70,6 +71,13 @@ def upload(at: AppTest, name: str, data: bytes, *, slug: str = "cashback") -> Ap
     at.file_uploader[0].set_value((name, data, "text/csv")).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def first_item_json(at: AppTest) -> str:
+    """The first item's JSON as the review shows it: the text of its preformatted block."""
+    blocks = [e.proto.body for e in at.get("html") if e.proto.body.startswith("<pre")]
+    assert blocks, "the review shows no first item"
+    return html.unescape(re.sub(r"<[^>]*>", "", blocks[0]))
 
 
 def metric(at: AppTest, label: str) -> str:

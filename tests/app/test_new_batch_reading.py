@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from console_pages import metric, open_console, shown_text, upload
+from console_pages import first_item_json, metric, open_console, shown_text, upload
 from ledgers import env_ledger
 from streamlit.testing.v1 import AppTest
 
@@ -139,6 +139,6 @@ def test_arabic_indic_amounts_are_reviewed_as_they_will_be_sent() -> None:
             f"cus-1002,INV-2,{PAST},۱۲۳\n").encode()
     at = upload(open_console(), "arabic.csv", data)
     assert metric(at, "Valid") == "2"
-    first = json.loads(at.code[0].value)
+    first = json.loads(first_item_json(at))
     assert first["amount"] == 150.5
     assert first["customerId"] == "cus-1001"

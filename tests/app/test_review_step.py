@@ -1,18 +1,21 @@
 """Step 5 (review) and the warnings of step 4, as an operator meets them in the console.
 
 A rerun that changes nothing draws the review from the cache (the counter of review
-computations stays put); an outlier is a warning in step 4 with its row, editable there;
-an adjustments file shows added, deducted and net.
+computations stays put); every section of the review is drawn with elements a fresh tab
+shows at once; an outlier is a warning in step 4 with its row, editable there; an
+adjustments file shows added, deducted and net.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import console_pages
 import pytest
-from console_pages import metric, open_console
+from console_pages import first_item_json, metric, open_console
 from streamlit.testing.v1 import AppTest
 
 from gameball_batch.ui import review_model, services
@@ -50,6 +53,25 @@ def test_a_rerun_that_changes_nothing_does_not_recompute_the_review() -> None:
     assert not at.exception
     assert metric(at, "Total amount") == "34.50"
     assert review_model.computations == built
+
+
+def test_the_review_shows_its_spread_largest_rows_and_first_item_without_heavy_scripts() -> None:
+    at = upload("ok.csv", cashback_csv(["10.50", "11.50", "12.50", "99.00"]), slug="cashback")
+    (chart,) = [h.proto.body for h in at.get("html") if "Distribution of amount" in h.proto.body]
+    tips = re.findall(r'title="([^"]*)"', chart)  # what hovering each bar says
+    assert tips[0] == "10.50 to 12.71: 3 rows"
+    assert tips[-1] == "96.79 to 99.00: 1 row"
+    assert sum(int(t.rsplit(": ", 1)[1].split()[0]) for t in tips) == 4
+    table = next(m.value for m in at.markdown if m.value.startswith("| row |"))
+    first_line = table.splitlines()[2]  # under the header and its rule: the largest row
+    assert first_line.startswith("| 5 |")  # Excel row 5
+    assert "99.00" in first_line
+    assert json.loads(first_item_json(at))["transactionId"] == "INV-0"
+    # Plotly, the data grid and the code highlighter each load megabytes of script in a
+    # fresh tab before they draw (bench/README.md, Console, "Session 5"): none of them here.
+    assert not at.get("plotly_chart")
+    assert not at.dataframe
+    assert not at.code
 
 
 def test_an_outlier_is_a_warning_in_step_4_with_its_row_and_can_be_fixed_there() -> None:

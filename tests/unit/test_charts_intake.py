@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gameball_batch.charts.intake import (
-    NEGATIVE_COLOUR,
-    histogram_bins,
-    issue_counts,
-    issues_by_rule_figure,
-    value_histogram_figure,
-)
+from gameball_batch.charts.intake import histogram_bins, issue_counts, issues_by_rule_figure
 
 COLUMNS = ["row", "column", "field", "value", "code", "message"]
 
@@ -64,26 +58,3 @@ def test_histogram_bins_every_value_once_and_ignores_text() -> None:
 def test_histogram_of_a_single_repeated_value_draws_one_full_bar() -> None:
     table = histogram_bins(pd.Series([50.0] * 7), bins=1)
     assert table["count"].tolist() == [7]
-
-
-def test_value_histogram_marks_negative_bars_and_keeps_the_label() -> None:
-    fig = value_histogram_figure(pd.Series([-40.0, -10.0, 5.0, 20.0, 30.0]), label="amount",
-                                 bins=5)
-    colours = list(fig.data[0].marker.color)
-    assert colours[0] == NEGATIVE_COLOUR
-    assert colours[-1] != NEGATIVE_COLOUR
-    assert sum(fig.data[0].y) == 5
-    assert "amount" in fig.layout.title.text
-
-
-def test_value_histogram_of_a_large_file_sends_bins_not_rows() -> None:
-    fig = value_histogram_figure(pd.Series(range(100_000), dtype=float), label="points",
-                                 unit="points")
-    assert len(fig.data[0].y) <= 40
-    assert sum(fig.data[0].y) == 100_000
-
-
-def test_value_histogram_without_numbers_says_so() -> None:
-    fig = value_histogram_figure(pd.Series([], dtype=float), label="amount")
-    assert not fig.data
-    assert "No amount values" in fig.layout.annotations[0].text

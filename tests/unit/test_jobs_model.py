@@ -8,7 +8,7 @@ import pandas as pd
 
 from gameball_batch import jobs
 from gameball_batch import ledger as lg
-from gameball_batch.charts.intake import issues_by_rule_figure, value_histogram_figure
+from gameball_batch.charts.intake import issues_by_rule_figure
 from gameball_batch.ui import jobs_model as jm
 
 
@@ -91,9 +91,3 @@ def test_issues_by_rule_has_whole_number_ticks_and_upright_labels() -> None:
     assert fig.data[0].textangle == 0
     assert fig.data[0].textposition == "outside"
 
-
-def test_the_histograms_top_bin_is_labelled() -> None:
-    fig = value_histogram_figure(pd.Series(["1", "2", "5", "100"]), label="amount")
-    ticks = list(fig.layout.xaxis.tickvals)
-    assert ticks[-1] == 100.0
-    assert fig.layout.xaxis.ticktext[-1] == "100.00"
