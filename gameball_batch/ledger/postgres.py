@@ -232,9 +232,16 @@ class _Row(tuple):
         return list(self._names)
 
 
+@lru_cache(maxsize=512)
+def _row_kind(names: tuple[str, ...]) -> type[_Row]:
+    """One row class per list of column names (made once: a class per query cost more
+    than the query's own Python work)."""
+    return type("Row", (_Row,), {"_names": {n: i for i, n in enumerate(names)},
+                                 "__slots__": ()})
+
+
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
-    names = {d.name: i for i, d in enumerate(cursor.description or ())}
-    kind = type("Row", (_Row,), {"_names": names, "__slots__": ()})
+    kind = _row_kind(tuple(d.name for d in cursor.description or ()))
 
     def make(values: Sequence[Any]) -> _Row:
         row: _Row = kind(values)
