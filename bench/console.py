@@ -220,7 +220,7 @@ def serve(root: Path, work: Path) -> Iterator[tuple[str, int]]:
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = app_env(home, work / "ledger.db") | {"PYTHONPATH": str(root)}
+    env = app_env(home, str(work / "ledger.db")) | {"PYTHONPATH": str(root)}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -280,7 +280,7 @@ def time_upload(page: Any, url: str, data: Path) -> tuple[float, float, float]:
 
 
 def upload(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "tests")]  # e2e_support, ledgers
     from e2e_support import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
