@@ -239,6 +239,17 @@ class Ledger:
         if checkpointer is not None:
             checkpointer.written()
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """This thread's reading connection inside one read transaction: several reads
+        that must agree (a job's row sets and their cells) see one state of the ledger."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
     def _migrate(self) -> None:
         with self._tx() as tx:
             try:
@@ -917,17 +928,13 @@ class Ledger:
 
         Reads one snapshot: the row sets and cells of a job being sent agree.
         """
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
+        with self._snapshot() as conn:
             found = self._rows(conn, job_id, statuses, chunk_idx, limit, offset, doubted)
             width = 0
             if cells and found:
                 r = conn.execute("SELECT columns FROM jobs WHERE id = ?", (job_id,)).fetchone()
                 width = len(json.loads(r[0])) if r is not None else 0
             texts = self._cells(conn, job_id, [row for row, *_ in found], width) if width else {}
-        finally:
-            conn.execute("COMMIT")
         return [Row(row=row, chunk_idx=index, key=rs.key[i], status=rs.status[i],
                     message=rs.message[i], result=rs.result[i], cells=texts.get(row, ()),
                     doubted=bool(rs.doubted[i]))
@@ -1076,13 +1083,9 @@ class Ledger:
             tsql, targs = _target_clause(target, "j")
             sql += " AND " + tsql
             args += targs
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
+        with self._snapshot() as conn:
             found = self._matches(conn, rowsets.BKEY, keys, sql + " ORDER BY k.at DESC",
                                   args, statuses, limit)
-        finally:
-            conn.execute("COMMIT")
         return [(key, job_id, row, at) for key, job_id, row, at, _ in found]
 
     def find_ids(
@@ -1104,11 +1107,7 @@ class Ledger:
             tsql, targs = _target_clause(target, "j")
             sql += " AND " + tsql
             args += targs
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
+        with self._snapshot() as conn:
             found = self._matches(conn, rowsets.ID, ids, sql + " ORDER BY j.created_at",
                                   args, statuses, limit)
-        finally:
-            conn.execute("COMMIT")
         return [(key, job_id, row, status) for key, job_id, row, _, status in found]
