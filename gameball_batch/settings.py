@@ -101,14 +101,9 @@ class Settings:
         """:attr:`ledger_location` fit to show (a URL's password hidden)."""
         if not self.db_url:
             return str(self.db_path)
-        from urllib.parse import urlsplit, urlunsplit
+        from gameball_batch.ledger.postgres import redact
 
-        parts = urlsplit(self.db_url)
-        if parts.password is None:
-            return self.db_url
-        netloc = f"{parts.username}:***@{parts.hostname or ''}" + (
-            f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
+        return redact(self.db_url)
 
     def open_ledger(self) -> Any:
         """The ledger these settings name (refused on a network filesystem unless allowed)."""

@@ -48,7 +48,6 @@ from gameball_batch.ledger.schema import SCHEMA_VERSION, LedgerError
 from gameball_batch.ledger.sqlite import WriteLock
 from gameball_batch.ledger.store import Ledger
 
-SCHEMES = ("postgresql://", "postgres://")
 log = logging.getLogger(__name__)
 
 # The schema at version 9 (SQLite's migrations 1-9 brought its files to the same layout).
@@ -192,10 +191,6 @@ CREATE TABLE key_sets (
 MIGRATIONS: tuple[str, ...] = ()  # versions after FIRST, in order
 
 _CLOCK_REFRESH = 5.0  # seconds between readings of the server's clock
-
-
-def is_url(where: object) -> bool:
-    return isinstance(where, str) and where.startswith(SCHEMES)
 
 
 def redact(url: str) -> str:
