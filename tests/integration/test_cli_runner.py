@@ -13,11 +13,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from submission_helpers import applied_counts
+from submission_helpers import applied_counts, wait_until
 
 from gameball_batch import ledger as lg
 from gameball_batch.cli import main
@@ -50,13 +49,8 @@ def test_a_runner_process_sends_queued_jobs_once_and_stops_on_sigterm(
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                states = {ledger.job(j).state for j in (first, second)}  # type: ignore[union-attr]
-                if states == {lg.JOB_FINISHED}:
-                    break
-                time.sleep(0.2)
-            assert states == {lg.JOB_FINISHED}
+            wait_until(lambda: {ledger.job(j).state for j in (first, second)}  # type: ignore[union-attr]
+                       == {lg.JOB_FINISHED}, timeout=60)
         finally:
             worker.send_signal(signal.SIGTERM)
             _, err = worker.communicate(timeout=30)

@@ -19,12 +19,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ledgers import ON_POSTGRES, open_test_ledger
+from submission_helpers import wait_until
 
 from gameball_batch import ledger as lg
 from gameball_batch.ledger import NewChunk, NewJob, NewRow, Target
@@ -77,18 +77,15 @@ def test_three_runners_apply_each_row_once_and_share_one_rate_budget(
     with open_test_ledger(tmp_path) as ledger:  # the ledger GAMEBALL_BATCH_DB names
         ids = _queue(ledger, limited)
         workers = [_runner(limited) for _ in range(3)]
+
+        def finished() -> int:
+            return sum(ledger.job(j).state == lg.JOB_FINISHED for j in ids)  # type: ignore[union-attr]
+
         try:
-            deadline, killed = time.monotonic() + 120, False
-            while time.monotonic() < deadline:
-                states = [ledger.job(j).state for j in ids]  # type: ignore[union-attr]
-                if not killed and states.count(lg.JOB_FINISHED) >= JOBS // 3:
-                    workers[0].send_signal(signal.SIGKILL)  # a worker dies mid-campaign
-                    workers[0].wait(timeout=30)  # reaped: its pid is gone, its leases free
-                    killed = True
-                if set(states) == {lg.JOB_FINISHED}:
-                    break
-                time.sleep(0.2)
-            assert set(states) == {lg.JOB_FINISHED}, states
+            wait_until(lambda: finished() >= JOBS // 3, timeout=120)
+            workers[0].send_signal(signal.SIGKILL)  # a worker dies mid-campaign
+            workers[0].wait(timeout=30)  # reaped: its pid is gone, its leases free
+            wait_until(lambda: finished() == JOBS, timeout=120)
         finally:
             for worker in workers[1:]:
                 worker.send_signal(signal.SIGTERM)
