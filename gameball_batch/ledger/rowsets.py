@@ -153,16 +153,12 @@ def encode_cells(table: pa.Table) -> list[tuple[int, int, int, bytes]]:
     for part, start in enumerate(range(0, table.num_rows, PART_ROWS)):
         piece = table.slice(start, PART_ROWS)
         rows = piece.column("row")
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, piece.schema, options=_IPC) as writer:
-            writer.write_table(piece)
-        out.append((part, int(rows[0].as_py()), int(rows[-1].as_py()),
-                    sink.getvalue().to_pybytes()))
+        out.append((part, int(rows[0].as_py()), int(rows[-1].as_py()), _write_ipc(piece)))
     return out
 
 
 def decode_cells(blob: bytes) -> pa.Table:
-    return pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
+    return _read_ipc(blob)
 
 
 def cells_of(parts: Sequence[pa.Table], rows: Sequence[int],
@@ -200,6 +196,14 @@ def encode_keys(keys: Sequence[str] | pa.Array, rows: Sequence[int] | np.ndarray
                          else np.asarray(chunks, dtype=np.int32))
     table = pa.table([pa.array(keys, type=pa.string()) if not isinstance(keys, pa.Array)
                       else keys, row_arr, chunk_arr], names=["key", "row", "chunk"])
+    return _write_ipc(table)
+
+
+def decode_keys(blob: bytes) -> pa.Table:
+    return _read_ipc(blob)
+
+
+def _write_ipc(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema, options=_IPC) as writer:
         writer.write_table(table)
@@ -207,7 +211,7 @@ def encode_keys(keys: Sequence[str] | pa.Array, rows: Sequence[int] | np.ndarray
     return blob
 
 
-def decode_keys(blob: bytes) -> pa.Table:
+def _read_ipc(blob: bytes) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
 
 
@@ -237,16 +241,18 @@ def new_rows(rows: Sequence[NewRow], left_out: Sequence[tuple[NewRow, str]],
              width: int) -> NewRows:
     """A small job's row records (a retry, a test) in the form the ledger stores."""
     placed = sorted(rows, key=lambda r: r.chunk_idx)  # stable: each chunk's rows in order
-    every = sorted([*((r.row, r.cells) for r in rows),
-                    *((r.row, r.cells) for r, _ in left_out)], key=lambda pair: pair[0])
-    columns = [pa.array([_text(cells[i]) if i < len(cells) else "" for _, cells in every],
-                        type=pa.string()) for i in range(width)]
-    table = cells_table(np.asarray([row for row, _ in every], dtype=np.int64), columns)
+    table = cells_of_rows([*((r.row, r.cells) for r in rows),
+                           *((r.row, r.cells) for r, _ in left_out)], width)
     return NewRows(np.asarray([r.row for r in placed], dtype=np.int64),
                    np.asarray([r.chunk_idx for r in placed], dtype=np.int32),
                    pa.array([r.key for r in placed], type=pa.string()), table,
                    [(r.row, why) for r, why in left_out])
 
 
-def _text(cell: Any) -> str:
-    return "" if cell is None else str(cell)
+def cells_of_rows(rows: Sequence[tuple[int, Sequence[Any]]], width: int) -> pa.Table:
+    """(source row, its cells) pairs as a cells table (:func:`cells_table`): every cell as
+    text, a missing one empty, ``width`` cells a row."""
+    every = sorted(rows, key=lambda pair: pair[0])
+    columns = [pa.array(["" if i >= len(cells) or cells[i] is None else str(cells[i])
+                         for _, cells in every], type=pa.string()) for i in range(width)]
+    return cells_table(np.asarray([row for row, _ in every], dtype=np.int64), columns)

@@ -12,9 +12,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import numpy as np
-import pyarrow as pa
-
 from gameball_batch.ledger import rowsets
 from gameball_batch.ledger import transitions as tr
 from gameball_batch.ledger.rowsets import RowSet
@@ -74,9 +71,7 @@ def _job(tx: sqlite3.Connection, job_id: str, width: int, created: float) -> Non
         rs.doubted.append(int(doubted))
         cells.append((int(row), json.loads(text)))
     tr.write_sets(tx, job_id, sorted(sets.items()))
-    columns = [pa.array([_text(c[i]) if i < len(c) else "" for _, c in cells], type=pa.string())
-               for i in range(width)]
-    table = rowsets.cells_table(np.asarray([r for r, _ in cells], dtype=np.int64), columns)
+    table = rowsets.cells_of_rows(cells, width)
     tx.executemany("INSERT INTO row_cells (job_id, part, lo, hi, cells) VALUES (?, ?, ?, ?, ?)",
                    ((job_id, *part) for part in rowsets.encode_cells(table)))
     where = {row: index for index, rs in sets.items() for row in rs.row}
@@ -95,6 +90,3 @@ def _job(tx: sqlite3.Connection, job_id: str, width: int, created: float) -> Non
                        [i for _, i in ids], [r for r, _ in ids],
                        [where.get(r, -1) for r, _ in ids])))
 
-
-def _text(cell: object) -> str:
-    return "" if cell is None else str(cell)
