@@ -19,9 +19,11 @@ This module must not send anything, touch the ledger or import streamlit.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import importlib
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -277,6 +279,7 @@ def template_command(slug: str, fmt: str, output: Path | None) -> None:
 def validate_command(file: Path, slug: str, as_json: bool, reading: Reading) -> None:
     """Check FILE as a batch of type --type; nothing is sent."""
     bt = _batch_type(slug)
+    _one_shot_process()
     read = read_and_validate(bt, file, reading, _fail)
     from gameball_batch import payloads  # after reading: see _importing_meanwhile
 
@@ -286,6 +289,49 @@ def validate_command(file: Path, slug: str, as_json: bool, reading: Reading) -> 
     else:
         _human_report(bt, read, chunks)
     sys.exit(EXIT_OK if read.result.invalid_count == 0 else EXIT_INVALID)
+
+
+def _one_shot_process() -> None:
+    """Tune this process for reading one file and ending (``validate``).
+
+    What costs a 1M-row validate most beyond the work itself is fresh memory: every page a
+    buffer touches first is faulted in and cleared (2 MB at once where transparent huge
+    pages apply), and freed big buffers go back to the system, so the next one faults
+    again. A process that ends within a second has no reason to give memory back:
+
+    - glibc keeps big blocks in its heap (no ``mmap``/``munmap`` per numpy array) and never
+      trims it; arrow's mimalloc never purges freed pages;
+    - OpenBLAS starts a thread per core at numpy's import; validation never uses it;
+    - the process ends without tearing its tables down
+      (:func:`gameball_batch.cli.end_without_teardown`).
+
+    Each was measured in interleaved fresh processes (bench/README.md, issue 18, Session
+    6). The environment variables are read when the libraries load, so all of this is done
+    only while arrow and numpy are not loaded yet (a fresh process); an in-process caller
+    (tests, another program) keeps its own settings.
+    """
+    if "pyarrow" not in sys.modules and "numpy" not in sys.modules:
+        os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        _keep_heap()
+    from gameball_batch.cli import end_without_teardown
+
+    end_without_teardown()
+
+
+def _keep_heap() -> None:
+    """glibc: big blocks from the heap, never trimmed (``mallopt``; no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    mallopt(m_mmap_threshold, 1 << 30)
+    mallopt(m_trim_threshold, 1 << 31)
+    mallopt(m_top_pad, 256 << 20)
 
 
 def _json_report(bt: BatchType, read: ReadResult, chunks: int) -> dict[str, Any]:

@@ -169,6 +169,31 @@ def test_the_real_command_reports_the_exact_bad_cells(mixed: Path) -> None:
     assert done.stderr == ""
 
 
+def test_the_real_command_flushes_everything_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    """validate ends its process without tearing down (cli.run): every byte it printed must
+    still arrive, through a pipe, with the command's own exit code."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    bad = tmp_path / "many.csv"
+    bad.write_text("Customer ID,Transaction ID,Transaction time,Amount\n" + "".join(
+        f"cus-{i},T{i},2026-01-01T00:00:00Z,x{i}\n" for i in range(3000)), encoding="utf-8")
+    ok = tmp_path / "ok.csv"
+    ok.write_text("customer id,amount,reason\ncus-1001,50,Gift\n", encoding="utf-8")
+    cases = [(bad, "cashback", ["--json"], 1), (bad, "cashback", [], 1),
+             (ok, "adjustments", [], 0), (tmp_path / "missing.csv", "cashback", [], 2)]
+    for path, slug, extra, expected in cases:
+        done = subprocess.run(
+            [sys.executable, "-m", "gameball_batch", "validate", str(path), "--type", slug,
+             *extra], capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+            check=False)
+        assert done.returncode == expected, (path.name, extra, done.stderr)
+        in_process = invoke("validate", str(path), "--type", slug, *extra)
+        assert (done.stdout, done.stderr) == in_process[1:], (path.name, extra)
+    assert len(json.loads(subprocess.run(
+        [sys.executable, "-m", "gameball_batch", "validate", str(bad), "--type", "cashback",
+         "--json"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+        check=False).stdout)["issues"]) == 3000  # ~600 KB of JSON, well past a pipe buffer
+
+
 # --- reading options: header row, encoding, decimal mark, custom-column kinds ------------------
 
 TITLED = (

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -23,14 +24,20 @@ REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("plotly", "streamlit", "httpx", "gameball_batch.ledger", "gameball_batch.client",
          "gameball_batch.sandbox", "starlette", "uvicorn")
 PROBE = """
-import json, runpy, sys
+import json, os, runpy, sys
 sys.argv = ["gameball_batch", *json.loads(sys.argv[1])]
-code = 0
+def report(code, quick):
+    print("\\n" + json.dumps({"code": code, "quick": quick, "modules": sorted(sys.modules)}))
+    sys.stdout.flush()
+end_now = os._exit
+def ended_without_teardown(code):  # validate ends here (cli.run), after flushing its output
+    report(code, True)
+    end_now(code)
+os._exit = ended_without_teardown
 try:
     runpy.run_module("gameball_batch", run_name="__main__", alter_sys=True)
 except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else 0
-print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+    report(exc.code if isinstance(exc.code, int) else 0, False)
 """
 CASHBACK = (
     "Customer ID,Transaction ID,Transaction time,Amount\n"
@@ -39,11 +46,16 @@ CASHBACK = (
 )
 
 
-def _modules_after(*args: str) -> tuple[int, list[str]]:
+def _run_probe(*args: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=120, check=False)
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def _modules_after(*args: str) -> tuple[int, list[str]]:
+    report = _run_probe(*args)
     return int(report["code"]), list(report["modules"])
 
 
@@ -66,6 +78,16 @@ def test_validate_loads_only_the_intake_engine(tmp_path: Path) -> None:
     assert code == 0
     assert "gameball_batch.validate" in modules
     assert _heavy(modules) == []
+
+
+def test_only_validate_ends_without_tearing_down(tmp_path: Path) -> None:
+    """validate holds nothing to close, so its process ends at once (cli.run); commands
+    that may hold a ledger or threads, and --help, exit the usual way."""
+    path = tmp_path / "cashback.csv"
+    path.write_text(CASHBACK, encoding="utf-8")
+    assert _run_probe("validate", str(path), "--type", "cashback")["quick"] is True
+    assert _run_probe("--help")["quick"] is False
+    assert _run_probe("types")["quick"] is False
 
 
 def test_the_command_table_matches_what_the_modules_register() -> None:
