@@ -303,15 +303,25 @@ def plan_chunks(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
     if not 1 <= size <= MAX_ITEMS_PER_REQUEST:
         raise ValueError(f"chunk size must be 1 to {MAX_ITEMS_PER_REQUEST}, got {size}")
     bt, clean = result.batch_type, result.clean
+    spelled: dict[str, pa.Array] = {}
     if bt.group_by == "orderId":
         items = _order_items(bt, clean)
     elif any(str(c) == _EVENT for c in clean.columns):
         items = _event_items(clean)
     else:
-        items = _flat_items(bt, clean, _spelled(result))
+        items = _flat_items(bt, clean, spelled)  # spelled is filled below, before rendering
     items.keys = items.keys.cast(_TEXT)
     unique = result.unique_keys and bt.group_by is None  # validate refused every repeat
-    placement, busiest = _placement(items, size, unique=unique)
+    if result.number_texts is None:
+        placement, busiest = _placement(items, size, unique=unique)
+    else:
+        # Placing items needs only their keys and customers, and which float texts can be
+        # sent as written needs only the texts: both are numpy and arrow passes that run
+        # without the GIL, so the two cores do them side by side.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            placed = pool.submit(_placement, items, size, unique=unique)
+            spelled.update(_spelled(result))
+            placement, busiest = placed.result()
     chunks = list(_chunks(items, placement))
     return ChunkPlan(bt, chunks, item_count=len(items), row_count=len(clean),
                      busiest_customer=busiest)
@@ -566,8 +576,10 @@ def _render(
 
 def _flat_items(bt: BatchType, clean: pd.DataFrame,
                 spelled: dict[str, pa.Array] | None = None) -> _Items:
+    """One item per row. ``spelled`` (see :func:`_spelled`) is read when a block is
+    rendered, not now: the planner fills it while the items are being placed."""
     paths = [str(c) for c in clean.columns]
-    spelled = spelled or {}
+    spelled = {} if spelled is None else spelled
 
     def render(start: int, stop: int) -> list[Piece]:  # one row block; pieces stay small
         return _tree_pieces(clean.iloc[start:stop], paths, keep_empty=True,
