@@ -121,7 +121,15 @@ def main() -> None:
     """Push spreadsheets into Gameball's Batch API, every row exactly once."""
 
 
+_own_process = False
 _skip_teardown = False
+
+
+def own_process() -> bool:
+    """Whether this process was started as the command line (:func:`run`), so a command
+    may tune it for itself; False for a caller of :data:`main` in its own process (tests,
+    ``CliRunner``, another program)."""
+    return _own_process
 
 
 def end_without_teardown() -> None:
@@ -137,6 +145,8 @@ def end_without_teardown() -> None:
 
 def run() -> None:
     """The process entry point (``python -m gameball_batch``, the ``gameball-batch`` script)."""
+    global _own_process
+    _own_process = True
     try:
         main()
     except SystemExit as exc:

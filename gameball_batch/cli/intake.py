@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import gc
 import importlib
 import json
 import os
@@ -302,21 +303,28 @@ def _one_shot_process() -> None:
     - glibc keeps big blocks in its heap (no ``mmap``/``munmap`` per numpy array) and never
       trims it; arrow's mimalloc never purges freed pages;
     - OpenBLAS starts a thread per core at numpy's import; validation never uses it;
+    - Python's cyclic garbage collector is off: importing pandas and arrow allocates
+      enough objects to run full collections over all of them (~6 % of the process's CPU
+      in a profile), and the process ends before any cycle's memory would matter;
     - the process ends without tearing its tables down
       (:func:`gameball_batch.cli.end_without_teardown`).
 
     Each was measured in interleaved fresh processes (bench/README.md, issue 18, Session
-    6). The environment variables are read when the libraries load, so all of this is done
-    only while arrow and numpy are not loaded yet (a fresh process); an in-process caller
-    (tests, another program) keeps its own settings.
+    6). Only a process started as the command line is tuned (``cli.run``); a caller of the
+    command in its own process (tests, another program) keeps its settings. The
+    environment variables are read when the libraries load, so they are set only while
+    arrow and numpy are not loaded yet.
     """
+    from gameball_batch import cli
+
+    if not cli.own_process():
+        return
     if "pyarrow" not in sys.modules and "numpy" not in sys.modules:
         os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-        _keep_heap()
-    from gameball_batch.cli import end_without_teardown
-
-    end_without_teardown()
+    _keep_heap()
+    gc.disable()
+    cli.end_without_teardown()
 
 
 def _keep_heap() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -192,6 +193,21 @@ def test_the_real_command_flushes_everything_and_keeps_its_exit_code(tmp_path: P
         [sys.executable, "-m", "gameball_batch", "validate", str(bad), "--type", "cashback",
          "--json"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
         check=False).stdout)["issues"]) == 3000  # ~600 KB of JSON, well past a pipe buffer
+
+
+def test_validate_in_process_leaves_the_callers_process_as_it_was(
+        mixed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a process started as the command line is tuned for a one-shot run (garbage
+    collector off, allocator settings, no tear-down): a caller of the command keeps its own."""
+    from gameball_batch import cli
+
+    for name in ("MIMALLOC_PURGE_DELAY", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert invoke("validate", str(mixed), "--type", "cashback")[0] == 1
+    assert gc.isenabled()
+    assert not cli.own_process()
+    assert "MIMALLOC_PURGE_DELAY" not in os.environ
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
 
 
 # --- reading options: header row, encoding, decimal mark, custom-column kinds ------------------
