@@ -126,6 +126,7 @@ def read_and_validate(
     unreadable: int = EXIT_USAGE, max_bytes: int | None = None, max_rows: int | None = None,
 ) -> ReadResult:
     """Read, map and validate ``file``; ``fail(message, code)`` ends the command."""
+    contents = _reading_meanwhile(file)
     from gameball_batch import mapping  # arrow only: reading a file needs no pandas
     from gameball_batch.ingest import IngestError, read_table
 
@@ -136,7 +137,7 @@ def read_and_validate(
         fail(str(exc), EXIT_USAGE)
     with _importing_meanwhile("gameball_batch.validate"):
         try:
-            data = file.read_bytes()
+            data = contents()
         except OSError as exc:
             fail(f"Could not read {file}: {exc.strerror or exc}", unreadable)
         try:
@@ -163,6 +164,32 @@ def read_and_validate(
                                date_order=reading.date_order, decimal=reading.decimal,
                                kinds=kinds)
     return ReadResult(table, chosen, result)
+
+
+def _reading_meanwhile(file: Path) -> Callable[[], bytes]:
+    """Start reading ``file`` on a thread; call the result for its bytes (or its OSError).
+
+    Reading a big file is a system call that runs without the GIL, while importing arrow
+    and the mapping rules holds it: the two overlap instead of following each other.
+    """
+    done: list[bytes | OSError] = []
+
+    def read() -> None:
+        try:
+            done.append(file.read_bytes())
+        except OSError as exc:
+            done.append(exc)
+
+    thread = threading.Thread(target=read, name=f"read {file.name}", daemon=True)
+    thread.start()
+
+    def contents() -> bytes:
+        thread.join()
+        if isinstance(done[0], OSError):
+            raise done[0]
+        return done[0]
+
+    return contents
 
 
 @contextlib.contextmanager
