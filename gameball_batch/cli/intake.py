@@ -13,6 +13,10 @@ The reading options (``--sheet``, ``--map``, ``--date-order``, ``--header-row``,
 ``--decimal``, ``--kind``) and :func:`read_and_validate` are shared with ``submit``, so
 both commands read a file exactly alike.
 
+``validate`` run as its own process (``python -m gameball_batch``) tunes that process for
+one short run and ends it without tear-down (:func:`_one_shot_process`); called in
+process (tests, ``CliRunner``) it changes nothing of its caller's.
+
 This module must not send anything, touch the ledger or import streamlit.
 """
 
@@ -364,8 +368,8 @@ def _keep_heap() -> None:
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    mallopt(m_mmap_threshold, 1 << 30)
-    mallopt(m_trim_threshold, 1 << 31)
+    mallopt(m_mmap_threshold, 1 << 30)  # C ints: 1 GB is far above any block here
+    mallopt(m_trim_threshold, 1 << 30)
     mallopt(m_top_pad, 256 << 20)
 
 
