@@ -359,13 +359,24 @@ def _one_shot_process() -> None:
 
 
 def _keep_heap() -> None:
-    """glibc: big blocks from the heap, never trimmed (``mallopt``; no-op elsewhere)."""
+    """glibc: big blocks from the heap, never trimmed (``mallopt``); Linux: no transparent
+    huge pages for this process. No-op elsewhere.
+
+    numpy and mimalloc ask for huge pages on their big buffers; each first touch then
+    clears 2 MB, and when the kernel has no free 2 MB page at hand it compacts memory
+    first, in the faulting thread: on a shared machine that showed as 0.3 s to 1 s of
+    system time from one run to the next."""
     if not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+    except OSError:
+        return
+    pr_set_thp_disable = 41
+    with contextlib.suppress(AttributeError):
+        libc.prctl(pr_set_thp_disable, 1, 0, 0, 0)
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:  # not glibc (musl has no mallopt)
         return
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
     mallopt(m_mmap_threshold, 1 << 30)  # C ints: 1 GB is far above any block here

@@ -203,11 +203,20 @@ def test_validate_in_process_leaves_the_callers_process_as_it_was(
 
     for name in ("MIMALLOC_PURGE_DELAY", "OPENBLAS_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
+    huge_pages = _huge_pages_setting()
     assert invoke("validate", str(mixed), "--type", "cashback")[0] == 1
+    assert _huge_pages_setting() == huge_pages
     assert gc.isenabled()
     assert not cli.own_process()
     assert "MIMALLOC_PURGE_DELAY" not in os.environ
     assert "OPENBLAS_NUM_THREADS" not in os.environ
+
+
+def _huge_pages_setting() -> str:
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return ""
+    return "".join(line for line in status.read_text().splitlines() if "THP" in line)
 
 
 # --- reading options: header row, encoding, decimal mark, custom-column kinds ------------------
