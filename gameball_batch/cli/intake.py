@@ -332,7 +332,8 @@ def _one_shot_process() -> None:
     again. A process that ends within a second has no reason to give memory back:
 
     - glibc keeps big blocks in its heap (no ``mmap``/``munmap`` per numpy array) and never
-      trims it; arrow's mimalloc never purges freed pages;
+      trims it; arrow's mimalloc never purges freed pages; no transparent huge pages (see
+      :func:`_keep_heap`);
     - OpenBLAS starts a thread per core at numpy's import; validation never uses it;
     - Python's cyclic garbage collector is off: importing pandas and arrow allocates
       enough objects to run full collections over all of them (~6 % of the process's CPU
