@@ -306,8 +306,9 @@ class _Pending:
 
     def _result(self) -> list[Any]:
         if self._rows is None:
-            self._tx.sync()
             cur = self._cursor
+            if cur.pgresult is None:  # not answered yet (a wait may have brought it already)
+                self._tx.sync()
             self._rows = cur.fetchall() if cur.description is not None else []
         return self._rows
 
@@ -501,8 +502,8 @@ class PgLedger(Ledger):
                     yield tx
                     for statement in ("COMMIT",) if quiet else self._commit:
                         tx.send(statement)
-                    tx.sync()
-            except psycopg.Error as exc:  # from leaving the pipeline
+                # Leaving the pipeline waits for the COMMIT (and raises what failed).
+            except psycopg.Error as exc:
                 _rollback(conn)
                 raise _convert(exc) from exc
             except BaseException:

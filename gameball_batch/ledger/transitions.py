@@ -151,9 +151,13 @@ def insert(tx: sqlite3.Connection, job_id: str, chunks: list[NewChunk],
 # --- row sets: read, change, write back with their tallies (schema 9) ----------------------
 
 
+def _ask_rows(tx: sqlite3.Connection, job_id: str, chunk: int) -> Any:
+    return tx.execute("SELECT rows FROM row_sets WHERE job_id = ? AND chunk_idx = ?",
+                      (job_id, chunk))
+
+
 def load(tx: sqlite3.Connection, job_id: str, chunk: int) -> RowSet | None:
-    r = tx.execute("SELECT rows FROM row_sets WHERE job_id = ? AND chunk_idx = ?",
-                   (job_id, chunk)).fetchone()
+    r = _ask_rows(tx, job_id, chunk).fetchone()
     return None if r is None else RowSet.decode(r[0])
 
 
@@ -403,15 +407,19 @@ def finish(tx: sqlite3.Connection, f: ChunkFinish, p: Prepared, now: float) -> b
     the ``unlisted`` verdict.
     """
     who = f.cause if f.cause in (OPERATOR, EVIDENCE) else OWNER
+    # The rows are asked for before the guarded move, which does not change them: on
+    # PostgreSQL both answers then come back in one round trip (see postgres._Tx).
+    rows = _ask_rows(tx, f.job_id, f.index)
     if not move_chunk(tx, f.job_id, f.index, f.state, expect=f.expect, who=who,
                       owner=f.owner, now=now,
                       sets={"last_error": f.error, "finished_at": now}):
         return False
     if p.results is not None:
         tx.execute(SET_RESULTS, (f.job_id, f.index, p.results))
-    rs = load(tx, f.job_id, f.index)
-    if rs is None:
+    r = rows.fetchone()
+    if r is None:
         return True
+    rs = RowSet.decode(r[0])
     applied_from = _row_sources(ROW_APPLIED, f.cause) if p.applied else ()
     own = {o.key: o for o in p.outcomes}
     sources = {status: _row_sources(status, f.cause) for status in {o.status for o in own.values()}}
