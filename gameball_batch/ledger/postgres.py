@@ -6,7 +6,10 @@ plumbing, and only that lives here:
 
 - **Connections** come from psycopg's pool. A read borrows a connection for one statement
   (or, between ``BEGIN`` and ``COMMIT``, for one snapshot) and gives it back; a write
-  transaction holds one until it commits.
+  transaction holds one until it commits, in pipeline mode: its statements are sent at
+  once and waited for only when their answer is read (see :class:`_Tx`).
+- **Durability is SQLite's**: the claim of a chunk before its POST waits for the disk at
+  commit; other writes commit with ``synchronous_commit`` off (see :meth:`PgLedger._tx`).
 - **One writer at a time, as on SQLite.** Each write transaction first takes a
   transaction-scoped advisory lock of the ledger's schema. The transitions read a chunk's
   row set, move its rows and write it back; the guarded updates check a state and then set
