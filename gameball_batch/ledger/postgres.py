@@ -493,27 +493,39 @@ class PgLedger(Ledger):
         puts in doubt, never "not sent". ``bulk`` needs no page cache here. ``quiet``: a
         write no page shows (a rate-limit booking) notifies no listener.
         """
-        import psycopg
-
-        with self._write_lock.hold(sending=sending, background=background), \
-                self._pool.connection() as conn:
-            try:
-                with conn.pipeline() as pipeline:
-                    tx = _Tx(conn, pipeline)
-                    for statement in self._begin if sync else self._begin_lazy:
-                        tx.send(statement)  # waited for with the first statement read
-                    yield tx
-                    for statement in ("COMMIT",) if quiet else self._commit:
-                        tx.send(statement)
-                # Leaving the pipeline waits for the COMMIT (and raises what failed).
-            except psycopg.Error as exc:
-                _rollback(conn)
-                raise _convert(exc) from exc
-            except BaseException:
-                _rollback(conn)  # after the pipeline: the transaction may still be open
-                raise
+        with contextlib.ExitStack() as turn:
+            turn.enter_context(self._write_lock.hold(sending=sending, background=background))
+            with self._pool.connection() as conn:
+                yield from self._pipelined(conn, turn, sync=sync, quiet=quiet)
         if not quiet:  # our own write: this process's pages see it at once, unnotified
             self._changes += 1
+
+    def _pipelined(self, conn: Any, turn: contextlib.ExitStack, *, sync: bool,
+                   quiet: bool) -> Iterator[_Tx]:
+        """The transaction of :meth:`_tx` on ``conn``; ``turn`` holds this process's turn
+        to write, given up once the COMMIT is sent."""
+        import psycopg
+
+        try:
+            with conn.pipeline() as pipeline:
+                tx = _Tx(conn, pipeline)
+                for statement in self._begin if sync else self._begin_lazy:
+                    tx.send(statement)  # waited for with the first statement read
+                yield tx
+                for statement in ("COMMIT",) if quiet else self._commit:
+                    tx.send(statement)
+                # The COMMIT is on its way: the next writer of this process may send its
+                # own statements now. The server runs them once this commit has released
+                # the advisory lock, so writes stay one at a time, and the next one does
+                # not wait a round trip for this one's answer.
+                turn.close()
+            # Leaving the pipeline waits for the COMMIT (and raises what failed).
+        except psycopg.Error as exc:
+            _rollback(conn)
+            raise _convert(exc) from exc
+        except BaseException:
+            _rollback(conn)  # after the pipeline: the transaction may still be open
+            raise
 
     def _migrate(self) -> None:
         with self._tx() as tx:
