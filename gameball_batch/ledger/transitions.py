@@ -201,8 +201,13 @@ def write_sets(tx: sqlite3.Connection, job_id: str, sets: Collection[tuple[int, 
 # --- chunks --------------------------------------------------------------------------------
 
 
-def claim(tx: sqlite3.Connection, job_id: str, index: int, owner: str, now: float) -> bool:
-    """pending → sending, only for the holder of a live lease on a job still sending."""
+def claim(tx: sqlite3.Connection, job_id: str, index: int, owner: str, now: float) -> Any:
+    """pending → sending, only for the holder of a live lease on a job still sending.
+
+    Returns the statement's result: its ``rowcount`` is 1 when the chunk was claimed. The
+    caller may read it after the commit (a claim that moved nothing wrote nothing), so on
+    PostgreSQL the whole claim is one round trip.
+    """
     _check_chunk((CHUNK_PENDING,), CHUNK_SENDING, OWNER)
     return tx.execute(
         "UPDATE chunks SET state = 'sending', attempts = attempts + 1, owner = ?, "
@@ -210,7 +215,7 @@ def claim(tx: sqlite3.Connection, job_id: str, index: int, owner: str, now: floa
         "AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? "
         "AND lease_expires > ? AND state IN ('queued', 'running'))",
         (owner, now, now, job_id, index, job_id, owner, now),
-    ).rowcount == 1
+    )
 
 
 def move_chunk(
