@@ -722,15 +722,19 @@ class Ledger:
         """
         now = self._clock()
         with self._tx(sending=True, sync=True) as tx:
-            if not tr.claim(tx, job_id, index, owner, now):
-                return None
-            r = tx.execute(
+            # Asked before the claim, which changes neither, and both answers read after
+            # the commit: on PostgreSQL the claim is one round trip (statements are
+            # pipelined and waited for when read), on SQLite nothing changes.
+            asked = tx.execute(
                 "SELECT p.payload, c.doubts FROM chunks AS c JOIN chunk_payloads AS p "
                 "ON p.job_id = c.job_id AND p.idx = c.idx WHERE c.job_id = ? AND c.idx = ?",
                 (job_id, index),
-            ).fetchone()
-            payload, doubts = r["payload"], int(r["doubts"])
-        return unpack(payload), doubts  # unpacked after the commit: senders wait less
+            )
+            claimed = tr.claim(tx, job_id, index, owner, now)
+        if claimed.rowcount != 1:
+            return None
+        r = asked.fetchone()
+        return unpack(r["payload"]), int(r["doubts"])  # unpacked after the commit
 
     def mark_pending(
         self, job_id: str, index: int, *, error: str | None, not_before: float = 0.0,

@@ -151,9 +151,13 @@ def insert(tx: sqlite3.Connection, job_id: str, chunks: list[NewChunk],
 # --- row sets: read, change, write back with their tallies (schema 9) ----------------------
 
 
+def _ask_rows(tx: sqlite3.Connection, job_id: str, chunk: int) -> Any:
+    return tx.execute("SELECT rows FROM row_sets WHERE job_id = ? AND chunk_idx = ?",
+                      (job_id, chunk))
+
+
 def load(tx: sqlite3.Connection, job_id: str, chunk: int) -> RowSet | None:
-    r = tx.execute("SELECT rows FROM row_sets WHERE job_id = ? AND chunk_idx = ?",
-                   (job_id, chunk)).fetchone()
+    r = _ask_rows(tx, job_id, chunk).fetchone()
     return None if r is None else RowSet.decode(r[0])
 
 
@@ -197,8 +201,13 @@ def write_sets(tx: sqlite3.Connection, job_id: str, sets: Collection[tuple[int, 
 # --- chunks --------------------------------------------------------------------------------
 
 
-def claim(tx: sqlite3.Connection, job_id: str, index: int, owner: str, now: float) -> bool:
-    """pending → sending, only for the holder of a live lease on a job still sending."""
+def claim(tx: sqlite3.Connection, job_id: str, index: int, owner: str, now: float) -> Any:
+    """pending → sending, only for the holder of a live lease on a job still sending.
+
+    Returns the statement's result: its ``rowcount`` is 1 when the chunk was claimed. The
+    caller may read it after the commit (a claim that moved nothing wrote nothing), so on
+    PostgreSQL the whole claim is one round trip.
+    """
     _check_chunk((CHUNK_PENDING,), CHUNK_SENDING, OWNER)
     return tx.execute(
         "UPDATE chunks SET state = 'sending', attempts = attempts + 1, owner = ?, "
@@ -206,7 +215,7 @@ def claim(tx: sqlite3.Connection, job_id: str, index: int, owner: str, now: floa
         "AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? "
         "AND lease_expires > ? AND state IN ('queued', 'running'))",
         (owner, now, now, job_id, index, job_id, owner, now),
-    ).rowcount == 1
+    )
 
 
 def move_chunk(
@@ -403,15 +412,19 @@ def finish(tx: sqlite3.Connection, f: ChunkFinish, p: Prepared, now: float) -> b
     the ``unlisted`` verdict.
     """
     who = f.cause if f.cause in (OPERATOR, EVIDENCE) else OWNER
+    # The rows are asked for before the guarded move, which does not change them: on
+    # PostgreSQL both answers then come back in one round trip (see postgres._Tx).
+    rows = _ask_rows(tx, f.job_id, f.index)
     if not move_chunk(tx, f.job_id, f.index, f.state, expect=f.expect, who=who,
                       owner=f.owner, now=now,
                       sets={"last_error": f.error, "finished_at": now}):
         return False
     if p.results is not None:
         tx.execute(SET_RESULTS, (f.job_id, f.index, p.results))
-    rs = load(tx, f.job_id, f.index)
-    if rs is None:
+    r = rows.fetchone()
+    if r is None:
         return True
+    rs = RowSet.decode(r[0])
     applied_from = _row_sources(ROW_APPLIED, f.cause) if p.applied else ()
     own = {o.key: o for o in p.outcomes}
     sources = {status: _row_sources(status, f.cause) for status in {o.status for o in own.values()}}

@@ -4,6 +4,7 @@ SQLite ledger, and the whole suite's second pass checks that.)"""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -87,3 +88,36 @@ def test_a_page_hears_of_another_process_writing(tmp_path: Path) -> None:
         later = jobs_model.load_snapshot(page, "j1", cache=cache)
         assert later is not None
         assert later.job.state == lg.JOB_PAUSED
+
+
+def test_only_the_claim_waits_for_the_disk(tmp_path: Path) -> None:
+    """As on SQLite: the claim before a POST is on disk when it commits; other writes
+    commit without waiting for the disk (a crash can cost them, never the claim)."""
+    with open_test_ledger(tmp_path) as led:
+        with led._tx(sending=True, sync=True) as tx:
+            claim = tx.execute("SHOW synchronous_commit").fetchone()[0]
+        with led._tx() as tx:
+            other = tx.execute("SHOW synchronous_commit").fetchone()[0]
+    assert (claim, other) == ("on", "off")
+
+
+def test_a_write_that_fails_part_way_leaves_nothing_and_the_ledger_usable(
+    tmp_path: Path,
+) -> None:
+    """Writes are pipelined (sent at once, waited for when read): a failure among them
+    still undoes the whole transaction and reaches the caller as the DB-API error."""
+    with open_test_ledger(tmp_path) as led:
+        _job(led)
+        before = [e.action for e in led.audit_entries("j1")]
+
+        def duplicate_after_a_note() -> None:
+            with led._tx() as tx:
+                led._audit(tx, "amira", "note", "j1", {"why": "undone"})
+                tx.execute("INSERT INTO jobs (id, batch_type) VALUES (?, ?)", ("j1", "x"))
+
+        with pytest.raises(sqlite3.IntegrityError):
+            duplicate_after_a_note()
+        assert [e.action for e in led.audit_entries("j1")] == before
+        for _ in range(12):  # more writes than the pool has connections: none left broken
+            led.audit("amira", "note", "j1", {"why": "kept"})
+        assert [e.action for e in led.audit_entries("j1")] == [*before, *["note"] * 12]
