@@ -443,6 +443,7 @@ class Runner:
             return False
         try:
             self._lost.discard(job_id)
+            self._states.pop(job_id, None)  # a reading from an earlier drive is stale now
             job = self._job(job_id)
             bt = batch_types.get(job.batch_type)
             self.ledger.recover_sending(job_id, self.owner_id)
@@ -457,6 +458,7 @@ class Runner:
                 self._settle(job_id)
         finally:
             self.ledger.release_lease(job_id, self.owner_id)
+            self._states.pop(job_id, None)
         return True
 
     def _leaving(self, job_id: str, deadline: float | None) -> bool:

@@ -260,6 +260,26 @@ def test_stop_mid_job_leaves_every_row_applied_or_not_applied(
     assert applied == set(applied_counts(sandbox, "cashback"))
 
 
+def test_a_stop_recorded_during_a_send_lets_no_later_chunk_leave(
+    sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
+) -> None:
+    """The runner reads a job's state at most every quarter second between chunks; a stop
+    recorded meanwhile is still honoured at once, by the claim's own guard."""
+    job_id = add_job(ledger, "cashback", [item_for("cashback", i) for i in range(10)],
+                     per_chunk=2)
+
+    def stop_during_first_send(*_args: Any) -> None:
+        jobs.request_stop(ledger, job_id, "lead")
+
+    make_runner(concurrency=1, before_send=stop_during_first_send).run_until_idle(
+        job_id, timeout=30)
+    assert jobs.summary(ledger, job_id).state == "stopped"
+    assert set(applied_counts(sandbox, "cashback")) == {"CB-0", "CB-1"}  # chunk 0 only
+    statuses = {r.key: r.status for r in ledger.rows(job_id)}
+    assert statuses == {**{f"CB-{i}": "not_applied" for i in range(2, 10)},
+                        "CB-0": "applied", "CB-1": "applied"}
+
+
 def test_pause_sends_nothing_more_and_resume_finishes(
     sandbox: SandboxServer, ledger: Ledger, make_runner: Callable[..., Runner]
 ) -> None:
