@@ -337,8 +337,8 @@ class _Tx:
 
     Statements are sent at once and waited for only when their rows or row count are read:
     a write whose outcome nobody reads rides along with the next read, or the commit. A
-    finished chunk's closing is three round trips instead of eight, and each round trip
-    is time the ledger's one writer holds everyone else up. An error is raised at the
+    finished chunk's closing is two round trips instead of eight (a claim one), and each
+    round trip is time the ledger's one writer holds everyone else up. An error is raised at the
     next wait at the latest, and always before the transaction commits.
     """
 
@@ -489,9 +489,10 @@ class PgLedger(Ledger):
         moments, and never out of order, since the WAL is one sequence and a ``sync``
         commit flushes everything before it. A database crash can lose the last fraction of
         a second of them, which costs what an OS crash costs a SQLite ledger: a chunk
-        recorded ``accepted`` or finished may fall back to ``sending``, which a takeover
-        puts in doubt, never "not sent". ``bulk`` needs no page cache here. ``quiet``: a
-        write no page shows (a rate-limit booking) notifies no listener.
+        recorded ``accepted`` may fall back to ``sending`` (a takeover puts it in doubt,
+        never "not sent"), a finished one to ``accepted`` (polled again). ``bulk`` needs no
+        page cache here. ``quiet``: a write no page shows (a rate-limit booking) notifies no
+        listener.
         """
         with contextlib.ExitStack() as turn:
             turn.enter_context(self._write_lock.hold(sending=sending, background=background))
