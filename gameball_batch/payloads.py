@@ -20,8 +20,9 @@ that way in the fewest chunks is dealt round-robin. The order is deterministic: 
 clean frame always gives the same bytes.
 
 Speed: item JSON is built column-wise with pyarrow compute (string escaping included;
-``json.dumps`` runs only for cells with control characters and for list cells) and each
-chunk's body is one slice of a single buffer, so a million rows take about a second.
+``json.dumps`` runs only for cells with control characters and for list cells): the
+file's columns are rendered once, and each chunk's body is one arrow ``take`` of its items'
+literal texts and values, so a million rows take well under a second.
 
 This module must not validate (it trusts ``ValidationResult.clean``), send anything, or
 touch the ledger.
@@ -48,7 +49,8 @@ _TEXT = pa.large_string()
 _CONTROL = r"[\x00-\x1f]"
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 _EVENT, _METADATA, _LINE = "event", "metadata.", "lineItems."
-_BLOCK_ITEMS = 32 * 1024  # items whose JSON is built at once (a few MB: memory stays warm)
+_SCAN = 1 << 20  # bytes of text scanned at once for characters JSON must escape
+_BLOCK_ITEMS = 32 * 1024  # items whose values are joined at once (a few MB: memory is reused)
 
 
 class Chunk:
@@ -179,51 +181,18 @@ class _Items:
     """
 
     # (start, stop) -> the pieces whose row-wise concatenation is each item's JSON, for
-    # items start:stop in file order (no separators: the body builder adds them).
+    # items start:stop in file order (no separators: the body builder adds them). The
+    # planner asks once, for every item of the file.
     render: Callable[[int, int], list[Piece]]
     keys: pa.Array  # large_string
     row_values: np.ndarray  # int64 source rows, grouped by item
     row_starts: np.ndarray | None = None
     customers: pa.Array | None = None  # each item's customerId; None: the key is the customer
-    # For items rendered from frame rows (one row an item): the pieces of the given items
-    # only, for a block whose items are scattered over the file (a round-robin plan), so
-    # it does not render the whole stretch between them.
-    render_items: Callable[[np.ndarray], list[Piece]] | None = None
     order: np.ndarray | None = None  # item i in sending order is item order[i] of the file
     key_order: np.ndarray | None = None  # keys[key_order[i]] is item i's key (reordered)
 
     def __len__(self) -> int:
         return len(self.keys) if self.key_order is None else len(self.key_order)
-
-    def sources(self, start: int, stop: int) -> list[_Source]:
-        """Where items ``start:stop`` of the sending order are written from.
-
-        Asked for a block at a time: building the whole file's JSON at once allocates it all
-        at once, and touching that much fresh memory costs more than building it. A block
-        whose items lie close together in the file renders its stretch of the file and
-        picks its items by index when the bodies are put together: no copy of the frame,
-        no take of its text. A plan that kept file order and moved repeats forward leaves
-        most of a block's items at home (the same places in the file) and brings a few
-        from far away (up to the whole file away, after the last chunk comes the first):
-        the home stretch is rendered as it is and only the far ones from their rows.
-        """
-        if self.order is None:
-            every = np.arange(stop - start, dtype=np.int64)
-            return [_Source(self.render(start, stop), every, every)]
-        part = self.order[start:stop]
-        everywhere = np.arange(len(part), dtype=np.int64)
-        if not len(part):
-            return [_Source(self.render(0, 0), part, part)]
-        low, high = int(part.min()), int(part.max()) + 1
-        if self.render_items is None or high - low <= 2 * len(part):
-            return [_Source(self.render(low, high), part - low, everywhere)]
-        home = (part >= start) & (part < stop)
-        if 2 * int(home.sum()) < len(part):  # scattered (a round-robin plan): rows only
-            return [_Source(self.render_items(part), everywhere, everywhere)]
-        far = np.flatnonzero(~home)
-        return [_Source(self.render(start, stop), part[home] - start, np.flatnonzero(home)),
-                _Source(self.render_items(part[far]), np.arange(len(far), dtype=np.int64),
-                        far)]
 
     def key_tuple(self, start: int, stop: int) -> tuple[str, ...]:
         if self.key_order is not None:  # taken lazily: a chunk's keys only when asked for
@@ -247,16 +216,15 @@ class _Items:
         keys, key_order = self.keys, order if self.key_order is None else self.key_order[order]
         moved = order if self.order is None else self.order[order]
         if self.row_starts is None:
-            return _Items(self.render, keys, self.row_values[order],
-                          render_items=self.render_items, order=moved, key_order=key_order)
+            return _Items(self.render, keys, self.row_values[order], order=moved,
+                          key_order=key_order)
         lengths = np.diff(self.row_starts)[order]
         starts = np.zeros(len(order) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         first = self.row_starts[order]
         within = np.arange(int(starts[-1]), dtype=np.int64) - np.repeat(starts[:-1], lengths)
         values = self.row_values[np.repeat(first, lengths) + within]
-        return _Items(self.render, keys, values, starts, render_items=self.render_items,
-                      order=moved, key_order=key_order)
+        return _Items(self.render, keys, values, starts, order=moved, key_order=key_order)
 
 
 def _row_columns(items: _Items, start: int, indices: list[int],
@@ -276,17 +244,6 @@ def _row_columns(items: _Items, start: int, indices: list[int],
                    else items.key_order[start:stop])
     keys = pc.take(items.keys, pa.array(key_of_item[item_of_row]))
     return np.asarray(rows, dtype=np.int64), chunk_of_item[item_of_row], keys
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Some items of a block: the pieces of a stretch of rows, which row of the stretch
-    each item is (``pick``) and where each item goes in the block's sending order
-    (``places``)."""
-
-    pieces: list[Piece]
-    pick: np.ndarray
-    places: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -461,7 +418,11 @@ def _any_byte_needs_escape(arr: pa.Array) -> bool:
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)
     span = np.frombuffer(data, dtype=np.uint8)[
         int(offsets[arr.offset]) : int(offsets[arr.offset + len(arr)])]
-    return bool(((span < 0x20) | (span == 0x22) | (span == 0x5C)).any())
+    # A window at a time: the comparisons' scratch arrays stay small and are reused,
+    # where a whole column's would be fresh memory (tens of MB) for each of them. The
+    # minimum needs no scratch at all.
+    return any(window.min() < 0x20 or (window == 0x22).any() or (window == 0x5C).any()
+               for window in (span[at : at + _SCAN] for at in range(0, len(span), _SCAN)))
 
 
 def _json_objects(series: pd.Series) -> pa.Array:
@@ -586,15 +547,9 @@ def _flat_items(bt: BatchType, clean: pd.DataFrame,
                             spelled={p: t.slice(start, stop - start)
                                      for p, t in spelled.items()})
 
-    def render_items(rows: np.ndarray) -> list[Piece]:
-        taken = pa.array(rows)
-        return _tree_pieces(clean.take(rows), paths, keep_empty=True,
-                            spelled={p: t.take(taken) for p, t in spelled.items()})
-
     keys = _key_text(clean, bt.result_key)
     customers = None if bt.result_key == "customerId" else _key_text(clean, "customerId")
-    return _Items(render, keys, np.asarray(clean.index, dtype="int64"),
-                  customers=customers, render_items=render_items)
+    return _Items(render, keys, np.asarray(clean.index, dtype="int64"), customers=customers)
 
 
 def _spelled(result: ValidationResult) -> dict[str, pa.Array]:
@@ -999,12 +954,13 @@ def _chunks(items: _Items, placement: Sequence[Sequence[int]]) -> Iterator[Chunk
             if placement else np.zeros(0, dtype=np.int64)
         if (order != np.arange(len(order))).any():
             items = items.reordered(order)
+    sizes = [len(chunk) for chunk in placement]
+    layout = _Layout.of(items, sizes)
     blocks = list(_blocks(placement))
 
     def bodies(block: tuple[int, list[Sequence[int]]]) -> list[bytes]:
         start, chunks = block
-        sizes = [len(chunk) for chunk in chunks]
-        return _bodies(items.sources(start, start + sum(sizes)), sizes)
+        return layout.bodies(start, [len(chunk) for chunk in chunks])
 
     # Building a block is mostly arrow and numpy kernels that run without the GIL: two
     # threads build blocks side by side on the two cores; map() keeps their order.
@@ -1079,77 +1035,133 @@ def _elements(pieces: Sequence[Piece], pick: np.ndarray, present: np.ndarray | N
         out.append(_Values(piece.cast(_TEXT), present))
 
 
-def _bodies(sources: Sequence[_Source], sizes: Sequence[int]) -> list[bytes]:
-    """The request bodies of consecutive chunks of ``sizes`` items, written from
-    ``sources`` (which cover every place of the block once).
+@dataclass(frozen=True)
+class _Literal:
+    """Literal text of one element of every item: text ``ids[choice[i]]`` of the
+    layout's literals for the item at place ``i`` of the sending order (``ids[0]`` for
+    all when ``choice`` is None)."""
 
-    Every item is written as a few elements: its literal text and array values, with
+    ids: np.ndarray
+    choice: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class _Value:
+    """A value element of every item: ``array[pick[i]]`` for the item at place ``i`` of
+    the sending order, ``other[other_at[i]]`` where that is ≥ 0, and nothing where
+    ``present`` is False."""
+
+    array: pa.Array
+    present: np.ndarray | None
+    other: pa.Array | None
+    other_at: np.ndarray | None
+
+
+@dataclass
+class _Layout:
+    """Every item of a plan as a row of elements: literal texts and column values, with
     the item separator, ``{"body":[`` and ``]}`` folded into the literal text next to
-    them. One ``take`` over the block's values (literal texts first) copies every element
-    into place: the data buffer it returns is the bodies back to back, so no item text is
-    built and then copied again, no optional field is joined on its own, and a reordered
-    block is picked in the same pass. Items from different sources may have different
-    elements (an optional field with no gap in one is plain there): the shorter rows of
-    the index grid are padded with "" .
+    them. A block of chunks joins the literal texts and its items' values into one
+    array and writes each item's row of indices into it, so a chunk's body is one
+    ``take`` of its items' rows.
+
+    Made once for the whole plan, not per block: the file's columns are rendered once
+    (no per-block slicing of the frame, casting or escape scan), and an item is found
+    wherever the plan moved it by its row number alone, so items moved far from home
+    cost no rendering of their own.
     """
-    count = sum(len(source.places) for source in sources)
-    if not count:
-        return [(_OPEN + _CLOSE).encode() for _ in sizes]
-    ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
-    starts = np.concatenate(([0], ends[:-1]))
-    first = np.ones(count, dtype=np.int64)  # 0: a chunk's first item, 1: any other
-    first[starts[starts < count]] = 0
-    last = np.zeros(count, dtype=np.int64)  # 1: a chunk's last item
-    last[ends[ends > 0] - 1] = 1
-    layouts: list[list[_Text | _Values]] = []
-    for source in sources:
-        pieces: Sequence[Piece] = source.pieces
+
+    literals: pa.Array  # large_string, "" first
+    columns: list[_Literal | _Value]
+    pick: np.ndarray  # each item's row in the rendered columns, in sending order
+
+    @classmethod
+    def of(cls, items: _Items, sizes: Sequence[int]) -> _Layout:
+        count = sum(sizes)
+        pick = np.arange(count, dtype=np.int64) if items.order is None else items.order
+        if not count:
+            return cls(pa.array([""], type=_TEXT), [], pick)
+        pieces: Sequence[Piece] = items.render(0, len(items.keys))
         if any(isinstance(p, pa.Array) and p.null_count for p in pieces):
             pieces = [_concat(*pieces)]  # not made for items; keeps the joined semantics
-        elements: list[_Text | _Values] = [_Text([_OPEN, _SEPARATOR], first[source.places])]
-        _elements(pieces, source.pick, None, elements)
-        tail = _Text(["", _CLOSE], last[source.places])
+        ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
+        starts = ends - np.asarray(sizes, dtype=np.int64)
+        first = np.ones(count, dtype=np.int64)  # 0: a chunk's first item, 1: any other
+        first[starts[starts < count]] = 0
+        last = np.zeros(count, dtype=np.int64)  # 1: a chunk's last item
+        last[ends[ends > 0] - 1] = 1
+        elements: list[_Text | _Values] = [_Text([_OPEN, _SEPARATOR], first)]
+        _elements(pieces, pick, None, elements)
+        tail = _Text(["", _CLOSE], last)
         if isinstance(elements[-1], _Text):
             elements[-1] = elements[-1].then(tail)
         else:
             elements.append(tail)
-        layouts.append(elements)
-    literals: dict[str, int] = {"": 0}
-    for element in (e for layout in layouts for e in layout):
-        if isinstance(element, _Text):
-            for text in element.texts:
-                literals.setdefault(text, len(literals))
-    values: list[pa.Array] = [pa.array(list(literals), type=_TEXT)]
-    base = len(literals)
-    width = max(len(layout) for layout in layouts)
-    where = np.zeros((count, width), dtype=np.int64)  # 0: "" (padding)
-    for source, layout in zip(sources, layouts, strict=True):
-        grid = np.zeros((len(source.places), width), dtype=np.int64)
-        for column, element in enumerate(layout):
+        literals: dict[str, int] = {"": 0}
+        columns: list[_Literal | _Value] = []
+        for element in elements:
             if isinstance(element, _Text):
-                ids = np.array([literals[t] for t in element.texts], dtype=np.int64)
-                grid[:, column] = ids[0] if element.choice is None else ids[element.choice]
+                ids = [literals.setdefault(text, len(literals)) for text in element.texts]
+                columns.append(_Literal(np.array(ids, dtype=np.int64), element.choice))
             else:
-                spot = base + source.pick
-                values.append(element.array)
-                base += len(element.array)
-                if element.other is not None and element.other_at is not None:
-                    spot = np.where(element.other_at >= 0, base + element.other_at, spot)
-                    values.append(element.other)
-                    base += len(element.other)
-                grid[:, column] = spot if element.present is None else np.where(
-                    element.present, spot, 0)
-        if len(sources) == 1:
-            where = grid  # every place, in order
-        else:
-            where[source.places] = grid
-    text = pc.take(pa.concat_arrays(values), pa.array(where.reshape(-1)))
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
-        text.offset : text.offset + len(text) + 1]
-    data = memoryview(text.buffers()[2]) if text.buffers()[2] is not None else memoryview(b"")
-    cuts = offsets[np.concatenate(([0], ends)) * width].tolist()
-    return [bytes(data[a:b]) if b > a else (_OPEN + _CLOSE).encode()
-            for a, b in pairwise(cuts)]
+                columns.append(_Value(element.array, element.present, element.other,
+                                      element.other_at))
+        return cls(pa.array(list(literals), type=_TEXT), columns, pick)
+
+    def bodies(self, start: int, sizes: Sequence[int]) -> list[bytes]:
+        """The request bodies of consecutive chunks of ``sizes`` items, the first chunk's
+        first item at ``start`` of the sending order."""
+        cuts = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+        stop = start + int(cuts[-1])
+        empty = (_OPEN + _CLOSE).encode()
+        if stop == start:
+            return [empty for _ in sizes]
+        rows = self.pick[start:stop]
+        low, high = int(rows.min()), int(rows.max()) + 1
+        # The block's values: the stretch of rows its items come from, when they lie
+        # close together (the usual plan: a few items moved in from the next chunks),
+        # else just its items' rows. Either way a block-sized array: memory reused from
+        # block to block, where one array of the whole file would be fresh pages.
+        near = high - low <= 2 * len(rows)
+        local = rows - low if near else np.arange(len(rows), dtype=np.int64)
+        arrays: list[pa.Array] = [self.literals]
+        base = len(self.literals)
+        grid = np.empty((len(rows), len(self.columns)), dtype=np.int64)
+        for at, column in enumerate(self.columns):
+            if isinstance(column, _Literal):
+                grid[:, at] = column.ids[0] if column.choice is None else column.ids[
+                    column.choice[start:stop]]
+                continue
+            values = column.array.slice(low, high - low) if near else column.array.take(
+                pa.array(rows))
+            spot = local + base
+            arrays.append(values)
+            base += len(values)
+            if column.other is not None and column.other_at is not None:
+                other_at = column.other_at[start:stop]
+                taken = other_at >= 0
+                arrays.append(column.other.take(pa.array(other_at[taken])))
+                spot[taken] = base + np.arange(int(taken.sum()), dtype=np.int64)
+                base += len(arrays[-1])
+            grid[:, at] = spot if column.present is None else np.where(
+                column.present[start:stop], spot, 0)
+        values = pa.concat_arrays(arrays)
+        width = len(self.columns)
+        index = pa.array(grid.reshape(-1))
+        out: list[bytes] = []
+        for a, b in pairwise(cuts.tolist()):
+            if b <= a:
+                out.append(empty)
+                continue
+            # One take a chunk: its data buffer is the body. Taking a chunk at a time
+            # (not a block) keeps the take's output small enough for the allocator to
+            # hand the same memory back for the next chunk, instead of fresh pages the
+            # kernel must clear for every block: only the bodies' own bytes are new.
+            text = pc.take(values, index.slice(a * width, (b - a) * width))
+            offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
+            begin, end = int(offsets[text.offset]), int(offsets[text.offset + len(text)])
+            out.append(bytes(memoryview(text.buffers()[2])[begin:end]))
+        return out
 
 
 def _blocks(
