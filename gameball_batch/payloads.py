@@ -572,6 +572,7 @@ def _spelled(result: ValidationResult) -> dict[str, pa.Array]:
 
 
 _MAX_SPELLING = 16  # 15 digits and the point
+_WINDOW = 1 << 16  # cells checked at once (scratch arrays of ~0.5 MB)
 
 
 def _as_printed(text: pa.Array, values: np.ndarray) -> np.ndarray:
@@ -585,14 +586,29 @@ def _as_printed(text: pa.Array, values: np.ndarray) -> np.ndarray:
     double, which arrow prints, is this one. ``5.``, ``00042``, ``42.10``, ``+3`` and
     ``0.30000000000000004`` are printed as before. Byte checks on the cells' edges and
     one sum per cell over their bytes: cheaper than a regex, and than printing.
+
+    A window of cells at a time: a dozen scratch arrays of a million cells (or of every
+    byte) would be ~100 MB of fresh pages for the kernel to clear, costing more than the
+    checks; a window's scratch is reused by the next.
     """
+    n = len(text)
+    ok = np.zeros(n, dtype=bool)
+    for at in range(0, n, _WINDOW):
+        stop = min(at + _WINDOW, n)
+        ok[at:stop] = _printed_window(text.slice(at, stop - at), values[at:stop])
+    return ok
+
+
+def _printed_window(text: pa.Array, values: np.ndarray) -> np.ndarray:
+    """:func:`_as_printed` for a few cells."""
     n = len(text)
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + n + 1]
     data = text.buffers()[2]
-    if data is None or not n:
+    if data is None or not n or offsets[-1] == offsets[0]:
         return np.zeros(n, dtype=bool)
-    raw = np.frombuffer(data, dtype=np.uint8)[: int(offsets[-1])]
-    starts, ends = offsets[:-1], offsets[1:]
+    # Positions relative to the window's first byte.
+    raw = np.frombuffer(data, dtype=np.uint8)[int(offsets[0]) : int(offsets[-1])]
+    starts, ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
     length = ends - starts
     ok: np.ndarray = (length >= 1) & (length <= _MAX_SPELLING) & text.is_valid().to_numpy(
         zero_copy_only=False)

@@ -205,3 +205,26 @@ def test_numbers_sent_as_written_give_the_same_bytes_as_numbers_printed(slug: st
     other = dataclasses.replace(result, clean=result.clean.copy())
     assert [c.payload for c in plan_chunks(other, size=50).chunks] == [
         c.payload for c in plan_chunks(printed, size=50).chunks]
+
+
+def test_the_sending_as_written_check_reads_a_long_column_a_window_at_a_time() -> None:
+    """Windows of cells (a run of blanks filling one, nulls, a sliced array) give the
+    same answer as checking a thousand cells at a time."""
+    import numpy as np
+    import pyarrow as pa
+
+    from gameball_batch import payloads
+
+    rng = random.Random(7)
+    spellings = _spellings(rng)
+    cells: list[str | None] = [rng.choice(spellings) for _ in range(60_000)]
+    cells += [""] * (payloads._WINDOW + 5) + [None, "12.5", None]
+    cells += [rng.choice([*spellings, "", None]) for _ in range(60_000)]
+    text = pa.array(["skipped", *cells], type=pa.large_string()).slice(1)
+    values = np.array([float(c) if c else np.nan for c in cells])
+    whole = payloads._as_printed(text, values)
+    pieces = np.concatenate([payloads._as_printed(text.slice(at, 1000), values[at : at + 1000])
+                             for at in range(0, len(text), 1000)])
+    assert len(whole) == len(cells)
+    assert whole.tolist() == pieces.tolist()
+    assert whole.sum() > 20_000
