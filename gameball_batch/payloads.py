@@ -1000,6 +1000,9 @@ class _Text:
     (``texts[0]`` for all when ``choice`` is None)."""
 
     texts: list[str]
+    # The smallest unsigned type that holds the choices (uint8 nearly always): a choice
+    # is made for every item of the file, and int64 arrays of a million items made and
+    # combined one after another cost more in fresh memory than in arithmetic.
     choice: np.ndarray | None = None
 
     def then(self, other: _Text) -> _Text:
@@ -1007,10 +1010,16 @@ class _Text:
         texts = [a + b for a in self.texts for b in other.texts]
         if self.choice is None and other.choice is None:
             return _Text(texts)
-        mine = (np.zeros(1, dtype=np.int64) if self.choice is None
-                else self.choice * len(other.texts))
-        theirs = np.zeros(1, dtype=np.int64) if other.choice is None else other.choice
-        return _Text(texts, np.asarray(mine + theirs, dtype=np.int64))
+        kind = _choice_type(len(texts))
+        mine = (kind.type(0) if self.choice is None
+                else self.choice.astype(kind) * kind.type(len(other.texts)))
+        theirs = kind.type(0) if other.choice is None else other.choice.astype(kind)
+        return _Text(texts, np.asarray(mine + theirs, dtype=kind))
+
+
+def _choice_type(count: int) -> np.dtype[Any]:
+    """The smallest unsigned integer type that numbers ``count`` choices."""
+    return np.min_scalar_type(max(count - 1, 0))
 
 
 @dataclass
@@ -1042,7 +1051,7 @@ def _elements(pieces: Sequence[Piece], pick: np.ndarray, present: np.ndarray | N
             continue
         if isinstance(piece, str):
             text = _Text([piece]) if present is None else _Text(["", piece],
-                                                                present.astype(np.int64))
+                                                                present.astype(np.uint8))
             if out and isinstance(out[-1], _Text):
                 out[-1] = out[-1].then(text)
             else:
@@ -1102,9 +1111,9 @@ class _Layout:
             pieces = [_concat(*pieces)]  # not made for items; keeps the joined semantics
         ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
         starts = ends - np.asarray(sizes, dtype=np.int64)
-        first = np.ones(count, dtype=np.int64)  # 0: a chunk's first item, 1: any other
+        first = np.ones(count, dtype=np.uint8)  # 0: a chunk's first item, 1: any other
         first[starts[starts < count]] = 0
-        last = np.zeros(count, dtype=np.int64)  # 1: a chunk's last item
+        last = np.zeros(count, dtype=np.uint8)  # 1: a chunk's last item
         last[ends[ends > 0] - 1] = 1
         elements: list[_Text | _Values] = [_Text([_OPEN, _SEPARATOR], first)]
         _elements(pieces, pick, None, elements)
