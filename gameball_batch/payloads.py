@@ -803,7 +803,8 @@ def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement 
     natural = -(-n // size)
     if natural != chunk_count:  # a customer has more items than the file has chunks
         return None
-    home = np.arange(n, dtype=np.int64) // size  # each item's chunk
+    home = np.arange(n, dtype=np.int64)
+    home //= size  # each item's chunk (in place: one fresh array, not two)
     width = int(codes.max()) + 1
     moved, present = _repeats_in_chunks(codes, size, natural, width)
     room = size - np.bincount(home[~moved], minlength=natural)
@@ -849,23 +850,34 @@ def _repeats_in_chunks(codes: np.ndarray, size: int, natural: int, width: int,
     in file order first, so an item is a repeat when its customer equals its neighbour's
     before it. The chunks' sorted customers, offset by chunk, are one sorted array for
     membership tests. Two hash tables of a million (chunk, customer) pairs cost several
-    times more.
+    times more. A few dozen chunks at a time: the scratch arrays of the whole file (five
+    of 8 MB) would be fresh pages for the kernel to clear, costing more than the sorting.
     """
     n = len(codes)
-    keyed = np.empty(natural * size, dtype=np.int64)
-    keyed[:n] = codes
-    # Fill the last chunk with customers above every real one, each its own.
-    keyed[n:] = width + np.arange(natural * size - n, dtype=np.int64)
-    keyed = keyed.reshape(natural, size) * size + np.arange(size, dtype=np.int64)
-    keyed.sort(axis=1)
-    customer, place = np.divmod(keyed, size)
-    again = np.zeros(keyed.shape, dtype=bool)
-    again[:, 1:] = customer[:, 1:] == customer[:, :-1]
-    repeats = np.flatnonzero(again)
     moved = np.zeros(natural * size, dtype=bool)
-    moved[repeats // size * size + place.reshape(-1)[repeats]] = True
-    customer += (np.arange(natural, dtype=np.int64) * width)[:, None]
-    return moved[:n], customer.reshape(-1)
+    present = np.empty(natural * size, dtype=np.int64)
+    places = np.arange(size, dtype=np.int64)
+    step = max(1, _WINDOW // size)
+    for first in range(0, natural, step):
+        last = min(first + step, natural)
+        flat = np.empty((last - first) * size, dtype=np.int64)
+        real = codes[first * size : last * size]
+        flat[: len(real)] = real
+        # Fill the last chunk with customers above every real one, each its own.
+        flat[len(real) :] = width + np.arange(first * size + len(real) - n,
+                                              len(flat) + first * size - n, dtype=np.int64)
+        keyed = flat.reshape(last - first, size)
+        keyed *= size
+        keyed += places
+        keyed.sort(axis=1)
+        customer, place = np.divmod(keyed, size)
+        again = np.zeros(keyed.shape, dtype=bool)
+        again[:, 1:] = customer[:, 1:] == customer[:, :-1]
+        repeats = np.flatnonzero(again)
+        moved[first * size + repeats // size * size + place.reshape(-1)[repeats]] = True
+        customer += (np.arange(first, last, dtype=np.int64) * width)[:, None]
+        present[first * size : last * size] = customer.reshape(-1)
+    return moved[:n], present
 
 
 def _members(present: np.ndarray, asked: np.ndarray) -> np.ndarray:

@@ -137,3 +137,26 @@ def test_a_file_sorted_by_customer_is_dealt_so_it_still_takes_the_fewest_request
         customers = [item["customerId"] for item in json.loads(chunk.payload)["body"]]
         assert len(set(customers)) == len(customers) == size
 
+
+
+@pytest.mark.parametrize("size", [1, 7, 1000])
+def test_repeats_found_a_few_chunks_at_a_time_match_a_whole_file_reading(size: int) -> None:
+    """The repeat scan reads a few dozen chunks at a time; the repeats and the sorted
+    (chunk, customer) numbers it returns are those of the whole file read at once."""
+    import numpy as np
+
+    from gameball_batch import payloads
+
+    rng = np.random.default_rng(size)
+    n = 3 * payloads._WINDOW + 17  # several windows, and a last chunk partly filled
+    codes = rng.integers(0, 40_000, n).astype(np.int64)
+    natural = -(-n // size)
+    width = int(codes.max()) + 1
+    moved, present = payloads._repeats_in_chunks(codes, size, natural, width)
+    chunk = np.arange(n) // size
+    assert moved.tolist() == pd.Series(list(zip(chunk.tolist(), codes.tolist(),
+                                                strict=True))).duplicated().tolist()
+    padding = width + np.arange(natural * size - n)
+    keyed = np.concatenate([chunk * width + codes, (natural - 1) * width + padding])
+    expected = np.sort(keyed.reshape(natural, size), axis=1).reshape(-1)
+    assert present.tolist() == expected.tolist()
