@@ -148,6 +148,18 @@ def edges_may_be_space(arr: pa.Array) -> bool:
     if not len(arr):
         return False
     offsets, data = spans(arr)
+    # A window of cells at a time: the scratch arrays (the end positions, the edge bytes,
+    # the masks) of a whole column would be fresh pages the kernel must clear, costing more
+    # than the checks; a window's are reused by the next.
+    return any(_edges_may_be_space(offsets[at : at + _WINDOW + 1], data)
+               for at in range(0, len(arr), _WINDOW))
+
+
+_WINDOW = 1 << 16  # cells whose edges are checked at once (scratch arrays of ~0.5 MB)
+
+
+def _edges_may_be_space(offsets: np.ndarray, data: np.ndarray) -> bool:
+    """:func:`edges_may_be_space` for the cells between ``offsets`` (into ``data``)."""
     filled = offsets[1:] > offsets[:-1]
     if not filled.any():
         return False

@@ -114,3 +114,21 @@ def test_a_big_csv_in_another_encoding_is_still_recognised() -> None:
     table = ingest.read_table(data, "big.csv")
     assert table.encoding == "windows-1252"
     assert table.frame["Note"].iloc[1] == "café"
+
+
+@pytest.mark.parametrize(("cell", "may"), [
+    ("plain", False), (" lead", True), ("trail ", True), ("\u00a0nbsp", True),
+    ("nbsp\u00a0", True), ("ideo\u3000", True), ("مرحبا", False), ("٣", False), ("", False),
+])
+def test_the_edge_check_reads_a_long_column_a_window_at_a_time(cell: str, may: bool) -> None:
+    """Whether a cell may need trimming is found wherever the cell is: in the last of
+    several windows of cells, after a window of blanks, in a sliced array."""
+    import pyarrow as pa
+
+    from gameball_batch import cells
+
+    n = cells._WINDOW
+    column = ["x"] * n + [""] * (n + 3) + ["y"] * 100 + [cell] + ["z"]
+    arr = pa.array(["skipped", *column], type=pa.large_string()).slice(1)
+    assert cells.edges_may_be_space(arr) is may
+    assert cells.edges_may_be_space(pa.array(column, type=pa.string())) is may
