@@ -1154,13 +1154,23 @@ class _Layout:
         if stop == start:
             return [empty for _ in sizes]
         rows = self.pick[start:stop]
-        low, high = int(rows.min()), int(rows.max()) + 1
         # The block's values: the stretch of rows its items come from, when they lie
-        # close together (the usual plan: a few items moved in from the next chunks),
-        # else just its items' rows. Either way a block-sized array: memory reused from
-        # block to block, where one array of the whole file would be fresh pages.
-        near = high - low <= 2 * len(rows)
-        local = rows - low if near else np.arange(len(rows), dtype=np.int64)
+        # close together; else the block's own stretch and the few items the plan moved
+        # in from far away (after the last chunk comes the first); else (items dealt
+        # round-robin) just its items' rows. Always a block-sized array: memory reused
+        # from block to block, where one array of the whole file would be fresh pages.
+        low, high = int(rows.min()), int(rows.max()) + 1
+        parts: list[tuple[int, int] | pa.Array]  # stretches of rows, or rows to take
+        if high - low <= 2 * len(rows):
+            local, parts = rows - low, [(low, high)]
+        else:
+            far = np.flatnonzero((rows < start) | (rows >= stop))
+            if 2 * len(far) < len(rows):
+                local = rows - start
+                local[far] = stop - start + np.arange(len(far), dtype=np.int64)
+                parts = [(start, stop), pa.array(rows[far])]
+            else:
+                local, parts = np.arange(len(rows), dtype=np.int64), [pa.array(rows)]
         arrays: list[pa.Array] = [self.literals]
         base = len(self.literals)
         grid = np.empty((len(rows), len(self.columns)), dtype=np.int64)
@@ -1169,11 +1179,11 @@ class _Layout:
                 grid[:, at] = column.ids[0] if column.choice is None else column.ids[
                     column.choice[start:stop]]
                 continue
-            values = column.array.slice(low, high - low) if near else column.array.take(
-                pa.array(rows))
+            taken_parts = [column.array.slice(part[0], part[1] - part[0]) if isinstance(part, tuple)
+                           else column.array.take(part) for part in parts]
+            arrays += taken_parts
             spot = local + base
-            arrays.append(values)
-            base += len(values)
+            base += sum(len(v) for v in taken_parts)
             if column.other is not None and column.other_at is not None:
                 other_at = column.other_at[start:stop]
                 taken = other_at >= 0
