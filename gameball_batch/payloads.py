@@ -271,15 +271,18 @@ def plan_chunks(result: ValidationResult, *, size: int = MAX_ITEMS_PER_REQUEST) 
     unique = result.unique_keys and bt.group_by is None  # validate refused every repeat
     if result.number_texts is None:
         placement, busiest = _placement(items, size, unique=unique)
+        pieces = _pieces(items)
     else:
-        # Placing items needs only their keys and customers, and which float texts can be
-        # sent as written needs only the texts: both are numpy and arrow passes that run
-        # without the GIL, so the two cores do them side by side.
+        # Placing items needs only their keys and customers; which float texts can be
+        # sent as written needs only the texts, and rendering the columns needs only
+        # those: numpy and arrow passes that mostly run without the GIL, so the two cores
+        # place the items and render the columns side by side.
         with ThreadPoolExecutor(max_workers=1) as pool:
             placed = pool.submit(_placement, items, size, unique=unique)
             spelled.update(_spelled(result))
+            pieces = _pieces(items)
             placement, busiest = placed.result()
-    chunks = list(_chunks(items, placement))
+    chunks = list(_chunks(items, placement, pieces))
     return ChunkPlan(bt, chunks, item_count=len(items), row_count=len(clean),
                      busiest_customer=busiest)
 
@@ -975,15 +978,27 @@ def _greedy(key_array: pa.Array, customer_array: pa.Array, size: int) -> list[li
     return chunks
 
 
-def _chunks(items: _Items, placement: Sequence[Sequence[int]]) -> Iterator[Chunk]:
-    """Each chunk's body, built a block of chunks at a time; no per-item Python work."""
+def _pieces(items: _Items) -> Sequence[Piece]:
+    """The pieces of every item of the file, in file order (see :class:`_Layout`)."""
+    if not len(items):
+        return []
+    pieces = items.render(0, len(items.keys))
+    if any(isinstance(p, pa.Array) and p.null_count for p in pieces):
+        return [_concat(*pieces)]  # not made for items; keeps the joined semantics
+    return pieces
+
+
+def _chunks(items: _Items, placement: Sequence[Sequence[int]],
+            pieces: Sequence[Piece]) -> Iterator[Chunk]:
+    """Each chunk's body, built a block of chunks at a time from ``pieces`` (see
+    :func:`_pieces`); no per-item Python work."""
     if not all(isinstance(chunk, range) for chunk in placement):  # repeated keys moved some
         order = np.concatenate([np.asarray(chunk, dtype=np.int64) for chunk in placement]) \
             if placement else np.zeros(0, dtype=np.int64)
         if (order != np.arange(len(order))).any():
             items = items.reordered(order)
     sizes = [len(chunk) for chunk in placement]
-    layout = _Layout.of(items, sizes)
+    layout = _Layout.of(items, sizes, pieces)
     blocks = list(_blocks(placement))
 
     def bodies(block: tuple[int, list[Sequence[int]]]) -> list[bytes]:
@@ -1113,14 +1128,13 @@ class _Layout:
     pick: np.ndarray  # each item's row in the rendered columns, in sending order
 
     @classmethod
-    def of(cls, items: _Items, sizes: Sequence[int]) -> _Layout:
+    def of(cls, items: _Items, sizes: Sequence[int], pieces: Sequence[Piece]) -> _Layout:
+        """The layout of ``items`` cut into chunks of ``sizes``, written from ``pieces``
+        (every item's, in file order: :func:`_pieces`)."""
         count = sum(sizes)
         pick = np.arange(count, dtype=np.int64) if items.order is None else items.order
         if not count:
             return cls(pa.array([""], type=_TEXT), [], pick)
-        pieces: Sequence[Piece] = items.render(0, len(items.keys))
-        if any(isinstance(p, pa.Array) and p.null_count for p in pieces):
-            pieces = [_concat(*pieces)]  # not made for items; keeps the joined semantics
         ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
         starts = ends - np.asarray(sizes, dtype=np.int64)
         first = np.ones(count, dtype=np.uint8)  # 0: a chunk's first item, 1: any other
