@@ -16,6 +16,10 @@ medians) and the load average. ``Chunk.keys``/``rows`` are built when first read
 cost is timed separately, after the pipeline. Targets: the 1M-row pipeline ≤ 6× the
 baseline (median of 7) and < 1.5 GB peak RSS; the 100k-row XLSX < 3 s.
 
+``--compare PATH`` (a plain copy of an earlier commit, e.g. ``git archive``) also runs that
+checkout's pipeline children in the same rounds, in a rotating order, for before/after rows
+that share the machine's state.
+
 ``--only cli`` times whole processes instead (issue 18): ``python -m gameball_batch
 validate`` of the 1M-row CSV against ``python -c`` + a pyarrow read of it (target ≤ 3×),
 and ``python -m gameball_batch --help`` (target ≤ 0.3 s); ``--compare PATH`` also times
@@ -95,11 +99,15 @@ def measure_pipeline(path: Path) -> dict[str, float]:
     return out
 
 
-def _child(kind: str, path: Path) -> dict[str, float]:
-    """Run one measurement in a fresh interpreter; its JSON line is the result."""
+def _child(kind: str, path: Path, root: Path | None = None) -> dict[str, float]:
+    """Run one measurement in a fresh interpreter; its JSON line is the result. ``root``:
+    another checkout's bench and package (a plain copy of an earlier commit)."""
+    script, env = Path(__file__), None
+    if root is not None:
+        script, env = root / "bench" / "pipeline.py", {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(path)],
-        capture_output=True, text=True, check=True,
+        [sys.executable, str(script), "--child", kind, str(path)],
+        capture_output=True, text=True, check=True, env=env,
     )
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -110,19 +118,39 @@ def _median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     return ordered[len(ordered) // 2]
 
 
-def bench_csv(runs: int, name: str = CSV_NAME) -> dict[str, Any]:
+def bench_csv(runs: int, name: str = CSV_NAME, compare: Path | None = None) -> dict[str, Any]:
+    """Baseline and pipeline children, one of each per round; with ``compare``, that
+    checkout's pipeline too, the three in a rotating order (whichever runs first in a
+    round tends to be slower)."""
     path = data_gen.ensure(name)
-    base, pipe = [], []
-    for _ in range(runs):
-        base.append(_child("baseline", path))
-        pipe.append(_child("pipeline", path))
+    base: list[dict[str, float]] = []
+    pipe: list[dict[str, float]] = []
+    other: list[dict[str, float]] = []
+    for round_ in range(runs):
+        contenders: list[tuple[list[dict[str, float]], str, Path | None]] = [
+            (base, "baseline", None), (pipe, "pipeline", None)]
+        if compare is not None:
+            contenders.append((other, "pipeline", compare))
+            shift = round_ % len(contenders)
+            contenders = contenders[shift:] + contenders[:shift]
+        for out, kind, root in contenders:
+            out.append(_child(kind, path, root))
     base_s = statistics.median(r["seconds"] for r in base)
     pipe_s = statistics.median(r["seconds"] for r in pipe)
     fastest = min(r["seconds"] for r in pipe) / min(r["seconds"] for r in base)
-    return {"file": name, "baseline_s": base_s, "pipeline_s": pipe_s,
-            "ratio": pipe_s / base_s, "fastest_ratio": fastest,
-            "rss_mb": max(r["rss_mb"] for r in pipe), "median_run": _median_run(pipe),
-            "runs": [r["seconds"] for r in pipe], "baseline_runs": [r["seconds"] for r in base]}
+    result = {"file": name, "baseline_s": base_s, "pipeline_s": pipe_s,
+              "ratio": pipe_s / base_s, "fastest_ratio": fastest,
+              "rss_mb": max(r["rss_mb"] for r in pipe), "median_run": _median_run(pipe),
+              "runs": [r["seconds"] for r in pipe],
+              "baseline_runs": [r["seconds"] for r in base]}
+    if other:
+        other_s = statistics.median(r["seconds"] for r in other)
+        result["compare"] = {
+            "pipeline_s": other_s, "ratio": other_s / base_s,
+            "fastest_ratio": min(r["seconds"] for r in other) / min(r["seconds"] for r in base),
+            "rss_mb": max(r["rss_mb"] for r in other), "median_run": _median_run(other),
+            "runs": [r["seconds"] for r in other]}
+    return result
 
 
 def bench_xlsx(runs: int) -> dict[str, Any]:
@@ -212,6 +240,13 @@ def report(csv: dict[str, Any] | None, xlsx: dict[str, Any] | None) -> None:
               f"{', '.join(f'{s:.2f}' for s in csv['baseline_runs'])}; fastest pipeline / "
               f"fastest baseline {csv['fastest_ratio']:.1f}x")
         print(f"  median run: {_stages(csv['median_run'])}")
+        if "compare" in csv:
+            other = csv["compare"]
+            print(f"  compare: pipeline median {other['pipeline_s']:.2f}s, ratio "
+                  f"{other['ratio']:.1f}x (fastest runs {other['fastest_ratio']:.1f}x), peak RSS "
+                  f"{other['rss_mb']:.0f} MB; runs: "
+                  f"{', '.join(f'{s:.2f}' for s in other['runs'])}")
+            print(f"  compare median run: {_stages(other['median_run'])}")
     if xlsx:
         ok = xlsx["pipeline_s"] < TARGET_XLSX_S
         print(f"{xlsx['file']}: pipeline median {xlsx['pipeline_s']:.2f}s, peak RSS "
@@ -226,8 +261,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (>= 3)")
     parser.add_argument("--only", choices=("csv", "xlsx", "cli", "arabic"),
                         help="one part only (arabic: the 1M CSV with Arabic-Indic amounts)")
-    parser.add_argument("--compare", type=Path, help="with --only cli: also time the CLI of "
-                        "this checkout")
+    parser.add_argument("--compare", type=Path, help="also time this checkout (a plain copy "
+                        "of an earlier commit): its CLI with --only cli, its pipeline children "
+                        "with csv/arabic, in the same rounds")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -242,9 +278,9 @@ def main() -> None:
         report_cli(bench_cli(runs, args.compare))
         print(f"load average after: {_load()}")
         return
-    csv = bench_csv(runs) if args.only in (None, "csv") else None
+    csv = bench_csv(runs, compare=args.compare) if args.only in (None, "csv") else None
     if args.only == "arabic":
-        csv = bench_csv(runs, ARABIC_NAME)
+        csv = bench_csv(runs, ARABIC_NAME, args.compare)
     xlsx = bench_xlsx(runs) if args.only in (None, "xlsx") else None
     report(csv, xlsx)
     print(f"load average after: {_load()}")
