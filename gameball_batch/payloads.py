@@ -810,7 +810,10 @@ def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement 
     home //= size  # each item's chunk (in place: one fresh array, not two)
     width = int(codes.max()) + 1
     moved, present = _repeats_in_chunks(codes, size, natural, width)
-    room = size - np.bincount(home[~moved], minlength=natural)
+    # A chunk's room is what its repeats leave (and the last chunk's unfilled places):
+    # counted over the repeats only, not over a copy of every item's chunk.
+    room = np.bincount(home[moved], minlength=natural)
+    room[-1] += natural * size - n
     waiting = np.flatnonzero(moved)  # in file order, and kept so
     target = home[waiting] + 1
     home[waiting] = -1  # in no chunk until placed
@@ -839,7 +842,8 @@ def _in_file_order(codes: np.ndarray, size: int, chunk_count: int) -> Placement 
                          or not _swap_in(home, codes, waiting, room)):
         return None
     order = np.argsort(home, kind="stable")  # nearly sorted already: a quick pass
-    bounds = np.searchsorted(home[order], np.arange(natural + 1))
+    bounds = np.zeros(natural + 1, dtype=np.int64)  # every item is placed: 0 <= home < natural
+    np.cumsum(np.bincount(home, minlength=natural), out=bounds[1:])
     return [cast(Sequence[int], order[bounds[c] : bounds[c + 1]]) for c in range(natural)]
 
 
