@@ -32,13 +32,13 @@ This module must not do I/O, touch the ledger or import streamlit.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gameball_batch import jsonio
 from gameball_batch.batch_types import BatchType
 from gameball_batch.client import ItemResult, JobStatus
 from gameball_batch.client.errors import (
@@ -112,9 +112,15 @@ class ChunkItems:
     def of(cls, bt: BatchType, payload: bytes) -> ChunkItems:
         if bt.result_key == "customerId":
             return cls()
-        body = json.loads(payload).get("body") or []
-        pairs = [(_text(i.get("customerId")), _text(i.get(bt.result_key)))
-                 for i in body if isinstance(i, dict)]
+        body = jsonio.loads(payload).get("body") or []
+        key = bt.result_key
+        # _text inlined for the common case, text: a thousand items per chunk.
+        pairs = [(c.strip() if type(c := i.get("customerId")) is str else _text(c),
+                  k.strip() if type(k := i.get(key)) is str else _text(k))
+                 for i in body if type(i) is dict]
+        by_customer = dict(pairs)
+        if len(by_customer) == len(pairs):  # each customer once: every chunk planned now
+            return cls(by_customer)
         twice = {c for c, n in Counter(c for c, _ in pairs).items() if n > 1}
         return cls({c: k for c, k in pairs if c not in twice}, frozenset(twice))
 
@@ -129,6 +135,13 @@ class ChunkItems:
         if named in self.ambiguous:
             return None
         return self.by_customer.get(named, named)
+
+    def keys(self, names: Iterable[str | None]) -> list[str]:
+        """:meth:`key` of each name, those that name none left out (a thousand at a time)."""
+        if not (self.by_customer or self.ambiguous):
+            return [n for n in names if n is not None]
+        by_customer, ambiguous = self.by_customer, self.ambiguous
+        return [by_customer.get(n, n) for n in names if n is not None and n not in ambiguous]
 
 
 @dataclass(frozen=True)
@@ -163,8 +176,7 @@ def read_status(
     names, for ids also used by another job of the same target, that job (for a 9004 on a
     resend); it is asked only when such a 9004 occurs.
     """
-    applied = [k for k in (items.key(named) for named in status.successful.item_keys())
-               if k is not None]
+    applied = items.keys(status.successful.item_keys())
     failures = [(items.key(i.key), i) for i in status.failed]
     exists = [k for k, i in failures if k is not None and resent and is_already_exists(i)]
     others = other_jobs(exists) if exists else {}

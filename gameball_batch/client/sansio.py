@@ -14,7 +14,6 @@ This module must not import httpx, sleep, read clocks (except the wall clock for
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -24,7 +23,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
 
-from gameball_batch import __version__
+from gameball_batch import __version__, jsonio
 from gameball_batch import batch_types as bts
 from gameball_batch.batch_types import API_PREFIX, BatchType
 from gameball_batch.client.errors import (
@@ -575,7 +574,7 @@ def _json_or_none(body: bytes) -> Any:
     if not body.strip():
         return None
     try:
-        return json.loads(body)
+        return jsonio.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
 

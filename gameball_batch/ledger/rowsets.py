@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from gameball_batch import jsonio
 from gameball_batch.ledger.records import NewRow, NewRows
 from gameball_batch.ledger.sqlite import pack, unpack
 from gameball_batch.ledger.states import ROW_NOT_APPLIED, ROW_PENDING, ROW_UNKNOWN
@@ -88,7 +89,7 @@ class RowSet:
 
     @classmethod
     def decode(cls, blob: bytes) -> RowSet:
-        doc = json.loads(unpack(blob))
+        doc = jsonio.loads(unpack(blob))
         n = len(doc["row"])
 
         def column(name: str) -> list[Any]:

@@ -503,3 +503,35 @@ def test_an_unknown_routes_setting_or_pair_is_refused_with_the_choices() -> None
         sansio.pinned_paths("swagger")
     with pytest.raises(ValueError, match="gitbook, openapi"):
         sansio.RouteChoice("swagger")
+
+
+# --- decoding stays the standard library's, however the reply is spelt ---------------------
+
+
+@pytest.mark.parametrize("raw, expected", [
+    # A 20-digit id stays exact (orjson alone would read it as 1e+19-something float).
+    (b'{"status":"completed","response":{"successful":[{"customerId":"c1",'
+     b'"gameballTransactionId":12345678901234567890123}],"failed":[]}}',
+     12345678901234567890123),
+    # What orjson refuses and Python accepts: a byte-order mark, NaN, 1e400.
+    (b'\xef\xbb\xbf{"status":"completed","response":{"successful":[{"customerId":"c1",'
+     b'"gameballTransactionId":7}],"failed":[]}}', 7),
+    (b'{"status":"completed","response":{"successful":[{"customerId":"c1",'
+     b'"gameballTransactionId":NaN}],"failed":[]}}', "nan"),
+    (b'{"status":"completed","response":{"successful":[{"customerId":"c1",'
+     b'"gameballTransactionId":1e400}],"failed":[]}}', float("inf")),
+])
+def test_a_status_reply_decodes_exactly_as_pythons_json_reads_it(raw: bytes,
+                                                                   expected: Any) -> None:
+    status = sansio.decode_status(STATUS, reply(raw), batch_type="cashback")
+    value = status.successful.raw()[0]["gameballTransactionId"]
+    assert (str(value) if expected == "nan" else value) == expected
+    assert type(value) is type(expected) or expected == "nan"
+    assert status.successful.item_keys() == ["c1"]
+
+
+def test_a_lone_surrogate_in_a_reply_is_read_as_python_reads_it() -> None:
+    raw = b'{"status":"failed","response":{"successful":[],"failed":[{"customerId":"c1",' \
+          b'"message":"bad \\ud800 text"}]}}'
+    status = sansio.decode_status(STATUS, reply(raw), batch_type="cashback")
+    assert status.failed[0].message == json.loads(raw)["response"]["failed"][0]["message"]
