@@ -508,7 +508,7 @@ def test_an_unknown_routes_setting_or_pair_is_refused_with_the_choices() -> None
 # --- decoding stays the standard library's, however the reply is spelt ---------------------
 
 
-@pytest.mark.parametrize("raw, expected", [
+@pytest.mark.parametrize(("raw", "expected"), [
     # A 20-digit id stays exact (orjson alone would read it as 1e+19-something float).
     (b'{"status":"completed","response":{"successful":[{"customerId":"c1",'
      b'"gameballTransactionId":12345678901234567890123}],"failed":[]}}',
