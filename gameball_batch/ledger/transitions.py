@@ -431,6 +431,12 @@ def finish(tx: sqlite3.Connection, f: ChunkFinish, p: Prepared, now: float) -> b
     unlisted = (None if f.unlisted is None
                 else (*f.unlisted, _row_sources(f.unlisted[0], f.cause)))
     statuses, messages = rs.status, rs.message
+    if p.applied and p.applied.issuperset(rs.key) and set(statuses).issubset(applied_from):
+        # The usual closing: every row applied, whole columns at once (the loop below would
+        # do the same a row at a time, ~0.5 ms a chunk while the senders wait for the GIL).
+        rs.status, rs.message = [ROW_APPLIED] * len(rs), [None] * len(rs)
+        _save(tx, f.job_id, f.index, rs)
+        return True
     for i, (key, status) in enumerate(zip(rs.key, statuses, strict=True)):
         if key in p.applied:
             if status in applied_from:  # rs.set(i, ROW_APPLIED, None), a thousand times
